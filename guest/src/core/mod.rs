@@ -1,0 +1,1 @@
+//! Pure cryptography and encodings: keys, ciphertext formats, felts, SNIP-12.
