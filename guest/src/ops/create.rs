@@ -1,0 +1,111 @@
+//! `create-session` and `clear-session`.
+
+use super::ports::Ports;
+use super::{stored, Env};
+use crate::core::envelope::{self, KdfParams};
+use crate::core::felt::felt_to_hex;
+use crate::core::keys::SigningKey;
+use crate::protocol::error::{Result, SessionError};
+use crate::protocol::model::{CreateOptions, SessionContext, SessionKeyData, SessionState};
+use crate::protocol::record::{SessionRecord, RECORD_VERSION};
+use crate::protocol::state::derive_state;
+
+/// Longest session lifetime accepted (one year).
+pub const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
+
+/// Create a key pair, encrypt it and store it before anything is sent.
+pub fn create_session<P: Ports>(
+    ctx: &SessionContext,
+    options: &CreateOptions,
+    ports: &mut P,
+) -> Result<SessionKeyData> {
+    let env = Env::new(ctx)?;
+    env.require_signing()?;
+    let duration = options
+        .duration_seconds
+        .unwrap_or(ctx.config.default_duration_seconds);
+    if duration == 0 || duration > MAX_DURATION_SECS {
+        return Err(SessionError::input(format!(
+            "session duration must be between 1 and {MAX_DURATION_SECS} seconds"
+        )));
+    }
+
+    let loaded = stored::load(&env, ports)?;
+    let now = ports.now_unix();
+    if let Some(existing) = &loaded.record {
+        let state = derive_state(Some(existing), None, now);
+        if matches!(state, SessionState::Created | SessionState::Active) && !options.replace_existing {
+            return Err(SessionError::input(format!(
+                "a {} session already exists for this wallet; revoke or clear it first, or ask to replace it",
+                state.as_str()
+            )));
+        }
+    }
+
+    let key = generate_key(ports)?;
+    let public_key = key.public_key();
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; 12];
+    ports.fill_random(&mut salt);
+    ports.fill_random(&mut nonce);
+    let encrypted = envelope::seal(
+        &key,
+        &ctx.encrypt_key,
+        &env.wallet,
+        &public_key,
+        KdfParams::default(),
+        salt,
+        nonce,
+    )
+    .map_err(|e| SessionError::CreationFailed(format!("cannot encrypt session key: {e}")))?;
+    drop(key);
+
+    let record = SessionRecord {
+        version: RECORD_VERSION,
+        wallet: env.wallet_hex.clone(),
+        public_key: felt_to_hex(&public_key),
+        encrypted_private_key: encrypted,
+        valid_until: now.checked_add(duration).ok_or_else(|| SessionError::input("duration overflows"))?,
+        created_at: now,
+        registration: None,
+        calls_used: 0,
+        revoked_tx: None,
+    };
+    if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&record))? {
+        return Err(SessionError::Store(
+            "the stored session changed concurrently; nothing was created".into(),
+        ));
+    }
+    Ok(record.key_data())
+}
+
+/// A fresh private key from the random import (rejection sampling).
+fn generate_key<P: Ports>(ports: &mut P) -> Result<SigningKey> {
+    for _ in 0..16 {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        ports.fill_random(bytes.as_mut());
+        if let Ok(key) = SigningKey::from_random_bytes(&bytes) {
+            return Ok(key);
+        }
+    }
+    Err(SessionError::CreationFailed(
+        "the random source never produced a valid key".into(),
+    ))
+}
+
+/// Forget the stored session (nothing is sent on chain).
+pub fn clear_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<()> {
+    let env = Env::new(ctx)?;
+    // Read the raw bytes, not the decoded record, so even an unreadable record
+    // can be cleared.
+    let key = SessionRecord::key(&env.wallet_hex);
+    for _ in 0..16 {
+        let Some(raw) = ports.store_get(&key).map_err(SessionError::Store)? else {
+            return Ok(());
+        };
+        if ports.store_cas(&key, Some(&raw), None).map_err(SessionError::Store)? {
+            return Ok(());
+        }
+    }
+    Err(SessionError::Store("the stored session keeps changing concurrently".into()))
+}

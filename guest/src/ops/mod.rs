@@ -1,0 +1,91 @@
+//! Use cases of the session lifecycle, one module each, written against
+//! [`Ports`] so they run natively in tests and in the component unchanged.
+
+mod create;
+mod execute;
+mod policy;
+pub mod ports;
+mod register;
+mod remote;
+mod revoke;
+mod signing;
+mod status;
+mod stored;
+
+pub use create::{clear_session, create_session};
+pub use execute::execute_with_session;
+pub use policy::{get_spending_policy, remove_spending_policy, set_spending_policy};
+pub use ports::{HttpResponse, Ports};
+pub use register::register_session;
+pub use revoke::revoke_session;
+pub use status::get_session_status;
+
+use starknet_crypto::Felt;
+
+use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::protocol::error::{Result, SessionError};
+use crate::protocol::model::{SessionContext, WalletType};
+
+/// A validated context: the caller's inputs plus the parsed wallet address.
+pub struct Env<'a> {
+    /// The caller's inputs.
+    pub ctx: &'a SessionContext,
+    /// Wallet address.
+    pub wallet: Felt,
+    /// Wallet address, normalised 0x-hex.
+    pub wallet_hex: String,
+}
+
+impl<'a> Env<'a> {
+    /// Validate the parts of the context every operation needs.
+    pub fn new(ctx: &'a SessionContext) -> Result<Self> {
+        let wallet = parse_felt(&ctx.wallet.address).map_err(|e| {
+            SessionError::input(format!("invalid wallet address: {e}"))
+        })?;
+        if wallet == Felt::ZERO {
+            return Err(SessionError::input("wallet address is zero"));
+        }
+        Ok(Self {
+            ctx,
+            wallet,
+            wallet_hex: felt_to_hex(&wallet),
+        })
+    }
+
+    /// Checks before anything that signs or sends: a CHIPI wallet, an encrypt
+    /// key, and usable URLs.
+    pub fn require_signing(&self) -> Result<()> {
+        if self.ctx.wallet.wallet_type != WalletType::Chipi {
+            return Err(SessionError::InvalidWalletType(
+                "READY wallets do not support session keys; use a CHIPI wallet".into(),
+            ));
+        }
+        if self.ctx.encrypt_key.is_empty() {
+            return Err(SessionError::input("missing encrypt key"));
+        }
+        self.require_urls()
+    }
+
+    /// Checks that the backend and RPC URLs are usable.
+    pub fn require_urls(&self) -> Result<()> {
+        let valid = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if !valid(&self.ctx.config.api_base_url) {
+            return Err(SessionError::input("api base URL must be http(s)"));
+        }
+        if self.ctx.config.rpc_urls.is_empty() {
+            return Err(SessionError::input("at least one RPC URL is required"));
+        }
+        if let Some(bad) = self.ctx.config.rpc_urls.iter().find(|u| !valid(u)) {
+            return Err(SessionError::input(format!(
+                "RPC URL must be http(s): {}",
+                crate::protocol::calls::truncate(bad)
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;

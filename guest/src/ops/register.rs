@@ -1,0 +1,67 @@
+//! `register-session`: owner-signed `add_or_update_session_key`.
+
+use super::ports::Ports;
+use super::{signing, stored, Env};
+use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::protocol::calls::{add_or_update_session_key_calldata, entrypoints, Call};
+use crate::protocol::error::{Result, SessionError};
+use crate::protocol::model::{RegisterOptions, SessionContext};
+use crate::protocol::preflight::parse_whitelist;
+use crate::protocol::record::Registration;
+
+/// Register the stored session on chain; returns the transaction hash.
+pub fn register_session<P: Ports>(
+    ctx: &SessionContext,
+    options: &RegisterOptions,
+    ports: &mut P,
+) -> Result<String> {
+    let env = Env::new(ctx)?;
+    env.require_signing()?;
+    let record = stored::load(&env, ports)?.record.ok_or_else(|| {
+        SessionError::NotRegistered("no session stored for this wallet; create one first".into())
+    })?;
+    if record.revoked_tx.is_some() {
+        return Err(SessionError::Revoked(
+            "the stored session was revoked; create a new one".into(),
+        ));
+    }
+    let now = ports.now_unix();
+    let valid_until = options.valid_until.unwrap_or(record.valid_until);
+    if valid_until <= now {
+        return Err(SessionError::Expired(format!(
+            "valid-until {valid_until} is not in the future"
+        )));
+    }
+    let max_calls = options.max_calls.unwrap_or(ctx.config.default_max_calls);
+    if max_calls == 0 {
+        return Err(SessionError::input("max calls must be at least 1"));
+    }
+    let whitelist = parse_whitelist(&options.allowed_entrypoints)?;
+
+    // Both keys must open with this encrypt key before anything is sent: a wrong
+    // PIN fails here, and a session key the user cannot use is never registered.
+    let owner = signing::owner_key(&env)?;
+    drop(signing::session_key(&env, &record)?);
+
+    let session_pubkey = parse_felt(&record.public_key)
+        .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
+    let call = Call::named(
+        env.wallet,
+        entrypoints::ADD_OR_UPDATE_SESSION_KEY,
+        add_or_update_session_key_calldata(session_pubkey, valid_until, max_calls, &whitelist),
+    )?;
+    let tx = signing::owner_transaction(&env, ports, &owner, &[call])?;
+
+    let allowed: Vec<String> = whitelist.iter().map(felt_to_hex).collect();
+    stored::update(&env, ports, &record.public_key, |r| {
+        r.valid_until = valid_until;
+        r.calls_used = 0;
+        r.registration = Some(Registration {
+            valid_until,
+            max_calls,
+            allowed_entrypoints: allowed.clone(),
+            transaction_hash: tx.clone(),
+        });
+    })?;
+    Ok(tx)
+}

@@ -1,0 +1,12 @@
+//! The Chipi and Starknet protocol: wire formats, checks and the state machine.
+//! Pure functions only; nothing here performs I/O.
+
+pub mod calls;
+pub mod chipi_api;
+pub mod error;
+pub mod model;
+pub mod preflight;
+pub mod record;
+pub mod rpc;
+pub mod state;
+pub mod typed_data_check;

@@ -1,0 +1,137 @@
+//! The session record kept in the host's store: public data and ciphertext only.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Result, SessionError};
+use super::model::SessionKeyData;
+
+/// Current record format version.
+pub const RECORD_VERSION: u32 = 1;
+
+/// What was registered on chain for the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    /// Registered expiry (Unix seconds).
+    pub valid_until: u64,
+    /// Registered max calls.
+    pub max_calls: u32,
+    /// Registered whitelist (0x-hex selectors).
+    pub allowed_entrypoints: Vec<String>,
+    /// Registration transaction hash.
+    pub transaction_hash: String,
+}
+
+/// One stored session for a wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    /// Record format version.
+    pub version: u32,
+    /// Wallet address (0x-hex, normalised).
+    pub wallet: String,
+    /// Session public key (0x-hex).
+    pub public_key: String,
+    /// Session private key envelope (`v1.argon2id...`).
+    pub encrypted_private_key: String,
+    /// Expiry chosen at creation, updated at registration.
+    pub valid_until: u64,
+    /// Creation time (Unix seconds).
+    pub created_at: u64,
+    /// Set once the registration transaction was accepted.
+    #[serde(default)]
+    pub registration: Option<Registration>,
+    /// Transactions this store has seen succeed (a lower bound of `calls_used`).
+    #[serde(default)]
+    pub calls_used: u32,
+    /// Revocation transaction hash, once revoked.
+    #[serde(default)]
+    pub revoked_tx: Option<String>,
+}
+
+impl SessionRecord {
+    /// Store key of a wallet's session (wallet address normalised to 0x-hex).
+    pub fn key(wallet_hex: &str) -> String {
+        format!("chipi-session/v1/session/{wallet_hex}")
+    }
+
+    /// Decode a stored record.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let record: Self = serde_json::from_slice(bytes)
+            .map_err(|e| SessionError::Store(format!("stored session is unreadable: {e}")))?;
+        if record.version != RECORD_VERSION {
+            return Err(SessionError::Store(format!(
+                "stored session has unsupported version {}",
+                record.version
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Encode for storage.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self)
+            .map_err(|e| SessionError::Store(format!("cannot encode session: {e}")))
+    }
+
+    /// The hook's `SessionKeyData` view of this record.
+    pub fn key_data(&self) -> SessionKeyData {
+        SessionKeyData {
+            public_key: self.public_key.clone(),
+            encrypted_private_key: self.encrypted_private_key.clone(),
+            valid_until: self.valid_until,
+        }
+    }
+
+    /// True once registered and not revoked by us.
+    pub fn is_registered(&self) -> bool {
+        self.registration.is_some() && self.revoked_tx.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SessionRecord {
+        SessionRecord {
+            version: RECORD_VERSION,
+            wallet: "0xabc".into(),
+            public_key: "0x123".into(),
+            encrypted_private_key: "v1.argon2id.m=64,t=1,p=1.a.b.c".into(),
+            valid_until: 100,
+            created_at: 1,
+            registration: None,
+            calls_used: 0,
+            revoked_tx: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_camel_case() {
+        let mut r = sample();
+        r.registration = Some(Registration {
+            valid_until: 100,
+            max_calls: 5,
+            allowed_entrypoints: vec!["0x1".into()],
+            transaction_hash: "0x9".into(),
+        });
+        let bytes = r.encode().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\"encryptedPrivateKey\""), "{text}");
+        assert!(text.contains("\"maxCalls\":5"), "{text}");
+        assert_eq!(SessionRecord::decode(&bytes).unwrap(), r);
+        assert!(r.is_registered());
+        r.revoked_tx = Some("0x8".into());
+        assert!(!r.is_registered());
+    }
+
+    #[test]
+    fn rejects_garbage_and_future_versions() {
+        assert_eq!(SessionRecord::decode(b"{").unwrap_err().code(), "STORE_ERROR");
+        let mut r = sample();
+        r.version = 2;
+        let bytes = serde_json::to_vec(&r).unwrap();
+        assert!(SessionRecord::decode(&bytes).is_err());
+    }
+}
