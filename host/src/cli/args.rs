@@ -1,0 +1,157 @@
+//! Command-line arguments of `chipi-session`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Session keys for Chipi smart wallets on Starknet, run in a sandboxed
+/// WebAssembly component.
+#[derive(Debug, Parser)]
+#[command(name = "chipi-session", version, about, long_about = None)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Chipi API base URL.
+    #[arg(long, env = "CHIPI_API_URL", default_value = "https://api.chipipay.com/v1", global = true)]
+    pub api_url: String,
+    /// Starknet JSON-RPC URL (repeat, or comma-separate in the variable, for fallbacks).
+    #[arg(long = "rpc-url", env = "CHIPI_RPC_URL", value_delimiter = ',', global = true)]
+    pub rpc_urls: Vec<String>,
+    /// Public API key (`pk_...`).
+    #[arg(long, env = "CHIPI_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// Bearer token for the Chipi backend.
+    #[arg(long, env = "CHIPI_BEARER_TOKEN", hide_env_values = true, global = true)]
+    pub bearer_token: Option<String>,
+    /// Wallet JSON file as Chipi returns it: `{publicKey, encryptedPrivateKey, walletType}`.
+    #[arg(long, env = "CHIPI_WALLET", global = true)]
+    pub wallet: Option<PathBuf>,
+    /// Encrypt key (PIN) of the wallet. Prefer the environment variable over the flag.
+    #[arg(long, env = "CHIPI_ENCRYPT_KEY", hide_env_values = true, global = true)]
+    pub encrypt_key: Option<String>,
+    /// Session store (SQLite file). Default: `$XDG_DATA_HOME/chipi-session/sessions.sqlite`.
+    #[arg(long, env = "CHIPI_STORE", global = true)]
+    pub store: Option<PathBuf>,
+    /// Extra `host:port` the component may reach (the API and RPC hosts are always allowed).
+    #[arg(long = "allow-host", global = true)]
+    pub allow_hosts: Vec<String>,
+    /// Expected chain id (`SN_MAIN`, `SN_SEPOLIA` or hex); read from the RPC node when absent.
+    #[arg(long, env = "CHIPI_CHAIN_ID", global = true)]
+    pub chain_id: Option<String>,
+    /// Component to run instead of the embedded one.
+    #[arg(long, env = "CHIPI_SESSION_COMPONENT", global = true)]
+    pub component: Option<PathBuf>,
+    /// Time limit of one operation, in seconds.
+    #[arg(long, default_value_t = 60, global = true)]
+    pub timeout: u64,
+    /// Print one JSON object on stdout (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a session key locally and store it encrypted (nothing on chain yet).
+    Create {
+        /// Session lifetime in seconds (default 21600).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Replace a stored session that is still created or active.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Register the stored session on chain (owner-signed, gasless).
+    Register {
+        /// Maximum number of transactions (default 1000).
+        #[arg(long)]
+        max_calls: Option<u32>,
+        /// Expiry as a Unix timestamp (default: the one chosen at create).
+        #[arg(long)]
+        valid_until: Option<u64>,
+        /// Whitelisted entrypoint (name or 0x selector); repeat for several.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+    },
+    /// Execute calls signed by the session key.
+    Execute {
+        /// JSON file holding an array of `{contractAddress, entrypoint, calldata}`.
+        #[arg(long, conflicts_with = "call")]
+        calls_file: Option<PathBuf>,
+        /// One call as `ADDRESS:ENTRYPOINT:FELT,FELT,...`; repeat for several.
+        #[arg(long)]
+        call: Vec<String>,
+    },
+    /// Show the lifecycle state and on-chain data of the stored session.
+    Status,
+    /// Revoke the stored session on chain (owner-signed, gasless).
+    Revoke,
+    /// Forget the stored session locally (nothing is sent).
+    Clear,
+    /// Manage the spending policy of the stored session.
+    Policy {
+        /// Policy action.
+        #[command(subcommand)]
+        action: PolicyCommand,
+    },
+    /// Run the local sandbox backend until interrupted.
+    Sandbox(SandboxArgs),
+    /// Start the sandbox embedded and run create, register, execute, status, revoke.
+    Demo,
+}
+
+/// `policy` actions.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Set the spending policy for a token.
+    Set {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+        /// Maximum amount per call (u256, decimal or 0x).
+        #[arg(long)]
+        max_per_call: String,
+        /// Maximum amount per window (u256, decimal or 0x).
+        #[arg(long)]
+        max_per_window: String,
+        /// Window length in seconds.
+        #[arg(long)]
+        window_seconds: u64,
+    },
+    /// Show the spending policy for a token.
+    Get {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+    },
+    /// Remove the spending policy for a token.
+    Remove {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+    },
+}
+
+/// `sandbox` options.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub listen: SocketAddr,
+    /// Create a CHIPI wallet with this PIN and write its JSON to `--wallet-out`.
+    #[arg(long, requires = "wallet_out")]
+    pub pin: Option<String>,
+    /// Where to write the created wallet JSON.
+    #[arg(long)]
+    pub wallet_out: Option<PathBuf>,
+}
