@@ -1,0 +1,166 @@
+//! Shared helpers for the end-to-end tests: one compiled runtime per test
+//! process, a sandbox per test with its own wallet, and a session context
+//! wired to it over 127.0.0.1.
+
+use std::sync::{Arc, OnceLock};
+
+use chipi_session_host::clock::SharedClock;
+use chipi_session_host::runtime::{
+    authorities_from_urls, Config, Imports, RuntimeOptions, SessionContext, SessionHandle,
+    SessionRuntime, StaticToken, Wallet, WalletType,
+};
+use chipi_session_host::sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
+use chipi_session_host::store::{MemoryStore, SessionStore};
+
+/// The PIN of every test wallet.
+pub const PIN: &str = "123456";
+/// A token contract used as a call target.
+pub const TOKEN: &str = "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
+/// A recipient address.
+pub const RECIPIENT: &str = "0xc0ffee";
+
+/// The runtime shared by every test of a process (compiling is the slow part).
+pub fn runtime() -> SessionRuntime {
+    static RUNTIME: OnceLock<SessionRuntime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let options = RuntimeOptions {
+                cache_dir: Some(cache_dir()),
+                ..RuntimeOptions::default()
+            };
+            SessionRuntime::new(options).expect("the embedded component loads")
+        })
+        .clone()
+}
+
+/// Compiled-component cache inside the build directory.
+pub fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("component-cache")
+}
+
+/// A sandbox, a wallet on it, and everything needed to call the component.
+pub struct Harness {
+    /// The running sandbox.
+    pub sandbox: Sandbox,
+    /// Clock shared by the sandbox and the component.
+    pub clock: SharedClock,
+    /// The wallet created on the sandbox.
+    pub wallet: SandboxWallet,
+    /// Store backing the component.
+    pub store: Arc<MemoryStore>,
+    /// API key the sandbox expects.
+    pub api_key: String,
+    /// Bearer token the sandbox expects.
+    pub bearer: String,
+}
+
+impl Harness {
+    /// Start a sandbox with a CHIPI wallet.
+    pub async fn start() -> Self {
+        Self::start_with(SandboxWalletType::Chipi).await
+    }
+
+    /// Start a sandbox with a wallet of the given type.
+    pub async fn start_with(wallet_type: SandboxWalletType) -> Self {
+        let clock = SharedClock::new();
+        let config = SandboxConfig {
+            clock: clock.clone(),
+            ..SandboxConfig::default()
+        };
+        let api_key = config.api_key.clone();
+        let bearer = config.bearer_token.clone();
+        let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("sandbox starts");
+        let wallet = sandbox.create_wallet(PIN, wallet_type);
+        Self {
+            sandbox,
+            clock,
+            wallet,
+            store: Arc::new(MemoryStore::new()),
+            api_key,
+            bearer,
+        }
+    }
+
+    /// Configuration pointing at the sandbox.
+    pub fn config(&self) -> Config {
+        Config {
+            api_base_url: self.sandbox.api_url(),
+            api_key: self.api_key.clone(),
+            rpc_urls: vec![self.sandbox.rpc_url()],
+            chain_id: None,
+            default_duration_seconds: 21_600,
+            default_max_calls: 1_000,
+        }
+    }
+
+    /// Session context for the wallet with the given encrypt key.
+    pub fn ctx_with_pin(&self, pin: &str) -> SessionContext {
+        SessionContext {
+            wallet: Wallet {
+                address: self.wallet.address.clone(),
+                encrypted_private_key: self.wallet.encrypted_private_key.clone(),
+                wallet_type: if self.wallet.wallet_type == "READY" {
+                    WalletType::Ready
+                } else {
+                    WalletType::Chipi
+                },
+            },
+            encrypt_key: pin.to_string(),
+            config: self.config(),
+        }
+    }
+
+    /// Session context with the right PIN.
+    pub fn ctx(&self) -> SessionContext {
+        self.ctx_with_pin(PIN)
+    }
+
+    /// Imports allowing the sandbox, with the given bearer token.
+    pub fn imports_with_token(&self, token: &str) -> Imports {
+        let config = self.config();
+        let urls = [config.api_base_url.as_str(), config.rpc_urls[0].as_str()];
+        Imports {
+            store: self.store.clone() as Arc<dyn SessionStore>,
+            token: Arc::new(StaticToken::new(token)),
+            allowed_authorities: authorities_from_urls(&urls).expect("valid URLs"),
+            clock: Some(self.clock.clone()),
+        }
+    }
+
+    /// A component instance handle wired to the sandbox.
+    pub fn handle(&self) -> SessionHandle {
+        runtime().instance(self.imports_with_token(&self.bearer))
+    }
+
+    /// Number of requests the sandbox has received on paths ending with `suffix`.
+    pub fn requests_to(&self, suffix: &str) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .count()
+    }
+}
+
+/// Unwrap a host-level result, then the session-level one.
+pub fn ok<T, E: std::fmt::Debug>(r: anyhow::Result<Result<T, E>>) -> T {
+    match r {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => panic!("session error: {e:?}"),
+        Err(e) => panic!("host error: {e:#}"),
+    }
+}
+
+/// Unwrap a host-level result and expect a session error.
+pub fn err<T: std::fmt::Debug, E>(r: anyhow::Result<Result<T, E>>) -> E {
+    match r {
+        Ok(Ok(v)) => panic!("expected a session error, got {v:?}"),
+        Ok(Err(e)) => e,
+        Err(e) => panic!("host error: {e:#}"),
+    }
+}
