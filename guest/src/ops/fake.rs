@@ -10,7 +10,7 @@ use starknet_crypto::Felt;
 use zeroize::Zeroizing;
 
 use super::ports::{HttpResponse, Ports};
-use crate::core::felt::{felt_to_hex, parse_felt, shortstring_to_felt};
+use crate::core::felt::{felt_to_hex, parse_felt, encode_short_string};
 use crate::protocol::calls::selector_for;
 
 /// What the fake account remembers of a session.
@@ -149,7 +149,7 @@ impl FakePorts {
 
     fn rpc(&self, body: &Value) -> Value {
         let result = match body["method"].as_str() {
-            Some("starknet_chainId") => json!(felt_to_hex(&shortstring_to_felt("SN_SEPOLIA").unwrap())),
+            Some("starknet_chainId") => json!(felt_to_hex(&encode_short_string("SN_SEPOLIA").unwrap())),
             Some("starknet_call") => {
                 let req = &body["params"]["request"];
                 let sel = parse_felt(req["entry_point_selector"].as_str().unwrap()).unwrap();

@@ -15,7 +15,7 @@ const PIN: &str = "1234";
 const WALLET: &str = "0x7a11e7";
 
 fn ctx_with(pin: &str, wallet_type: WalletType) -> SessionContext {
-    let owner = SigningKey::from_felt(Felt::from(0x5eed_u64)).unwrap();
+    let owner = SigningKey::from_felt(&Felt::from(0x5eed_u64)).unwrap();
     let wallet = Felt::from_hex(WALLET).unwrap();
     let encrypted = seal_owner_key(&owner, PIN, &wallet, [1; 16], [2; 12]).unwrap();
     SessionContext {

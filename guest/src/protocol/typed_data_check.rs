@@ -7,7 +7,7 @@ use starknet_crypto::Felt;
 
 use super::calls::{felt_to_u128, selector_for, Call};
 use super::error::{Result, SessionError};
-use crate::core::felt::{felt_to_hex, parse_felt, shortstring_to_felt};
+use crate::core::felt::{felt_to_hex, parse_felt, encode_short_string};
 
 /// Domain name of SNIP-9 v2 outside executions.
 pub const OUTSIDE_EXECUTION_DOMAIN: &str = "Account.execute_from_outside";
@@ -48,7 +48,7 @@ pub fn felt_value(v: &Value) -> Option<Felt> {
             .as_u64()
             .map(Felt::from)
             .or_else(|| n.as_u128().map(Felt::from)),
-        Value::String(s) => parse_felt(s).ok().or_else(|| shortstring_to_felt(s).ok()),
+        Value::String(s) => parse_felt(s).ok().or_else(|| encode_short_string(s).ok()),
         _ => None,
     }
 }
@@ -201,7 +201,7 @@ mod tests {
     }
 
     fn chain() -> Felt {
-        shortstring_to_felt("SN_SEPOLIA").unwrap()
+        encode_short_string("SN_SEPOLIA").unwrap()
     }
 
     fn check(td: &Value) -> Result<()> {

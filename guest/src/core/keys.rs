@@ -1,0 +1,310 @@
+//! Stark-curve private keys, public keys and ECDSA signatures.
+//!
+//! The secret is held as 32 big-endian bytes that are zeroized on drop and
+//! never printed. Signing is RFC 6979 deterministic (`starknet_crypto`),
+//! which yields the same `(r, s)` as starknet.js `ec.starkCurve.sign`.
+//!
+//! Intermediate [`Felt`] copies of the secret that `starknet_crypto` needs
+//! while computing live on the stack and are not zeroized: `Felt` is `Copy`
+//! and its crate does not expose zeroization here. This is best effort.
+
+use core::fmt;
+
+use starknet_crypto::{get_public_key, rfc6979_generate_k, SignError};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::error::KeyError;
+use super::felt::{accumulate_digits, Felt};
+
+/// Order `n` of the Stark curve's generator; private keys live in `[1, n)`.
+pub const CURVE_ORDER: Felt =
+    Felt::from_hex_unchecked("0x0800000000000010ffffffffffffffffb781126dcae7b2321e66a241adc64d2f");
+
+/// [`CURVE_ORDER`] as big-endian bytes, for comparisons on raw secrets.
+const CURVE_ORDER_BE: [u8; 32] = [
+    0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xb7, 0x81, 0x12, 0x6d, 0xca, 0xe7, 0xb2, 0x32, 0x1e, 0x66, 0xa2, 0x41, 0xad, 0xc6, 0x4d, 0x2f,
+];
+
+/// ECDSA only signs message hashes below 2^251 (same bound as cairo-lang).
+const MAX_MESSAGE_HASH_EXCLUSIVE: Felt =
+    Felt::from_hex_unchecked("0x0800000000000000000000000000000000000000000000000000000000000000");
+
+/// Attempts at finding a usable nonce before giving up. A retry happens with
+/// probability about 2^-55 per attempt, so the bound is never reached.
+const MAX_SIGN_ATTEMPTS: u32 = 16;
+
+/// A Stark ECDSA signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    /// The `r` component.
+    pub r: Felt,
+    /// The `s` component.
+    pub s: Felt,
+}
+
+/// A Stark private key in `[1, n)`. Zeroized on drop; `Debug` prints no secret.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct SigningKey {
+    secret_be: [u8; 32],
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+impl SigningKey {
+    /// Builds a key from 32 bytes of CSPRNG output.
+    ///
+    /// Method: clear the top five bits (big-endian), giving an integer
+    /// uniform in `[0, 2^251)`. Since `2^251 < n`, every such integer except
+    /// zero is a valid key, so no modular reduction (and no bias) is involved;
+    /// the keys in `[2^251, n)` (a 2^-55 fraction of the range) are never
+    /// produced, which costs under 2^-50 bits of entropy. Zero happens with
+    /// probability 2^-251 and is reported as
+    /// [`KeyError::RetryWithFreshBytes`]: call again with new bytes.
+    pub fn from_random_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        let mut key = Self { secret_be: *bytes };
+        if let Some(top) = key.secret_be.first_mut() {
+            *top &= 0x07;
+        }
+        if key.secret_be == [0u8; 32] {
+            return Err(KeyError::RetryWithFreshBytes);
+        }
+        key.check_range()?;
+        Ok(key)
+    }
+
+    /// Builds a key from a felt, which must lie in `[1, n)`.
+    pub fn from_felt(secret: &Felt) -> Result<Self, KeyError> {
+        Self::from_be_bytes(&secret.to_bytes_be())
+    }
+
+    /// Builds a key from its 32-byte big-endian encoding, which must lie in `[1, n)`.
+    pub fn from_be_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        let key = Self { secret_be: *bytes };
+        key.check_range()?;
+        Ok(key)
+    }
+
+    /// Parses the plaintext format Chipi stores: `0x` (or `0X`) followed by 1
+    /// to 64 hex digits. No whitespace, no decimal. The digits are decoded
+    /// straight into the zeroizing key buffer; the error never echoes input.
+    pub fn from_hex(s: &str) -> Result<Self, KeyError> {
+        let digits = match s.as_bytes() {
+            [b'0', b'x' | b'X', rest @ ..] => rest,
+            _ => return Err(KeyError::InvalidFormat),
+        };
+        if digits.is_empty() || digits.len() > 64 {
+            return Err(KeyError::InvalidFormat);
+        }
+        let mut key = Self { secret_be: [0u8; 32] };
+        accumulate_digits(digits, 16, &mut key.secret_be).map_err(|_| KeyError::InvalidFormat)?;
+        key.check_range()?;
+        Ok(key)
+    }
+
+    /// The secret's 32-byte big-endian encoding, in a zeroizing buffer.
+    pub fn to_be_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.secret_be)
+    }
+
+    /// The public key: the x coordinate of `secret * G`.
+    pub fn public_key(&self) -> Felt {
+        get_public_key(&self.secret_felt())
+    }
+
+    /// Signs a message hash (for example a SNIP-12 message hash) with RFC 6979
+    /// deterministic nonces. The hash must be below 2^251.
+    pub fn sign(&self, msg_hash: &Felt) -> Result<Signature, KeyError> {
+        if *msg_hash >= MAX_MESSAGE_HASH_EXCLUSIVE {
+            return Err(KeyError::MessageHashOutOfRange);
+        }
+        let secret = self.secret_felt();
+        // Nonce retry as cairo-lang and starknet-rs do it: bump an extra seed.
+        let mut seed: Option<Felt> = None;
+        for _ in 0..MAX_SIGN_ATTEMPTS {
+            let k = rfc6979_generate_k(msg_hash, &secret, seed.as_ref());
+            match starknet_crypto::sign(&secret, msg_hash, &k) {
+                Ok(sig) => return Ok(Signature { r: sig.r, s: sig.s }),
+                Err(SignError::InvalidMessageHash) => return Err(KeyError::MessageHashOutOfRange),
+                Err(SignError::InvalidK) => {
+                    seed = Some(seed.map_or(Felt::ONE, |prev| prev + Felt::ONE));
+                }
+            }
+        }
+        Err(KeyError::SigningFailed)
+    }
+
+    /// The secret as a felt, for the `starknet_crypto` calls.
+    fn secret_felt(&self) -> Felt {
+        Felt::from_bytes_be(&self.secret_be)
+    }
+
+    /// Checks `1 <= secret < n` on the raw bytes.
+    fn check_range(&self) -> Result<(), KeyError> {
+        if self.secret_be == [0u8; 32] || self.secret_be >= CURVE_ORDER_BE {
+            return Err(KeyError::OutOfRange);
+        }
+        Ok(())
+    }
+}
+
+/// Checks a signature against a public key and message hash.
+///
+/// Returns `false` for an invalid public key, an out-of-range hash or
+/// signature component, or a mismatch. Meant for checking our own signatures:
+/// `starknet_crypto::verify` can panic on a signature crafted by the owner of
+/// the public key so that an intermediate point is the point at infinity, so
+/// do not feed it signatures chosen by an adversary who also chose the key.
+pub fn verify(public_key: &Felt, msg_hash: &Felt, signature: &Signature) -> bool {
+    matches!(
+        starknet_crypto::verify(public_key, msg_hash, &signature.r, &signature.s),
+        Ok(true)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::felt::parse_felt;
+    use rand::RngCore;
+
+    // Vector from starknet-rs / cairo-lang (`test_get_public_key`, `test_sign`).
+    const PRIVATE_KEY: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    const KEY_2: &str = "0x03c1e9550e66958296d11b60f8e8e7a7ad990d07fa65d5f7652c4a6c87d4e3cc";
+    const KEY_2_PUB: &str = "0x077a3b314db07c45076d11f62b6f9e748a39790441823307743cf00d6597ea43";
+
+    #[test]
+    fn curve_order_bytes_match_felt() {
+        assert_eq!(CURVE_ORDER.to_bytes_be(), CURVE_ORDER_BE);
+    }
+
+    #[test]
+    fn public_key_vector() {
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        assert_eq!(key.public_key(), parse_felt(KEY_2_PUB).unwrap());
+        // 1 * G: the generator's x coordinate.
+        let one = SigningKey::from_hex(PRIVATE_KEY).unwrap();
+        assert_eq!(
+            one.public_key(),
+            parse_felt("0x1ef15c18599971b7beced415a40f0c7deacfd9b0d1819e03d723d8bc943cfca").unwrap()
+        );
+    }
+
+    #[test]
+    fn sign_vector_matches_starknet_rs() {
+        // starknet-core `ecdsa_sign` test vector (RFC 6979, same as starknet.js).
+        let key = SigningKey::from_hex(
+            "0x0139fe4d6f02e666e86a6f58e65060f115cd3c185bd9e98bd829636931458f79",
+        )
+        .unwrap();
+        let hash = parse_felt("0x06fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76").unwrap();
+        let sig = key.sign(&hash).unwrap();
+        assert_eq!(
+            sig.r,
+            parse_felt("0x061ec782f76a66f6984efc3a1b6d152a124c701c00abdd2bf76641b4135c770f").unwrap()
+        );
+        assert_eq!(
+            sig.s,
+            parse_felt("0x04e44e759cea02c23568bb4d8a09929bbca8768ab68270d50c18d214166ccd9a").unwrap()
+        );
+        assert!(verify(&key.public_key(), &hash, &sig));
+    }
+
+    #[test]
+    fn sign_is_deterministic_and_verifies() {
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        let hash = Felt::from(0x1234u32);
+        let a = key.sign(&hash).unwrap();
+        let b = key.sign(&hash).unwrap();
+        assert_eq!(a, b);
+        let pk = key.public_key();
+        assert!(verify(&pk, &hash, &a));
+        assert!(!verify(&pk, &Felt::from(0x1235u32), &a));
+        let forged = Signature { r: a.r, s: a.s + Felt::ONE };
+        assert!(!verify(&pk, &hash, &forged));
+        assert!(!verify(&Felt::from(3u8), &hash, &a), "not a curve point");
+        assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, s: a.s }));
+    }
+
+    #[test]
+    fn sign_rejects_large_hash() {
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        assert_eq!(key.sign(&MAX_MESSAGE_HASH_EXCLUSIVE), Err(KeyError::MessageHashOutOfRange));
+        assert_eq!(key.sign(&Felt::MAX), Err(KeyError::MessageHashOutOfRange));
+        assert!(key.sign(&(MAX_MESSAGE_HASH_EXCLUSIVE - Felt::ONE)).is_ok());
+    }
+
+    #[test]
+    fn from_random_bytes_masks_to_251_bits() {
+        let key = SigningKey::from_random_bytes(&[0xff; 32]).unwrap();
+        let bytes = key.to_be_bytes();
+        assert_eq!(bytes[0], 0x07);
+        assert!(bytes[1..].iter().all(|&b| b == 0xff));
+        let mut top_only = [0u8; 32];
+        top_only[0] = 0xf8; // all cleared by the mask
+        assert_eq!(SigningKey::from_random_bytes(&top_only).unwrap_err(), KeyError::RetryWithFreshBytes);
+        assert_eq!(SigningKey::from_random_bytes(&[0u8; 32]).unwrap_err(), KeyError::RetryWithFreshBytes);
+    }
+
+    #[test]
+    fn random_keys_are_valid_and_distinct() {
+        let mut rng = rand::thread_rng();
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            let mut bytes = [0u8; 32];
+            rng.fill_bytes(&mut bytes);
+            let key = SigningKey::from_random_bytes(&bytes).unwrap();
+            let pk = key.public_key();
+            let sig = key.sign(&Felt::from(42u8)).unwrap();
+            assert!(verify(&pk, &Felt::from(42u8), &sig));
+            assert!(!seen.contains(&pk));
+            seen.push(pk);
+        }
+    }
+
+    #[test]
+    fn range_checks() {
+        assert_eq!(SigningKey::from_felt(&Felt::ZERO).unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(SigningKey::from_felt(&CURVE_ORDER).unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(SigningKey::from_felt(&Felt::MAX).unwrap_err(), KeyError::OutOfRange);
+        let max = CURVE_ORDER - Felt::ONE;
+        let key = SigningKey::from_felt(&max).unwrap();
+        assert_eq!(*key.to_be_bytes(), max.to_bytes_be());
+        assert!(SigningKey::from_felt(&Felt::ONE).is_ok());
+        assert_eq!(SigningKey::from_be_bytes(&[0u8; 32]).unwrap_err(), KeyError::OutOfRange);
+    }
+
+    #[test]
+    fn from_hex_format() {
+        assert!(SigningKey::from_hex("0x1").is_ok());
+        assert!(SigningKey::from_hex("0X0ABCDEF").is_ok());
+        assert_eq!(
+            *SigningKey::from_hex("0x00000000000000000000000000000000000000000000000000000000000000ff")
+                .unwrap()
+                .to_be_bytes(),
+            Felt::from(0xffu8).to_bytes_be()
+        );
+        for bad in ["", "0x", "1", "12ab", "0xg", " 0x1", "0x1 ", "0x-1", "x1"] {
+            assert_eq!(SigningKey::from_hex(bad).unwrap_err(), KeyError::InvalidFormat, "{bad:?}");
+        }
+        let too_long = format!("0x{}", "0".repeat(65));
+        assert_eq!(SigningKey::from_hex(&too_long).unwrap_err(), KeyError::InvalidFormat);
+        assert_eq!(SigningKey::from_hex("0x0").unwrap_err(), KeyError::OutOfRange);
+        let order_hex = format!("{:#x}", CURVE_ORDER);
+        assert_eq!(SigningKey::from_hex(&order_hex).unwrap_err(), KeyError::OutOfRange);
+    }
+
+    #[test]
+    fn debug_and_errors_do_not_leak() {
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        let dbg = format!("{key:?}");
+        assert_eq!(dbg, "SigningKey(<redacted>)");
+        assert!(!dbg.contains("3c1e9550"));
+        let err = SigningKey::from_hex("0xnot-a-secret-zzz").unwrap_err();
+        assert!(!err.to_string().contains("zzz"));
+    }
+}

@@ -1,0 +1,179 @@
+//! Decryption of a wallet's owner key from the ciphertext Chipi stores.
+//!
+//! Two formats are read:
+//! - our envelope ([`crate::core::envelope`]), recognised by a leading
+//!   `v<digits>.`; for an owner key the associated data binds the wallet
+//!   address and, in the session-public-key slot, the felt **0** (an owner
+//!   key has no session; zero can never be a session public key, so owner
+//!   and session envelopes cannot be confused). [`seal_owner_key`] writes it
+//!   (sandbox wallets, tests);
+//! - CryptoJS passphrase mode ([`crate::core::cryptojs`]), what Chipi's
+//!   SDK stores today.
+//!
+//! In both cases the plaintext must be a valid Stark private key.
+
+use super::cryptojs;
+use super::envelope::{self, KdfParams, NONCE_LEN, SALT_LEN};
+use super::error::{CryptoJsError, EnvelopeError, OwnerKeyError};
+use super::felt::Felt;
+use super::keys::SigningKey;
+
+/// Decrypts the owner key of `wallet` with the user's encrypt key (PIN).
+pub fn decrypt_owner_key(
+    ciphertext: &str,
+    encrypt_key: &str,
+    wallet: &Felt,
+) -> Result<SigningKey, OwnerKeyError> {
+    if looks_like_envelope(ciphertext) {
+        return envelope::open_bound(ciphertext, encrypt_key, wallet, &Felt::ZERO).map_err(|e| match e {
+            EnvelopeError::DecryptionFailed => OwnerKeyError::DecryptionFailed,
+            EnvelopeError::Malformed(what) => OwnerKeyError::InvalidInput(what),
+            other => OwnerKeyError::Unsupported(other),
+        });
+    }
+    let plaintext = cryptojs::decrypt(ciphertext, encrypt_key).map_err(|e| match e {
+        CryptoJsError::Malformed(what) => OwnerKeyError::InvalidInput(what),
+        CryptoJsError::DecryptionFailed => OwnerKeyError::DecryptionFailed,
+    })?;
+    // A wrong PIN occasionally survives the padding check; garbage is never a
+    // well-formed key, so it is reported as a wrong PIN too.
+    SigningKey::from_hex(&plaintext).map_err(|_| OwnerKeyError::DecryptionFailed)
+}
+
+/// Seals an owner key in our envelope format (AD slot = 0), for sandbox
+/// wallets and tests. `salt` and `nonce` must be fresh random bytes.
+pub fn seal_owner_key(
+    secret: &SigningKey,
+    encrypt_key: &str,
+    wallet: &Felt,
+    params: KdfParams,
+    salt: [u8; SALT_LEN],
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, EnvelopeError> {
+    envelope::seal_bound(secret, encrypt_key, wallet, &Felt::ZERO, params, salt, nonce)
+}
+
+/// `v` + at least one digit + `.`: a (possibly future) envelope version tag.
+/// Base64 never contains `.`, so this cannot shadow a CryptoJS ciphertext.
+fn looks_like_envelope(text: &str) -> bool {
+    text.strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(digits, _)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cryptojs::encrypt_for_tests;
+    use crate::core::felt::parse_felt;
+
+    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const OWNER_HEX: &str = "0x71d7bb07b9a64f6f78ac4c816aff4da9";
+    /// OpenSSL-made CryptoJS ciphertext of `OWNER_HEX` under PIN 123456.
+    const OWNER_CRYPTOJS: &str =
+        "U2FsdGVkX1/H5O1qxGuZYTFkGBJsbiwzQ2x7hPzZIYN76VeLmgluh86C0Eq8xS3zGWLdc0NzBRM+IH3L32dKPA==";
+
+    fn wallet() -> Felt {
+        parse_felt("0x64b48806902a367c8598f4f95c305e8c1a1acba5f082d294a43793113115691").unwrap()
+    }
+
+    #[test]
+    fn decrypts_cryptojs_owner_key() {
+        let key = decrypt_owner_key(OWNER_CRYPTOJS, "123456", &wallet()).unwrap();
+        let expected = SigningKey::from_hex(OWNER_HEX).unwrap();
+        assert_eq!(key.public_key(), expected.public_key());
+    }
+
+    #[test]
+    fn cryptojs_wrong_pin_is_decryption_failed() {
+        for pin in ["123457", "", "000000", "1234567"] {
+            assert_eq!(
+                decrypt_owner_key(OWNER_CRYPTOJS, pin, &wallet()).unwrap_err(),
+                OwnerKeyError::DecryptionFailed,
+                "{pin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cryptojs_plaintext_must_be_a_key() {
+        for text in ["hello", "0x0", "1234", "0x", &format!("{:#x}", crate::core::keys::CURVE_ORDER)] {
+            let ct = encrypt_for_tests(text, "123456", [3u8; 8]);
+            assert_eq!(
+                decrypt_owner_key(&ct, "123456", &wallet()).unwrap_err(),
+                OwnerKeyError::DecryptionFailed,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_owner_key_round_trip() {
+        let key = SigningKey::from_hex(OWNER_HEX).unwrap();
+        let sealed = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        assert!(sealed.starts_with("v1."));
+        let opened = decrypt_owner_key(&sealed, "123456", &wallet()).unwrap();
+        assert_eq!(opened.public_key(), key.public_key());
+        assert_eq!(
+            decrypt_owner_key(&sealed, "654321", &wallet()).unwrap_err(),
+            OwnerKeyError::DecryptionFailed
+        );
+        let other_wallet = wallet() + Felt::ONE;
+        assert_eq!(
+            decrypt_owner_key(&sealed, "123456", &other_wallet).unwrap_err(),
+            OwnerKeyError::DecryptionFailed
+        );
+    }
+
+    #[test]
+    fn owner_and_session_envelopes_do_not_mix() {
+        let key = SigningKey::from_hex(OWNER_HEX).unwrap();
+        let pk = key.public_key();
+        let session = envelope::seal(&key, "123456", &wallet(), &pk, FAST, [1u8; 16], [2u8; 12]).unwrap();
+        assert_eq!(
+            decrypt_owner_key(&session, "123456", &wallet()).unwrap_err(),
+            OwnerKeyError::DecryptionFailed
+        );
+        let owner = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        assert_eq!(
+            envelope::open(&owner, "123456", &wallet(), &pk).unwrap_err(),
+            EnvelopeError::DecryptionFailed
+        );
+    }
+
+    #[test]
+    fn unsupported_envelopes_are_reported() {
+        let key = SigningKey::from_hex(OWNER_HEX).unwrap();
+        let sealed = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let v9 = sealed.replacen("v1.", "v9.", 1);
+        assert_eq!(
+            decrypt_owner_key(&v9, "123456", &wallet()).unwrap_err(),
+            OwnerKeyError::Unsupported(EnvelopeError::UnsupportedVersion)
+        );
+        let hostile = sealed.replacen("m=64", "m=9999999", 1);
+        assert_eq!(
+            decrypt_owner_key(&hostile, "123456", &wallet()).unwrap_err(),
+            OwnerKeyError::Unsupported(EnvelopeError::ParamsOutOfBounds)
+        );
+    }
+
+    #[test]
+    fn neither_format_is_invalid_input() {
+        for bad in ["", "hello world", "v1", "v1.", "vx.abc", "0x71d7bb07b9a64f6f78ac4c816aff4da9", "U2FsdGVk", "{}"] {
+            assert!(
+                matches!(decrypt_owner_key(bad, "123456", &wallet()), Err(OwnerKeyError::InvalidInput(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_detection() {
+        assert!(looks_like_envelope("v1.x"));
+        assert!(looks_like_envelope("v12.x"));
+        assert!(!looks_like_envelope("v.x"));
+        assert!(!looks_like_envelope("va.x"));
+        assert!(!looks_like_envelope("v1"));
+        assert!(!looks_like_envelope("U2FsdGVkX1/v1.x"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Chipi error codes for the component's [`SessionError`].
+//!
+//! `bindgen!` already implements `Display` (the `Debug` form) and
+//! `std::error::Error` for `SessionError`, because the WIT uses it as the error
+//! of `result`s. This module adds Chipi's stable error code and a readable
+//! message.
+
+use super::bindings::chipi::session::types::{BackendError, SessionError};
+
+impl SessionError {
+    /// Chipi's error code for this error, e.g. `SESSION_EXPIRED`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::InvalidWalletTypeForSession(_) => "INVALID_WALLET_TYPE_FOR_SESSION",
+            SessionError::SessionExpired(_) => "SESSION_EXPIRED",
+            SessionError::SessionNotRegistered(_) => "SESSION_NOT_REGISTERED",
+            SessionError::SessionRevoked(_) => "SESSION_REVOKED",
+            SessionError::SessionMaxCallsExceeded(_) => "SESSION_MAX_CALLS_EXCEEDED",
+            SessionError::SessionEntrypointNotAllowed(_) => "SESSION_ENTRYPOINT_NOT_ALLOWED",
+            SessionError::SessionDecryptionFailed(_) => "SESSION_DECRYPTION_FAILED",
+            SessionError::SessionCreationFailed(_) => "SESSION_CREATION_FAILED",
+            SessionError::SessionInvalidResponse(_) => "SESSION_INVALID_RESPONSE",
+            SessionError::InvalidSpendingPolicy(_) => "INVALID_SPENDING_POLICY",
+            SessionError::Backend(_) => "BACKEND_ERROR",
+            SessionError::Transport(_) => "TRANSPORT_ERROR",
+            SessionError::InvalidInput(_) => "INVALID_INPUT",
+            SessionError::Store(_) => "STORE_ERROR",
+            SessionError::Unauthorized(_) => "UNAUTHORIZED",
+        }
+    }
+
+    /// The human-readable message carried by the error (for `backend`, the
+    /// backend's message with its status and code).
+    pub fn message(&self) -> String {
+        match self {
+            SessionError::InvalidWalletTypeForSession(m)
+            | SessionError::SessionExpired(m)
+            | SessionError::SessionNotRegistered(m)
+            | SessionError::SessionRevoked(m)
+            | SessionError::SessionMaxCallsExceeded(m)
+            | SessionError::SessionEntrypointNotAllowed(m)
+            | SessionError::SessionDecryptionFailed(m)
+            | SessionError::SessionCreationFailed(m)
+            | SessionError::SessionInvalidResponse(m)
+            | SessionError::InvalidSpendingPolicy(m)
+            | SessionError::Transport(m)
+            | SessionError::InvalidInput(m)
+            | SessionError::Store(m)
+            | SessionError::Unauthorized(m) => m.clone(),
+            SessionError::Backend(b) => b.describe(),
+        }
+    }
+
+    /// `CODE: message`, the form the CLI prints.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.code(), self.message())
+    }
+}
+
+impl BackendError {
+    /// `HTTP <status> [<code>]: <message>` (status 0 reads `JSON-RPC`).
+    pub fn describe(&self) -> String {
+        let status = if self.status == 0 {
+            "JSON-RPC".to_owned()
+        } else {
+            format!("HTTP {}", self.status)
+        };
+        match &self.code {
+            Some(code) => format!("{status} [{code}]: {}", self.message),
+            None => format!("{status}: {}", self.message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_errors() -> Vec<SessionError> {
+        let m = || "m".to_owned();
+        vec![
+            SessionError::InvalidWalletTypeForSession(m()),
+            SessionError::SessionExpired(m()),
+            SessionError::SessionNotRegistered(m()),
+            SessionError::SessionRevoked(m()),
+            SessionError::SessionMaxCallsExceeded(m()),
+            SessionError::SessionEntrypointNotAllowed(m()),
+            SessionError::SessionDecryptionFailed(m()),
+            SessionError::SessionCreationFailed(m()),
+            SessionError::SessionInvalidResponse(m()),
+            SessionError::InvalidSpendingPolicy(m()),
+            SessionError::Backend(BackendError {
+                status: 500,
+                code: None,
+                message: m(),
+            }),
+            SessionError::Transport(m()),
+            SessionError::InvalidInput(m()),
+            SessionError::Store(m()),
+            SessionError::Unauthorized(m()),
+        ]
+    }
+
+    #[test]
+    fn codes_are_chipi_codes_and_distinct() {
+        let codes: Vec<&str> = all_errors().iter().map(SessionError::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "INVALID_WALLET_TYPE_FOR_SESSION",
+                "SESSION_EXPIRED",
+                "SESSION_NOT_REGISTERED",
+                "SESSION_REVOKED",
+                "SESSION_MAX_CALLS_EXCEEDED",
+                "SESSION_ENTRYPOINT_NOT_ALLOWED",
+                "SESSION_DECRYPTION_FAILED",
+                "SESSION_CREATION_FAILED",
+                "SESSION_INVALID_RESPONSE",
+                "INVALID_SPENDING_POLICY",
+                "BACKEND_ERROR",
+                "TRANSPORT_ERROR",
+                "INVALID_INPUT",
+                "STORE_ERROR",
+                "UNAUTHORIZED",
+            ]
+        );
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+    }
+
+    #[test]
+    fn messages_and_display() {
+        let err = SessionError::SessionExpired("expired at 100".into());
+        assert_eq!(err.message(), "expired at 100");
+        assert_eq!(err.describe(), "SESSION_EXPIRED: expired at 100");
+        assert!(err.to_string().contains("expired at 100"));
+        let err = SessionError::Backend(BackendError {
+            status: 401,
+            code: Some("UNAUTHORIZED".into()),
+            message: "bad token".into(),
+        });
+        assert_eq!(err.describe(), "BACKEND_ERROR: HTTP 401 [UNAUTHORIZED]: bad token");
+        let rpc = BackendError {
+            status: 0,
+            code: None,
+            message: "Contract not found".into(),
+        };
+        assert_eq!(rpc.describe(), "JSON-RPC: Contract not found");
+        // std::error::Error comes from bindgen; make sure it is there.
+        let boxed: Box<dyn std::error::Error> = Box::new(err.clone());
+        assert!(!boxed.to_string().is_empty());
+        assert_eq!(err.clone(), err);
+    }
+
+    #[test]
+    fn errors_serialize() {
+        let err = SessionError::Transport("refused".into());
+        let json = serde_json::to_string(&err).unwrap();
+        let back: SessionError = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, err);
+    }
+}

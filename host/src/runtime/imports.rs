@@ -1,0 +1,231 @@
+//! What a host provides to the component, and the `chipi:session/store` and
+//! `chipi:session/credentials` host implementations.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings::chipi::session::{credentials, store, types};
+use super::host_state::HostState;
+use super::token::TokenSource;
+use crate::clock::SharedClock;
+use crate::store::{SessionStore, StoreError};
+
+/// The host side of one [`SessionHandle`](super::SessionHandle): where
+/// sessions are stored, where the bearer token comes from, which authorities
+/// the component may reach, and (optionally) the clock it sees.
+#[derive(Clone)]
+pub struct Imports {
+    /// Backs `chipi:session/store`.
+    pub store: Arc<dyn SessionStore>,
+    /// Backs `chipi:session/credentials`.
+    pub token: Arc<dyn TokenSource>,
+    /// Authorities outgoing HTTP may reach: `host:port` (e.g. `127.0.0.1:8080`,
+    /// `api.chipipay.com:443`), `host` alone (the request scheme's default
+    /// port) or an `http(s)://` URL. Matched case-insensitively; IPv6 literals
+    /// in brackets. Empty denies every request. See
+    /// [`authorities_from_urls`](super::authorities_from_urls).
+    pub allowed_authorities: Vec<String>,
+    /// Clock behind `wasi:clocks/wall-clock`; the system clock when `None`.
+    pub clock: Option<SharedClock>,
+}
+
+impl Imports {
+    /// Imports with the given store and token source, no allowed authority and
+    /// the system clock.
+    pub fn new(store: Arc<dyn SessionStore>, token: Arc<dyn TokenSource>) -> Self {
+        Self {
+            store,
+            token,
+            allowed_authorities: Vec::new(),
+            clock: None,
+        }
+    }
+
+    /// Replace the allowed authorities.
+    pub fn with_allowed_authorities<S: Into<String>>(
+        mut self,
+        authorities: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.allowed_authorities = authorities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Use `clock` for the component's wall clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+}
+
+impl std::fmt::Debug for Imports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imports")
+            .field("allowed_authorities", &self.allowed_authorities)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Add the project-owned interfaces (`types`, `store`, `credentials`).
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
+    store::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
+    credentials::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
+    Ok(())
+}
+
+/// Run a blocking store operation off the async worker threads.
+async fn blocking<T, F>(op: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(op).await {
+        Ok(result) => result.map_err(|err| err.to_string()),
+        Err(join) => Err(format!("session store task failed: {join}")),
+    }
+}
+
+impl types::Host for HostState {}
+
+impl store::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+        let backend = Arc::clone(&self.store);
+        blocking(move || backend.get(&key)).await
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        let backend = Arc::clone(&self.store);
+        blocking(move || backend.set(&key, &value)).await
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), String> {
+        let backend = Arc::clone(&self.store);
+        blocking(move || backend.delete(&key)).await
+    }
+
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, String> {
+        let backend = Arc::clone(&self.store);
+        blocking(move || backend.compare_and_swap(&key, expected.as_deref(), new.as_deref()))
+            .await
+    }
+}
+
+impl credentials::Host for HostState {
+    async fn bearer_token(&mut self) -> Result<String, String> {
+        let source = Arc::clone(&self.token);
+        match tokio::task::spawn_blocking(move || source.bearer_token()).await {
+            Ok(result) => result,
+            Err(_) => Err("the bearer token source failed".to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::host_state::{HostStateParts, StderrCapture};
+    use crate::runtime::http_policy::{AllowList, DeniedCounter, HttpPolicy};
+    use crate::runtime::token::{NoToken, StaticToken};
+    use crate::store::MemoryStore;
+
+    fn state(store: MemoryStore, token: Arc<dyn TokenSource>) -> HostState {
+        HostState::new(HostStateParts {
+            http_policy: HttpPolicy::new(Arc::new(AllowList::default()), DeniedCounter::default()),
+            memory_limit_bytes: 1 << 20,
+            store: Arc::new(store),
+            token,
+            clock: None,
+            stderr: StderrCapture::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn store_import_delegates_to_the_session_store() {
+        let backend = MemoryStore::new();
+        let mut host = state(backend.clone(), Arc::new(StaticToken::new("t")));
+        assert_eq!(store::Host::get(&mut host, "k".into()).await, Ok(None));
+        store::Host::set(&mut host, "k".into(), b"v1".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(backend.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(
+            store::Host::compare_and_swap(
+                &mut host,
+                "k".into(),
+                Some(b"v0".to_vec()),
+                Some(b"v2".to_vec())
+            )
+            .await,
+            Ok(false)
+        );
+        assert_eq!(
+            store::Host::compare_and_swap(&mut host, "k".into(), Some(b"v1".to_vec()), None).await,
+            Ok(true)
+        );
+        assert_eq!(store::Host::get(&mut host, "k".into()).await, Ok(None));
+        store::Host::delete(&mut host, "k".into()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn store_errors_become_strings() {
+        struct Broken;
+        impl SessionStore for Broken {
+            fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                Err(StoreError::Backend("disk on fire".into()))
+            }
+            fn set(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+                Err(StoreError::Backend("disk on fire".into()))
+            }
+            fn delete(&self, _: &str) -> Result<(), StoreError> {
+                panic!("delete panicked")
+            }
+            fn compare_and_swap(
+                &self,
+                _: &str,
+                _: Option<&[u8]>,
+                _: Option<&[u8]>,
+            ) -> Result<bool, StoreError> {
+                Err(StoreError::Backend("disk on fire".into()))
+            }
+        }
+        let mut host = state(MemoryStore::new(), Arc::new(NoToken::new("x")));
+        host.store = Arc::new(Broken);
+        let err = store::Host::get(&mut host, "k".into()).await.unwrap_err();
+        assert!(err.contains("disk on fire"), "{err}");
+        // A panicking store is reported, not propagated into the host.
+        let err = store::Host::delete(&mut host, "k".into()).await.unwrap_err();
+        assert!(err.contains("failed"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn credentials_import_uses_the_token_source() {
+        let mut host = state(MemoryStore::new(), Arc::new(StaticToken::new("jwt")));
+        assert_eq!(
+            credentials::Host::bearer_token(&mut host).await,
+            Ok("jwt".to_owned())
+        );
+        let mut host = state(MemoryStore::new(), Arc::new(NoToken::new("logged out")));
+        assert_eq!(
+            credentials::Host::bearer_token(&mut host).await,
+            Err("logged out".to_owned())
+        );
+    }
+
+    #[test]
+    fn imports_builder_and_debug() {
+        let imports = Imports::new(Arc::new(MemoryStore::new()), Arc::new(StaticToken::new("jwt")))
+            .with_allowed_authorities(["127.0.0.1:8080"])
+            .with_clock(SharedClock::new());
+        assert_eq!(imports.allowed_authorities, ["127.0.0.1:8080"]);
+        assert!(imports.clock.is_some());
+        let debug = format!("{imports:?}");
+        assert!(!debug.contains("jwt"), "{debug}");
+    }
+}

@@ -1,0 +1,42 @@
+//! Loads the session component, backs its imports and calls its exports.
+//!
+//! - [`SessionRuntime`] compiles the component once (or loads it from the
+//!   on-disk cache), links WASI p2, `wasi:http` and the project imports, and
+//!   pre-instantiates it. An epoch ticker enforces per-call time limits.
+//! - [`SessionHandle`] (from [`SessionRuntime::instance`]) calls each export of
+//!   `chipi:session/session` in a fresh instance with a WASI context that
+//!   grants nothing (no files, env, args, stdio or sockets), bounded memory,
+//!   bounded run time, and outgoing HTTP restricted to allow-listed
+//!   authorities.
+//! - [`Imports`] says what the host provides: a [`SessionStore`](crate::store::SessionStore),
+//!   a [`TokenSource`], allowed authorities and an optional shared clock.
+
+mod bindings;
+mod cache;
+mod engine;
+mod errors;
+mod handle;
+mod host_state;
+mod http_policy;
+mod imports;
+mod options;
+mod token;
+
+pub use bindings::chipi::session::types::{
+    BackendError, Call, Config, CreateOptions, RegisterOptions, SessionContext, SessionData,
+    SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy,
+    SpendingPolicyInput, Wallet, WalletType,
+};
+pub use cache::CacheStatus;
+pub use engine::SessionRuntime;
+pub use handle::SessionHandle;
+pub use http_policy::authorities_from_urls;
+pub use imports::Imports;
+pub use options::{
+    default_cache_dir, embedded_component, ComponentSource, RuntimeOptions,
+    DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT_BYTES,
+};
+pub use token::{NoToken, StaticToken, TokenSource};
+
+#[cfg(test)]
+mod tests;
