@@ -41,6 +41,9 @@ pub struct Signature {
     pub r: Felt,
     /// The `s` component.
     pub s: Felt,
+    /// Parity of the y coordinate of `k * G` (0 or 1): the `recovery` value
+    /// starknet.js / noble report next to `r` and `s`.
+    pub recovery: u8,
 }
 
 /// A Stark private key in `[1, n)`. Zeroized on drop; `Debug` prints no secret.
@@ -128,7 +131,13 @@ impl SigningKey {
         for _ in 0..MAX_SIGN_ATTEMPTS {
             let k = rfc6979_generate_k(msg_hash, &secret, seed.as_ref());
             match starknet_crypto::sign(&secret, msg_hash, &k) {
-                Ok(sig) => return Ok(Signature { r: sig.r, s: sig.s }),
+                Ok(sig) => {
+                    return Ok(Signature {
+                        r: sig.r,
+                        s: sig.s,
+                        recovery: u8::from(sig.v == Felt::ONE),
+                    })
+                }
                 Err(SignError::InvalidMessageHash) => return Err(KeyError::MessageHashOutOfRange),
                 Err(SignError::InvalidK) => {
                     seed = Some(seed.map_or(Felt::ONE, |prev| prev + Felt::ONE));
@@ -212,6 +221,9 @@ mod tests {
             parse_felt("0x04e44e759cea02c23568bb4d8a09929bbca8768ab68270d50c18d214166ccd9a").unwrap()
         );
         assert!(verify(&key.public_key(), &hash, &sig));
+        // The recovery bit recovers the public key (starknet_crypto::recover).
+        let recovered = starknet_crypto::recover(&hash, &sig.r, &sig.s, &Felt::from(sig.recovery)).unwrap();
+        assert_eq!(recovered, key.public_key());
     }
 
     #[test]
@@ -224,10 +236,10 @@ mod tests {
         let pk = key.public_key();
         assert!(verify(&pk, &hash, &a));
         assert!(!verify(&pk, &Felt::from(0x1235u32), &a));
-        let forged = Signature { r: a.r, s: a.s + Felt::ONE };
+        let forged = Signature { s: a.s + Felt::ONE, ..a };
         assert!(!verify(&pk, &hash, &forged));
         assert!(!verify(&Felt::from(3u8), &hash, &a), "not a curve point");
-        assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, s: a.s }));
+        assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, ..a }));
     }
 
     #[test]

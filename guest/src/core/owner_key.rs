@@ -40,9 +40,21 @@ pub fn decrypt_owner_key(
     SigningKey::from_hex(&plaintext).map_err(|_| OwnerKeyError::DecryptionFailed)
 }
 
-/// Seals an owner key in our envelope format (AD slot = 0), for sandbox
-/// wallets and tests. `salt` and `nonce` must be fresh random bytes.
+/// Seals an owner key in our envelope format (AD slot = 0) with the default
+/// Argon2id parameters, for sandbox wallets and tests. `salt` and `nonce`
+/// must be fresh random bytes.
 pub fn seal_owner_key(
+    secret: &SigningKey,
+    encrypt_key: &str,
+    wallet: &Felt,
+    salt: [u8; SALT_LEN],
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, EnvelopeError> {
+    seal_owner_key_with_params(secret, encrypt_key, wallet, KdfParams::DEFAULT, salt, nonce)
+}
+
+/// [`seal_owner_key`] with explicit Argon2id parameters.
+pub fn seal_owner_key_with_params(
     secret: &SigningKey,
     encrypt_key: &str,
     wallet: &Felt,
@@ -110,7 +122,7 @@ mod tests {
     #[test]
     fn envelope_owner_key_round_trip() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
-        let sealed = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let sealed = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
         assert!(sealed.starts_with("v1."));
         let opened = decrypt_owner_key(&sealed, "123456", &wallet()).unwrap();
         assert_eq!(opened.public_key(), key.public_key());
@@ -126,6 +138,15 @@ mod tests {
     }
 
     #[test]
+    fn default_params_owner_envelope() {
+        let key = SigningKey::from_hex(OWNER_HEX).unwrap();
+        let sealed = seal_owner_key(&key, "123456", &wallet(), [1u8; 16], [2u8; 12]).unwrap();
+        assert!(sealed.starts_with("v1.argon2id.m=19456,t=2,p=1."));
+        let opened = decrypt_owner_key(&sealed, "123456", &wallet()).unwrap();
+        assert_eq!(opened.public_key(), key.public_key());
+    }
+
+    #[test]
     fn owner_and_session_envelopes_do_not_mix() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
         let pk = key.public_key();
@@ -134,7 +155,7 @@ mod tests {
             decrypt_owner_key(&session, "123456", &wallet()).unwrap_err(),
             OwnerKeyError::DecryptionFailed
         );
-        let owner = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let owner = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
         assert_eq!(
             envelope::open(&owner, "123456", &wallet(), &pk).unwrap_err(),
             EnvelopeError::DecryptionFailed
@@ -144,7 +165,7 @@ mod tests {
     #[test]
     fn unsupported_envelopes_are_reported() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
-        let sealed = seal_owner_key(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let sealed = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
         let v9 = sealed.replacen("v1.", "v9.", 1);
         assert_eq!(
             decrypt_owner_key(&v9, "123456", &wallet()).unwrap_err(),

@@ -97,8 +97,10 @@ impl SessionRuntime {
         imports::add_to_linker(&mut linker)?;
         let instance_pre = linker
             .instantiate_pre(&loaded.component)
+            .map_err(anyhow::Error::from)
             .context("the component's imports cannot be satisfied")?;
         let pre = SessionEnginePre::new(instance_pre)
+            .map_err(anyhow::Error::from)
             .context("the component does not match the `session-engine` world")?;
 
         let ticker = EpochTicker::start(&engine)?;

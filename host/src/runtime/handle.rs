@@ -80,7 +80,7 @@ impl SessionHandle {
         ctx: &SessionContext,
         options: &CreateOptions,
     ) -> anyhow::Result<Result<SessionKeyData, SessionError>> {
-        guest_call!(self, "create-session", call_create_session(ctx, options))
+        guest_call!(self, "create-session", call_create_session(ctx, *options))
     }
 
     /// `register-session`: register the stored session on chain; returns the

@@ -6,11 +6,13 @@
 //! allow-listed is refused with `error-code::HTTP-request-denied` before any
 //! DNS lookup or connection. Request headers and bodies are never logged.
 
+use std::future::Future;
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use http_body_util::BodyExt;
 use http::uri::{Authority, Scheme};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -231,7 +233,6 @@ impl WasiHttpHooks for HttpPolicy {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         Box::new(async move {
-            use http_body_util::BodyExt as _;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
