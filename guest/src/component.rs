@@ -70,7 +70,10 @@ impl Ports for WasiPorts {
                 .await
                 .map_err(|e| format!("reading the response of {} failed: {e}", host_of(url)))?
                 .to_vec();
-            Ok(HttpResponse { status, body: bytes })
+            Ok(HttpResponse {
+                status,
+                body: bytes,
+            })
         })
     }
 

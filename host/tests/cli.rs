@@ -50,7 +50,10 @@ fn demo_json_exits_zero_with_every_step() {
         .iter()
         .filter_map(|s| s["step"].as_str())
         .collect();
-    assert_eq!(steps, ["setup", "create", "register", "execute", "status", "revoke", "status"]);
+    assert_eq!(
+        steps,
+        ["setup", "create", "register", "execute", "status", "revoke", "status"]
+    );
 }
 
 #[test]
@@ -62,12 +65,18 @@ fn missing_wallet_is_a_usage_error_in_json() {
     assert_eq!(out.status.code(), Some(2));
     let value = json_of(&out);
     assert_eq!(value["error"]["code"], "USAGE_ERROR");
-    assert!(value["error"]["message"].as_str().unwrap().contains("wallet"));
+    assert!(value["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("wallet"));
 }
 
 #[test]
 fn unknown_flag_exits_with_usage_code() {
-    let out = bin().args(["create", "--no-such-flag"]).output().expect("runs");
+    let out = bin()
+        .args(["create", "--no-such-flag"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -75,7 +84,9 @@ fn unknown_flag_exits_with_usage_code() {
 async fn lifecycle_through_the_cli() {
     let config = SandboxConfig::default();
     let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
-    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.expect("sandbox");
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
     let wallet = sandbox.create_wallet("4321", SandboxWalletType::Chipi);
     let dir = tempfile::tempdir().expect("tempdir");
     let wallet_path = dir.path().join("wallet.json");
@@ -110,20 +121,28 @@ async fn lifecycle_through_the_cli() {
 
     let created = run_ok(&["create", "--duration", "3600"]);
     assert!(created["publicKey"].as_str().unwrap().starts_with("0x"));
-    assert!(created["encryptedPrivateKey"].as_str().unwrap().starts_with("v1.argon2id."));
+    assert!(created["encryptedPrivateKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("v1.argon2id."));
     assert!(created["validUntil"].as_u64().is_some());
     // The store holds only ciphertext: the PIN and no private key in clear.
     let raw = std::fs::read(&store).expect("store file");
     assert!(!String::from_utf8_lossy(&raw).contains("4321\""));
 
     assert_eq!(run_ok(&["status"])["state"], "created");
-    let out = run(&["register", "--max-calls", "3", "--allow", "transfer"], "9999");
+    let out = run(
+        &["register", "--max-calls", "3", "--allow", "transfer"],
+        "9999",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_of(&out)["error"]["code"], "SESSION_DECRYPTION_FAILED");
-    assert!(run_ok(&["register", "--max-calls", "3", "--allow", "transfer"])["transactionHash"]
-        .as_str()
-        .unwrap()
-        .starts_with("0x"));
+    assert!(
+        run_ok(&["register", "--max-calls", "3", "--allow", "transfer"])["transactionHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x")
+    );
     run_ok(&["execute", "--calls-file", calls_file.to_str().unwrap()]);
     run_ok(&[
         "execute",
@@ -138,7 +157,10 @@ async fn lifecycle_through_the_cli() {
 
     let out = run(&["execute", "--call", "0x123:approve:1,2,3"], "4321");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(json_of(&out)["error"]["code"], "SESSION_ENTRYPOINT_NOT_ALLOWED");
+    assert_eq!(
+        json_of(&out)["error"]["code"],
+        "SESSION_ENTRYPOINT_NOT_ALLOWED"
+    );
 
     run_ok(&["revoke"]);
     assert_eq!(run_ok(&["status"])["state"], "revoked");

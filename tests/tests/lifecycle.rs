@@ -14,7 +14,10 @@ fn transfer(amount: &str) -> Call {
 }
 
 fn create_opts() -> CreateOptions {
-    CreateOptions { duration_seconds: None, replace_existing: false }
+    CreateOptions {
+        duration_seconds: None,
+        replace_existing: false,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,23 +39,38 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
     assert_eq!(h.sandbox.requests().len(), 0);
 
     let status = ok(handle.get_session_status(&ctx).await);
-    assert_eq!(status.state, SessionState::Created, "created but never registered is `created`");
-    assert_eq!(status.session.as_ref().map(|s| s.public_key.clone()), Some(key.public_key.clone()));
+    assert_eq!(
+        status.state,
+        SessionState::Created,
+        "created but never registered is `created`"
+    );
+    assert_eq!(
+        status.session.as_ref().map(|s| s.public_key.clone()),
+        Some(key.public_key.clone())
+    );
 
-    let options = RegisterOptions { valid_until: None, max_calls: Some(5), allowed_entrypoints: vec![] };
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: Some(5),
+        allowed_entrypoints: vec![],
+    };
     let register_tx = ok(handle.register_session(&ctx, &options).await);
     assert!(register_tx.starts_with("0x"));
 
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(status.state, SessionState::Active);
     assert_eq!(status.remaining_calls, Some(5));
-    let chain = status.on_chain.expect("registered session has on-chain data");
+    let chain = status
+        .on_chain
+        .expect("registered session has on-chain data");
     assert_eq!(chain.valid_until, key.valid_until);
     assert_eq!((chain.max_calls, chain.calls_used), (5, 0));
 
     let tx1 = ok(handle.execute_with_session(&ctx, &[transfer("100")]).await);
     // Two calls in one transaction count once.
-    let tx2 = ok(handle.execute_with_session(&ctx, &[transfer("1"), transfer("2")]).await);
+    let tx2 = ok(handle
+        .execute_with_session(&ctx, &[transfer("1"), transfer("2")])
+        .await);
     assert_ne!(tx1, tx2);
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(status.remaining_calls, Some(3));
@@ -76,9 +94,17 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
     assert_eq!(sponsored.len(), 4, "register, two executes, revoke");
     for r in &requests {
         if r.path.starts_with("/v1/") {
-            assert!(r.query.contains("__chipi_api_version=2025-12-30"), "{}", r.query);
+            assert_eq!(
+                r.query_param("__chipi_api_version").as_deref(),
+                Some("2025-12-30"),
+                "{:?}",
+                r.query
+            );
             assert_eq!(r.header("x-api-key"), Some(h.api_key.as_str()));
-            assert_eq!(r.header("authorization"), Some(format!("Bearer {}", h.bearer).as_str()));
+            assert_eq!(
+                r.header("authorization"),
+                Some(format!("Bearer {}", h.bearer).as_str())
+            );
             assert_eq!(r.header("content-type"), Some("application/json"));
         }
     }
@@ -89,7 +115,9 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
     let session = &sponsored[1].body;
     assert_eq!(session["saveToDatabase"], true);
     assert_eq!(session["isSessionSignature"], true);
-    let sig = session["userSignature"].as_array().expect("array signature");
+    let sig = session["userSignature"]
+        .as_array()
+        .expect("array signature");
     assert_eq!(sig.len(), 4);
     assert_eq!(sig[0], serde_json::json!(key.public_key));
     assert_eq!(sponsored[3].body["saveToDatabase"], false);
@@ -103,17 +131,30 @@ async fn session_is_saved_before_registration_and_survives_a_failed_register() {
     let handle = h.handle();
     let ctx = h.ctx();
     let key = ok(handle.create_session(&ctx, &create_opts()).await);
-    h.sandbox.set_faults(Faults { status: Some(500), ..Faults::default() });
-    let options = RegisterOptions { valid_until: None, max_calls: None, allowed_entrypoints: vec![] };
+    h.sandbox.set_faults(Faults {
+        status: Some(500),
+        ..Faults::default()
+    });
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: None,
+        allowed_entrypoints: vec![],
+    };
     let e = err(handle.register_session(&ctx, &options).await);
-    assert!(matches!(e, SessionError::Backend(ref b) if b.status == 500), "{e:?}");
+    assert!(
+        matches!(e, SessionError::Backend(ref b) if b.status == 500),
+        "{e:?}"
+    );
     // The key is still there, still `created`, and a fresh instance can register it.
     let status = ok(h.handle().get_session_status(&ctx).await);
     assert_eq!(status.state, SessionState::Created);
     assert_eq!(status.session.unwrap().public_key, key.public_key);
     h.sandbox.clear_faults();
     ok(h.handle().register_session(&ctx, &options).await);
-    assert_eq!(ok(handle.get_session_status(&ctx).await).state, SessionState::Active);
+    assert_eq!(
+        ok(handle.get_session_status(&ctx).await).state,
+        SessionState::Active
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,11 +166,20 @@ async fn create_refuses_to_overwrite_a_live_session_unless_asked() {
     let e = err(handle.create_session(&ctx, &create_opts()).await);
     assert!(matches!(e, SessionError::InvalidInput(_)), "{e:?}");
     let replaced = ok(handle
-        .create_session(&ctx, &CreateOptions { duration_seconds: Some(60), replace_existing: true })
+        .create_session(
+            &ctx,
+            &CreateOptions {
+                duration_seconds: Some(60),
+                replace_existing: true,
+            },
+        )
         .await);
     assert_ne!(first.public_key, replaced.public_key);
     ok(handle.clear_session(&ctx).await);
-    assert_eq!(ok(handle.get_session_status(&ctx).await).state, SessionState::None);
+    assert_eq!(
+        ok(handle.get_session_status(&ctx).await).state,
+        SessionState::None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +188,11 @@ async fn spending_policy_set_get_remove() {
     let handle = h.handle();
     let ctx = h.ctx();
     ok(handle.create_session(&ctx, &create_opts()).await);
-    let options = RegisterOptions { valid_until: None, max_calls: Some(10), allowed_entrypoints: vec![] };
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: Some(10),
+        allowed_entrypoints: vec![],
+    };
     ok(handle.register_session(&ctx, &options).await);
     assert!(ok(handle.get_spending_policy(&ctx, TOKEN).await).is_none());
 
@@ -159,7 +213,10 @@ async fn spending_policy_set_get_remove() {
     };
     ok(handle.set_spending_policy(&ctx, &policy).await);
     let got = ok(handle.get_spending_policy(&ctx, TOKEN).await).expect("policy is set");
-    assert_eq!((got.max_per_call.as_str(), got.max_per_window.as_str()), ("100", "150"));
+    assert_eq!(
+        (got.max_per_call.as_str(), got.max_per_window.as_str()),
+        ("100", "150")
+    );
     assert_eq!(got.window_seconds, 3600);
 
     ok(handle.execute_with_session(&ctx, &[transfer("100")]).await);
@@ -167,10 +224,22 @@ async fn spending_policy_set_get_remove() {
     assert_eq!(got.spent, "100");
     // Over the per-call limit: the account refuses it.
     let e = err(handle.execute_with_session(&ctx, &[transfer("101")]).await);
-    assert!(matches!(e, SessionError::Backend(_) | SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            SessionError::Backend(_) | SessionError::InvalidSpendingPolicy(_)
+        ),
+        "{e:?}"
+    );
     // Over the window: 100 + 60 > 150.
     let e = err(handle.execute_with_session(&ctx, &[transfer("60")]).await);
-    assert!(matches!(e, SessionError::Backend(_) | SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            SessionError::Backend(_) | SessionError::InvalidSpendingPolicy(_)
+        ),
+        "{e:?}"
+    );
 
     ok(handle.remove_spending_policy(&ctx, TOKEN).await);
     assert!(ok(handle.get_spending_policy(&ctx, TOKEN).await).is_none());

@@ -16,14 +16,24 @@ fn transfer() -> Call {
 }
 
 fn call(to: &str, entrypoint: &str) -> Call {
-    Call { contract_address: to.into(), entrypoint: entrypoint.into(), calldata: vec![] }
+    Call {
+        contract_address: to.into(),
+        entrypoint: entrypoint.into(),
+        calldata: vec![],
+    }
 }
 
 async fn registered(h: &Harness, max_calls: u32, allow: &[&str], duration: Option<u64>) {
     let handle = h.handle();
     let ctx = h.ctx();
     ok(handle
-        .create_session(&ctx, &CreateOptions { duration_seconds: duration, replace_existing: false })
+        .create_session(
+            &ctx,
+            &CreateOptions {
+                duration_seconds: duration,
+                replace_existing: false,
+            },
+        )
         .await);
     let options = RegisterOptions {
         valid_until: None,
@@ -42,7 +52,10 @@ async fn call_limit_is_enforced_before_sending() {
     ok(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
     let before = h.sandbox.requests().len();
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::SessionMaxCallsExceeded(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionMaxCallsExceeded(_)),
+        "{e:?}"
+    );
     assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
     let status = ok(handle.get_session_status(&h.ctx()).await);
     assert_eq!(status.state, SessionState::Expired);
@@ -60,9 +73,16 @@ async fn expiry_is_enforced() {
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
     assert!(matches!(e, SessionError::SessionExpired(_)), "{e:?}");
     assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
-    assert_eq!(ok(handle.get_session_status(&h.ctx()).await).state, SessionState::Expired);
+    assert_eq!(
+        ok(handle.get_session_status(&h.ctx()).await).state,
+        SessionState::Expired
+    );
     // Registering with a past valid-until is refused too.
-    let options = RegisterOptions { valid_until: Some(1), max_calls: None, allowed_entrypoints: vec![] };
+    let options = RegisterOptions {
+        valid_until: Some(1),
+        max_calls: None,
+        allowed_entrypoints: vec![],
+    };
     let e = err(handle.register_session(&h.ctx(), &options).await);
     assert!(matches!(e, SessionError::SessionExpired(_)), "{e:?}");
 }
@@ -73,9 +93,18 @@ async fn whitelist_blocklist_and_self_calls_are_refused_before_sending() {
     registered(&h, 10, &["transfer"], None).await;
     let handle = h.handle();
     let before = h.sandbox.requests().len();
-    for bad in [call(TOKEN, "approve"), call(TOKEN, "upgrade"), call(TOKEN, "set_public_key")] {
-        let e = err(handle.execute_with_session(&h.ctx(), &[transfer(), bad.clone()]).await);
-        assert!(matches!(e, SessionError::SessionEntrypointNotAllowed(_)), "{bad:?}: {e:?}");
+    for bad in [
+        call(TOKEN, "approve"),
+        call(TOKEN, "upgrade"),
+        call(TOKEN, "set_public_key"),
+    ] {
+        let e = err(handle
+            .execute_with_session(&h.ctx(), &[transfer(), bad.clone()])
+            .await);
+        assert!(
+            matches!(e, SessionError::SessionEntrypointNotAllowed(_)),
+            "{bad:?}: {e:?}"
+        );
     }
     assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
     ok(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
@@ -87,11 +116,17 @@ async fn whitelist_blocklist_and_self_calls_are_refused_before_sending() {
     let e = err(handle
         .execute_with_session(&h.ctx(), &[call(&h.wallet.address, "transfer")])
         .await);
-    assert!(matches!(e, SessionError::SessionEntrypointNotAllowed(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionEntrypointNotAllowed(_)),
+        "{e:?}"
+    );
     let e = err(handle
         .execute_with_session(&h.ctx(), &[call(TOKEN, "add_or_update_session_key")])
         .await);
-    assert!(matches!(e, SessionError::SessionEntrypointNotAllowed(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionEntrypointNotAllowed(_)),
+        "{e:?}"
+    );
     // Admin entrypoints cannot even be whitelisted.
     let options = RegisterOptions {
         valid_until: None,
@@ -99,34 +134,78 @@ async fn whitelist_blocklist_and_self_calls_are_refused_before_sending() {
         allowed_entrypoints: vec!["upgrade".into()],
     };
     let e = err(handle.register_session(&h.ctx(), &options).await);
-    assert!(matches!(e, SessionError::SessionEntrypointNotAllowed(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionEntrypointNotAllowed(_)),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_pin_fails_with_decryption_error_and_sends_nothing() {
     let h = Harness::start().await;
     let handle = h.handle();
-    ok(handle.create_session(&h.ctx(), &CreateOptions { duration_seconds: None, replace_existing: false }).await);
-    let options = RegisterOptions { valid_until: None, max_calls: None, allowed_entrypoints: vec![] };
-    let e = err(handle.register_session(&h.ctx_with_pin("654321"), &options).await);
-    assert!(matches!(e, SessionError::SessionDecryptionFailed(_)), "{e:?}");
+    ok(handle
+        .create_session(
+            &h.ctx(),
+            &CreateOptions {
+                duration_seconds: None,
+                replace_existing: false,
+            },
+        )
+        .await);
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: None,
+        allowed_entrypoints: vec![],
+    };
+    let e = err(handle
+        .register_session(&h.ctx_with_pin("654321"), &options)
+        .await);
+    assert!(
+        matches!(e, SessionError::SessionDecryptionFailed(_)),
+        "{e:?}"
+    );
     assert_eq!(h.sandbox.requests().len(), 0);
     ok(handle.register_session(&h.ctx(), &options).await);
-    let e = err(handle.execute_with_session(&h.ctx_with_pin("000000"), &[transfer()]).await);
-    assert!(matches!(e, SessionError::SessionDecryptionFailed(_)), "{e:?}");
+    let e = err(handle
+        .execute_with_session(&h.ctx_with_pin("000000"), &[transfer()])
+        .await);
+    assert!(
+        matches!(e, SessionError::SessionDecryptionFailed(_)),
+        "{e:?}"
+    );
     // A missing encrypt key is its own error.
-    let e = err(handle.execute_with_session(&h.ctx_with_pin(""), &[transfer()]).await);
-    assert!(matches!(e, SessionError::InvalidInput(ref m) if m.contains("encrypt key")), "{e:?}");
+    let e = err(handle
+        .execute_with_session(&h.ctx_with_pin(""), &[transfer()])
+        .await);
+    assert!(
+        matches!(e, SessionError::InvalidInput(ref m) if m.contains("encrypt key")),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_wallet_is_refused() {
     let h = Harness::start_with(SandboxWalletType::Ready).await;
     let handle = h.handle();
-    let e = err(handle.create_session(&h.ctx(), &CreateOptions { duration_seconds: None, replace_existing: false }).await);
-    assert!(matches!(e, SessionError::InvalidWalletTypeForSession(_)), "{e:?}");
+    let e = err(handle
+        .create_session(
+            &h.ctx(),
+            &CreateOptions {
+                duration_seconds: None,
+                replace_existing: false,
+            },
+        )
+        .await);
+    assert!(
+        matches!(e, SessionError::InvalidWalletTypeForSession(_)),
+        "{e:?}"
+    );
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::InvalidWalletTypeForSession(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::InvalidWalletTypeForSession(_)),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,14 +215,26 @@ async fn backend_failures_are_typed() {
     let handle = h.handle();
 
     for status in [401u16, 429, 500] {
-        h.sandbox.set_faults(Faults { status: Some(status), ..Faults::default() });
+        h.sandbox.set_faults(Faults {
+            status: Some(status),
+            ..Faults::default()
+        });
         let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-        assert!(matches!(e, SessionError::Backend(ref b) if b.status == status), "{status}: {e:?}");
+        assert!(
+            matches!(e, SessionError::Backend(ref b) if b.status == status),
+            "{status}: {e:?}"
+        );
     }
 
-    h.sandbox.set_faults(Faults { malformed_json: true, ..Faults::default() });
+    h.sandbox.set_faults(Faults {
+        malformed_json: true,
+        ..Faults::default()
+    });
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::SessionInvalidResponse(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionInvalidResponse(_)),
+        "{e:?}"
+    );
 
     h.sandbox.set_faults(Faults {
         missing_tx_hash: true,
@@ -151,13 +242,19 @@ async fn backend_failures_are_typed() {
         ..Faults::default()
     });
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::SessionInvalidResponse(ref m) if m.contains("transactionHash")), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionInvalidResponse(ref m) if m.contains("transactionHash")),
+        "{e:?}"
+    );
     h.sandbox.clear_faults();
 
     // A wrong bearer token is refused by the backend itself.
     let wrong = runtime().instance(h.imports_with_token("not-the-token"));
     let e = err(wrong.execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::Backend(ref b) if b.status == 401), "{e:?}");
+    assert!(
+        matches!(e, SessionError::Backend(ref b) if b.status == 401),
+        "{e:?}"
+    );
     // And the session still works afterwards.
     ok(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
 }
@@ -177,18 +274,37 @@ async fn substituted_typed_data_is_never_signed() {
     registered(&h, 50, &[], None).await;
     let handle = h.handle();
     for substitution in substitutions {
-        h.sandbox.set_faults(Faults { substitute: Some(substitution), ..Faults::default() });
+        h.sandbox.set_faults(Faults {
+            substitute: Some(substitution),
+            ..Faults::default()
+        });
         let before = h.requests_to("execute-sponsored-transaction");
         let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
-        assert!(matches!(e, SessionError::SessionInvalidResponse(_)), "{substitution:?}: {e:?}");
-        assert_eq!(h.requests_to("execute-sponsored-transaction"), before, "{substitution:?}: nothing signed or sent");
+        assert!(
+            matches!(e, SessionError::SessionInvalidResponse(_)),
+            "{substitution:?}: {e:?}"
+        );
+        assert_eq!(
+            h.requests_to("execute-sponsored-transaction"),
+            before,
+            "{substitution:?}: nothing signed or sent"
+        );
     }
     // The owner flow refuses too (revoke with a substituted call).
-    h.sandbox.set_faults(Faults { substitute: Some(Substitution::CalldataValue), ..Faults::default() });
+    h.sandbox.set_faults(Faults {
+        substitute: Some(Substitution::CalldataValue),
+        ..Faults::default()
+    });
     let e = err(handle.revoke_session(&h.ctx()).await);
-    assert!(matches!(e, SessionError::SessionInvalidResponse(_)), "{e:?}");
+    assert!(
+        matches!(e, SessionError::SessionInvalidResponse(_)),
+        "{e:?}"
+    );
     h.sandbox.clear_faults();
-    assert_eq!(ok(handle.get_session_status(&h.ctx()).await).state, SessionState::Active);
+    assert_eq!(
+        ok(handle.get_session_status(&h.ctx()).await).state,
+        SessionState::Active
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,10 +313,26 @@ async fn host_that_does_not_allow_list_the_backend_cannot_reach_it() {
     let mut imports: Imports = h.imports_with_token(&h.bearer);
     imports.allowed_authorities = vec!["api.chipipay.com:443".into()];
     let handle = runtime().instance(imports);
-    ok(handle.create_session(&h.ctx(), &CreateOptions { duration_seconds: None, replace_existing: false }).await);
-    let options = RegisterOptions { valid_until: None, max_calls: None, allowed_entrypoints: vec![] };
+    ok(handle
+        .create_session(
+            &h.ctx(),
+            &CreateOptions {
+                duration_seconds: None,
+                replace_existing: false,
+            },
+        )
+        .await);
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: None,
+        allowed_entrypoints: vec![],
+    };
     let e = err(handle.register_session(&h.ctx(), &options).await);
     assert!(matches!(e, SessionError::Transport(_)), "{e:?}");
-    assert_eq!(h.sandbox.requests().len(), 0, "the sandbox never saw a request");
+    assert_eq!(
+        h.sandbox.requests().len(),
+        0,
+        "the sandbox never saw a request"
+    );
     assert!(handle.denied_requests() >= 1);
 }

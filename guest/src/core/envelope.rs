@@ -62,7 +62,11 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// OWASP's recommended Argon2id setting: 19 MiB, 2 passes, 1 lane.
-    pub const DEFAULT: Self = Self { m_kib: 19_456, t: 2, p: 1 };
+    pub const DEFAULT: Self = Self {
+        m_kib: 19_456,
+        t: 2,
+        p: 1,
+    };
     /// Largest memory cost accepted (256 MiB).
     pub const MAX_M_KIB: u32 = 262_144;
     /// Largest iteration count accepted.
@@ -103,7 +107,15 @@ pub fn seal(
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
 ) -> Result<String, EnvelopeError> {
-    seal_bound(secret, encrypt_key, wallet, session_pubkey, params, salt, nonce)
+    seal_bound(
+        secret,
+        encrypt_key,
+        wallet,
+        session_pubkey,
+        params,
+        salt,
+        nonce,
+    )
 }
 
 /// Decrypts a session private key sealed by [`seal`] for the same wallet and
@@ -141,11 +153,16 @@ pub(crate) fn seal_bound(
         return Err(EnvelopeError::EmptyEncryptKey);
     }
     let key = derive_key(encrypt_key, &salt, params)?;
-    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::EncryptionFailed)?;
+    let cipher =
+        Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::EncryptionFailed)?;
     let mut buf = Zeroizing::new(Vec::with_capacity(PLAINTEXT_LEN + TAG_LEN));
     buf.extend_from_slice(secret.to_be_bytes().as_slice());
     cipher
-        .encrypt_in_place(Nonce::from_slice(&nonce), &associated_data(wallet, slot), &mut *buf)
+        .encrypt_in_place(
+            Nonce::from_slice(&nonce),
+            &associated_data(wallet, slot),
+            &mut *buf,
+        )
         .map_err(|_| EnvelopeError::EncryptionFailed)?;
     Ok(format!(
         "{VERSION}.{ALGORITHM}.m={},t={},p={}.{}.{}.{}",
@@ -168,10 +185,15 @@ pub(crate) fn open_bound(
 ) -> Result<SigningKey, EnvelopeError> {
     let parts = Parts::parse(envelope)?;
     let key = derive_key(encrypt_key, &parts.salt, parts.params)?;
-    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::DecryptionFailed)?;
+    let cipher =
+        Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::DecryptionFailed)?;
     let mut buf = Zeroizing::new(parts.ciphertext);
     cipher
-        .decrypt_in_place(Nonce::from_slice(&parts.nonce), &associated_data(wallet, slot), &mut *buf)
+        .decrypt_in_place(
+            Nonce::from_slice(&parts.nonce),
+            &associated_data(wallet, slot),
+            &mut *buf,
+        )
         .map_err(|_| EnvelopeError::DecryptionFailed)?;
     let bytes: Zeroizing<[u8; PLAINTEXT_LEN]> = Zeroizing::new(
         buf.as_slice()
@@ -237,11 +259,16 @@ impl Parts {
         if algorithm != ALGORITHM {
             return Err(EnvelopeError::UnsupportedAlgorithm);
         }
-        let params = parse_params(it.next().ok_or(EnvelopeError::Malformed("missing parameters"))?)?;
+        let params = parse_params(
+            it.next()
+                .ok_or(EnvelopeError::Malformed("missing parameters"))?,
+        )?;
         params.validate()?;
         let salt = decode_fixed::<SALT_LEN>(it.next(), "salt")?;
         let nonce = decode_fixed::<NONCE_LEN>(it.next(), "nonce")?;
-        let ct_text = it.next().ok_or(EnvelopeError::Malformed("missing ciphertext"))?;
+        let ct_text = it
+            .next()
+            .ok_or(EnvelopeError::Malformed("missing ciphertext"))?;
         if it.next().is_some() {
             return Err(EnvelopeError::Malformed("too many parts"));
         }
@@ -251,7 +278,12 @@ impl Parts {
         if ciphertext.len() != PLAINTEXT_LEN + TAG_LEN {
             return Err(EnvelopeError::Malformed("ciphertext has the wrong length"));
         }
-        Ok(Self { params, salt, nonce, ciphertext })
+        Ok(Self {
+            params,
+            salt,
+            nonce,
+            ciphertext,
+        })
     }
 }
 
@@ -305,7 +337,11 @@ mod tests {
     use super::*;
     use crate::core::felt::parse_felt;
 
-    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const FAST: KdfParams = KdfParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
     const SALT: [u8; SALT_LEN] = [7u8; SALT_LEN];
     const NONCE: [u8; NONCE_LEN] = [9u8; NONCE_LEN];
 
@@ -316,11 +352,17 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let key = SigningKey::from_hex("0x3c1e9550e66958296d11b60f8e8e7a7ad990d07fa65d5f7652c4a6c87d4e3cc")
-            .unwrap();
+        let key = SigningKey::from_hex(
+            "0x3c1e9550e66958296d11b60f8e8e7a7ad990d07fa65d5f7652c4a6c87d4e3cc",
+        )
+        .unwrap();
         let pubkey = key.public_key();
         let wallet = parse_felt("0x00ab").unwrap();
-        Fixture { key, pubkey, wallet }
+        Fixture {
+            key,
+            pubkey,
+            wallet,
+        }
     }
 
     fn sealed(f: &Fixture) -> String {
@@ -353,8 +395,12 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[3]).unwrap(), SALT);
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[4]).unwrap(), NONCE);
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[5]).unwrap().len(), 48);
-        assert!(!env.contains('='));
-        assert!(!env.contains('+') && !env.contains('/'));
+        for b64 in &parts[3..] {
+            assert!(
+                !b64.contains('=') && !b64.contains('+') && !b64.contains('/'),
+                "{b64}"
+            );
+        }
         // Deterministic given salt and nonce.
         assert_eq!(env, sealed(&f));
         // The plaintext does not appear.
@@ -362,21 +408,39 @@ mod tests {
         assert!(!env.contains(&secret));
     }
 
+    /// Computed independently with Python `cryptography` 48 (`Argon2id`,
+    /// `AESGCM`) from the fixture's key, wallet `0xab`, PIN `123456`, salt
+    /// `[7; 16]`, nonce `[9; 12]`, m=64, t=1, p=1.
+    const KNOWN_ANSWER: &str = "v1.argon2id.m=64,t=1,p=1.BwcHBwcHBwcHBwcHBwcHBw.CQkJCQkJCQkJCQkJ.\
+        Y9BAtP-JYng7zKyHXmuIWNgDk5HVDeVrUvMbXhwoLcgZR8TLzGD3_Rc1KC_g7Ye8";
+
     #[test]
-    fn known_answer_is_stable() {
-        // Pins the wire format: a change here breaks every stored session.
+    fn known_answer_from_independent_implementation() {
         let f = fixture();
-        let env = sealed(&f);
-        let again = seal(&f.key, "123456", &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
-        assert_eq!(env, again);
-        assert!(env.starts_with("v1.argon2id.m=64,t=1,p=1.BwcHBwcHBwcHBwcHBwcHBw.CQkJCQkJCQkJCQkJ."));
+        assert_eq!(sealed(&f), KNOWN_ANSWER);
+        let opened = open(KNOWN_ANSWER, "123456", &f.wallet, &f.pubkey).unwrap();
+        assert_eq!(*opened.to_be_bytes(), *f.key.to_be_bytes());
+        let key = derive_key("123456", &SALT, FAST).unwrap();
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "d02aacab39295f6017ef766481d0947f38ab778993687fd871b8db020cad264b"
+        );
     }
 
     #[test]
     fn default_params_round_trip() {
         let f = fixture();
-        let env = seal(&f.key, "correct horse", &f.wallet, &f.pubkey, KdfParams::default(), SALT, NONCE)
-            .unwrap();
+        let env = seal(
+            &f.key,
+            "correct horse",
+            &f.wallet,
+            &f.pubkey,
+            KdfParams::default(),
+            SALT,
+            NONCE,
+        )
+        .unwrap();
         assert!(env.starts_with("v1.argon2id.m=19456,t=2,p=1."));
         let opened = open(&env, "correct horse", &f.wallet, &f.pubkey).unwrap();
         assert_eq!(opened.public_key(), f.pubkey);
@@ -469,7 +533,10 @@ mod tests {
         let f = fixture();
         let env = sealed(&f);
         let v2 = replace_part(&env, 0, "v2");
-        assert_eq!(open(&v2, "123456", &f.wallet, &f.pubkey).unwrap_err(), EnvelopeError::UnsupportedVersion);
+        assert_eq!(
+            open(&v2, "123456", &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::UnsupportedVersion
+        );
         let scrypt = replace_part(&env, 1, "scrypt");
         assert_eq!(
             open(&scrypt, "123456", &f.wallet, &f.pubkey).unwrap_err(),
@@ -486,18 +553,66 @@ mod tests {
     fn parameter_bounds() {
         assert!(KdfParams::DEFAULT.validate().is_ok());
         assert!(FAST.validate().is_ok());
-        assert!(KdfParams { m_kib: 262_144, t: 10, p: 8 }.validate().is_ok());
-        assert!(KdfParams { m_kib: 64, t: 1, p: 8 }.validate().is_ok());
+        assert!(KdfParams {
+            m_kib: 262_144,
+            t: 10,
+            p: 8
+        }
+        .validate()
+        .is_ok());
+        assert!(KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 8
+        }
+        .validate()
+        .is_ok());
         let bad = [
-            KdfParams { m_kib: 262_145, t: 1, p: 1 },
-            KdfParams { m_kib: 4_194_304, t: 1, p: 1 },
-            KdfParams { m_kib: 64, t: 11, p: 1 },
-            KdfParams { m_kib: 64, t: 0, p: 1 },
-            KdfParams { m_kib: 64, t: 1, p: 0 },
-            KdfParams { m_kib: 64, t: 1, p: 9 },
-            KdfParams { m_kib: 63, t: 1, p: 8 },
-            KdfParams { m_kib: 7, t: 1, p: 1 },
-            KdfParams { m_kib: 0, t: 1, p: 1 },
+            KdfParams {
+                m_kib: 262_145,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 4_194_304,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 64,
+                t: 11,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 64,
+                t: 0,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 0,
+            },
+            KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 9,
+            },
+            KdfParams {
+                m_kib: 63,
+                t: 1,
+                p: 8,
+            },
+            KdfParams {
+                m_kib: 7,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 0,
+                t: 1,
+                p: 1,
+            },
         ];
         let f = fixture();
         let env = sealed(&f);
@@ -516,7 +631,10 @@ mod tests {
         }
         // Parameters that do not even fit a u32 are malformed, not huge.
         let huge = replace_part(&env, 2, "m=99999999999,t=1,p=1");
-        assert!(matches!(open(&huge, "123456", &f.wallet, &f.pubkey), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            open(&huge, "123456", &f.wallet, &f.pubkey),
+            Err(EnvelopeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -557,9 +675,22 @@ mod tests {
             "v1.argon2id.m=64,t=1,p=1.\u{1F511}.x.y".into(),
         ];
         for params in [
-            "", "m=64", "m=64,t=1", "m=64,t=1,p=1,x=2", "t=1,m=64,p=1", "m=064,t=1,p=1", "m=+64,t=1,p=1",
-            "m=-1,t=1,p=1", "m= 64,t=1,p=1", "m=64,t=1,p=1 ", "M=64,T=1,P=1", "m=64;t=1;p=1", "m=,t=1,p=1",
-            "m=6e1,t=1,p=1", "m=64,,t=1,p=1", "m=٦٤,t=1,p=1",
+            "",
+            "m=64",
+            "m=64,t=1",
+            "m=64,t=1,p=1,x=2",
+            "t=1,m=64,p=1",
+            "m=064,t=1,p=1",
+            "m=+64,t=1,p=1",
+            "m=-1,t=1,p=1",
+            "m= 64,t=1,p=1",
+            "m=64,t=1,p=1 ",
+            "M=64,T=1,P=1",
+            "m=64;t=1;p=1",
+            "m=,t=1,p=1",
+            "m=6e1,t=1,p=1",
+            "m=64,,t=1,p=1",
+            "m=٦٤,t=1,p=1",
         ] {
             cases.push(replace_part(&env, 2, params));
         }

@@ -188,9 +188,16 @@ mod tests {
 
     #[test]
     fn messages_are_stable_and_value_free() {
-        assert_eq!(EnvelopeError::DecryptionFailed.to_string(), "decryption failed");
         assert_eq!(
-            TypedDataError::BadValue { ty: "u128".into(), reason: "out of range" }.to_string(),
+            EnvelopeError::DecryptionFailed.to_string(),
+            "decryption failed"
+        );
+        assert_eq!(
+            TypedDataError::BadValue {
+                ty: "u128".into(),
+                reason: "out of range"
+            }
+            .to_string(),
             "bad value for type `u128`: out of range"
         );
         let core: CoreError = KeyError::OutOfRange.into();

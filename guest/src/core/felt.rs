@@ -39,7 +39,9 @@ pub(crate) fn accumulate_digits(
         .unwrap_or(digits.len());
     let significant = digits.get(start..).unwrap_or_default();
     for &c in significant {
-        let mut carry = char::from(c).to_digit(radix).ok_or(FeltError::InvalidDigit)?;
+        let mut carry = char::from(c)
+            .to_digit(radix)
+            .ok_or(FeltError::InvalidDigit)?;
         for byte in acc.iter_mut().rev() {
             let v = u32::from(*byte) * radix + carry;
             *byte = (v & 0xff) as u8;
@@ -157,7 +159,10 @@ mod tests {
     fn prime_constant_matches_the_field() {
         assert_eq!(Felt::from_bytes_be(&PRIME_BE), Felt::ZERO);
         assert_eq!(parse_felt(&format!("{:#x}", Felt::MAX)).unwrap(), Felt::MAX);
-        assert_eq!(felt_to_hex(&Felt::MAX), "0x800000000000011000000000000000000000000000000000000000000000000");
+        assert_eq!(
+            felt_to_hex(&Felt::MAX),
+            "0x800000000000011000000000000000000000000000000000000000000000000"
+        );
     }
 
     #[test]
@@ -166,7 +171,11 @@ mod tests {
         assert_eq!(parse_felt("0X1F").unwrap(), Felt::from(31u8));
         assert_eq!(parse_felt("0xAbC").unwrap(), Felt::from(0xabcu32));
         assert_eq!(parse_felt("0x0").unwrap(), Felt::ZERO);
-        assert_eq!(parse_felt("0x0000000000000000000000000000000000000000000000000000000000000000000001").unwrap(), Felt::ONE);
+        assert_eq!(
+            parse_felt("0x0000000000000000000000000000000000000000000000000000000000000000000001")
+                .unwrap(),
+            Felt::ONE
+        );
     }
 
     #[test]
@@ -174,7 +183,8 @@ mod tests {
         assert_eq!(parse_felt("0").unwrap(), Felt::ZERO);
         assert_eq!(parse_felt("1234").unwrap(), Felt::from(1234u32));
         assert_eq!(parse_felt("007").unwrap(), Felt::from(7u8));
-        let p_minus_1 = "3618502788666131213697322783095070105623107215331596699973092056135872020480";
+        let p_minus_1 =
+            "3618502788666131213697322783095070105623107215331596699973092056135872020480";
         assert_eq!(parse_felt(p_minus_1).unwrap(), Felt::MAX);
     }
 
@@ -182,8 +192,14 @@ mod tests {
     fn rejects_overflow() {
         assert_eq!(parse_felt(P_HEX), Err(FeltError::Overflow));
         assert_eq!(parse_felt(P_DEC), Err(FeltError::Overflow));
-        assert_eq!(parse_felt(&format!("0x{}", "f".repeat(64))), Err(FeltError::Overflow));
-        assert_eq!(parse_felt(&format!("0x1{}", "0".repeat(64))), Err(FeltError::Overflow));
+        assert_eq!(
+            parse_felt(&format!("0x{}", "f".repeat(64))),
+            Err(FeltError::Overflow)
+        );
+        assert_eq!(
+            parse_felt(&format!("0x1{}", "0".repeat(64))),
+            Err(FeltError::Overflow)
+        );
         assert_eq!(parse_felt(&"9".repeat(100)), Err(FeltError::Overflow));
     }
 
@@ -192,7 +208,10 @@ mod tests {
         for bad in ["", "0x", "0X"] {
             assert_eq!(parse_felt(bad), Err(FeltError::Empty), "{bad:?}");
         }
-        for bad in ["0xg", "12a", " 1", "1 ", "-1", "+1", "0x-1", "1.0", "1e3", "0b1", "SN_MAIN", "0x1_0", "١٢"] {
+        for bad in [
+            "0xg", "12a", " 1", "1 ", "-1", "+1", "0x-1", "1.0", "1e3", "0b1", "SN_MAIN", "0x1_0",
+            "١٢",
+        ] {
             assert_eq!(parse_felt(bad), Err(FeltError::InvalidDigit), "{bad:?}");
         }
     }
@@ -215,16 +234,31 @@ mod tests {
         assert_eq!(felt_to_hex(&any), "0x414e595f43414c4c4552");
         assert_eq!(encode_short_string("").unwrap(), Felt::ZERO);
         let max = "a".repeat(31);
-        assert_eq!(decode_short_string(&encode_short_string(&max).unwrap()).unwrap(), max);
+        assert_eq!(
+            decode_short_string(&encode_short_string(&max).unwrap()).unwrap(),
+            max
+        );
         assert_eq!(decode_short_string(&Felt::ZERO).unwrap(), "");
     }
 
     #[test]
     fn short_string_limits() {
-        assert_eq!(encode_short_string(&"a".repeat(32)), Err(FeltError::ShortStringTooLong));
-        assert_eq!(encode_short_string("héllo"), Err(FeltError::ShortStringNotAscii));
-        assert_eq!(decode_short_string(&Felt::MAX), Err(FeltError::ShortStringTooLong));
-        assert_eq!(decode_short_string(&Felt::from(0x80u8)), Err(FeltError::ShortStringNotAscii));
+        assert_eq!(
+            encode_short_string(&"a".repeat(32)),
+            Err(FeltError::ShortStringTooLong)
+        );
+        assert_eq!(
+            encode_short_string("héllo"),
+            Err(FeltError::ShortStringNotAscii)
+        );
+        assert_eq!(
+            decode_short_string(&Felt::MAX),
+            Err(FeltError::ShortStringTooLong)
+        );
+        assert_eq!(
+            decode_short_string(&Felt::from(0x80u8)),
+            Err(FeltError::ShortStringNotAscii)
+        );
     }
 
     #[test]
@@ -233,7 +267,10 @@ mod tests {
         assert_eq!(parse_u64_str("21600").unwrap(), 21_600);
         assert_eq!(parse_u64_str("18446744073709551615").unwrap(), u64::MAX);
         assert_eq!(parse_u64_str("0xffffffffffffffff").unwrap(), u64::MAX);
-        assert_eq!(parse_u64_str("18446744073709551616"), Err(FeltError::OutOfRange));
+        assert_eq!(
+            parse_u64_str("18446744073709551616"),
+            Err(FeltError::OutOfRange)
+        );
         assert_eq!(parse_u64_str(&"9".repeat(90)), Err(FeltError::OutOfRange));
         assert_eq!(parse_u64_str(""), Err(FeltError::Empty));
         assert_eq!(parse_u64_str("x"), Err(FeltError::InvalidDigit));
@@ -254,6 +291,9 @@ mod tests {
         accumulate_digits(b"000", 10, &mut acc).unwrap();
         assert_eq!(acc, [0u8; 32]);
         let mut acc = [0u8; 32];
-        assert_eq!(accumulate_digits(b"8", 8, &mut acc), Err(FeltError::InvalidDigit));
+        assert_eq!(
+            accumulate_digits(b"8", 8, &mut acc),
+            Err(FeltError::InvalidDigit)
+        );
     }
 }

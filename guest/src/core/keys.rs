@@ -103,7 +103,9 @@ impl SigningKey {
         if digits.is_empty() || digits.len() > 64 {
             return Err(KeyError::InvalidFormat);
         }
-        let mut key = Self { secret_be: [0u8; 32] };
+        let mut key = Self {
+            secret_be: [0u8; 32],
+        };
         accumulate_digits(digits, 16, &mut key.secret_be).map_err(|_| KeyError::InvalidFormat)?;
         key.check_range()?;
         Ok(key)
@@ -199,7 +201,8 @@ mod tests {
         let one = SigningKey::from_hex(PRIVATE_KEY).unwrap();
         assert_eq!(
             one.public_key(),
-            parse_felt("0x1ef15c18599971b7beced415a40f0c7deacfd9b0d1819e03d723d8bc943cfca").unwrap()
+            parse_felt("0x1ef15c18599971b7beced415a40f0c7deacfd9b0d1819e03d723d8bc943cfca")
+                .unwrap()
         );
     }
 
@@ -210,19 +213,23 @@ mod tests {
             "0x0139fe4d6f02e666e86a6f58e65060f115cd3c185bd9e98bd829636931458f79",
         )
         .unwrap();
-        let hash = parse_felt("0x06fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76").unwrap();
+        let hash = parse_felt("0x06fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76")
+            .unwrap();
         let sig = key.sign(&hash).unwrap();
         assert_eq!(
             sig.r,
-            parse_felt("0x061ec782f76a66f6984efc3a1b6d152a124c701c00abdd2bf76641b4135c770f").unwrap()
+            parse_felt("0x061ec782f76a66f6984efc3a1b6d152a124c701c00abdd2bf76641b4135c770f")
+                .unwrap()
         );
         assert_eq!(
             sig.s,
-            parse_felt("0x04e44e759cea02c23568bb4d8a09929bbca8768ab68270d50c18d214166ccd9a").unwrap()
+            parse_felt("0x04e44e759cea02c23568bb4d8a09929bbca8768ab68270d50c18d214166ccd9a")
+                .unwrap()
         );
         assert!(verify(&key.public_key(), &hash, &sig));
         // The recovery bit recovers the public key (starknet_crypto::recover).
-        let recovered = starknet_crypto::recover(&hash, &sig.r, &sig.s, &Felt::from(sig.recovery)).unwrap();
+        let recovered =
+            starknet_crypto::recover(&hash, &sig.r, &sig.s, &Felt::from(sig.recovery)).unwrap();
         assert_eq!(recovered, key.public_key());
     }
 
@@ -236,7 +243,10 @@ mod tests {
         let pk = key.public_key();
         assert!(verify(&pk, &hash, &a));
         assert!(!verify(&pk, &Felt::from(0x1235u32), &a));
-        let forged = Signature { s: a.s + Felt::ONE, ..a };
+        let forged = Signature {
+            s: a.s + Felt::ONE,
+            ..a
+        };
         assert!(!verify(&pk, &hash, &forged));
         assert!(!verify(&Felt::from(3u8), &hash, &a), "not a curve point");
         assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, ..a }));
@@ -245,7 +255,10 @@ mod tests {
     #[test]
     fn sign_rejects_large_hash() {
         let key = SigningKey::from_hex(KEY_2).unwrap();
-        assert_eq!(key.sign(&MAX_MESSAGE_HASH_EXCLUSIVE), Err(KeyError::MessageHashOutOfRange));
+        assert_eq!(
+            key.sign(&MAX_MESSAGE_HASH_EXCLUSIVE),
+            Err(KeyError::MessageHashOutOfRange)
+        );
         assert_eq!(key.sign(&Felt::MAX), Err(KeyError::MessageHashOutOfRange));
         assert!(key.sign(&(MAX_MESSAGE_HASH_EXCLUSIVE - Felt::ONE)).is_ok());
     }
@@ -258,8 +271,14 @@ mod tests {
         assert!(bytes[1..].iter().all(|&b| b == 0xff));
         let mut top_only = [0u8; 32];
         top_only[0] = 0xf8; // all cleared by the mask
-        assert_eq!(SigningKey::from_random_bytes(&top_only).unwrap_err(), KeyError::RetryWithFreshBytes);
-        assert_eq!(SigningKey::from_random_bytes(&[0u8; 32]).unwrap_err(), KeyError::RetryWithFreshBytes);
+        assert_eq!(
+            SigningKey::from_random_bytes(&top_only).unwrap_err(),
+            KeyError::RetryWithFreshBytes
+        );
+        assert_eq!(
+            SigningKey::from_random_bytes(&[0u8; 32]).unwrap_err(),
+            KeyError::RetryWithFreshBytes
+        );
     }
 
     #[test]
@@ -280,14 +299,26 @@ mod tests {
 
     #[test]
     fn range_checks() {
-        assert_eq!(SigningKey::from_felt(&Felt::ZERO).unwrap_err(), KeyError::OutOfRange);
-        assert_eq!(SigningKey::from_felt(&CURVE_ORDER).unwrap_err(), KeyError::OutOfRange);
-        assert_eq!(SigningKey::from_felt(&Felt::MAX).unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(
+            SigningKey::from_felt(&Felt::ZERO).unwrap_err(),
+            KeyError::OutOfRange
+        );
+        assert_eq!(
+            SigningKey::from_felt(&CURVE_ORDER).unwrap_err(),
+            KeyError::OutOfRange
+        );
+        assert_eq!(
+            SigningKey::from_felt(&Felt::MAX).unwrap_err(),
+            KeyError::OutOfRange
+        );
         let max = CURVE_ORDER - Felt::ONE;
         let key = SigningKey::from_felt(&max).unwrap();
         assert_eq!(*key.to_be_bytes(), max.to_bytes_be());
         assert!(SigningKey::from_felt(&Felt::ONE).is_ok());
-        assert_eq!(SigningKey::from_be_bytes(&[0u8; 32]).unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(
+            SigningKey::from_be_bytes(&[0u8; 32]).unwrap_err(),
+            KeyError::OutOfRange
+        );
     }
 
     #[test]
@@ -295,19 +326,34 @@ mod tests {
         assert!(SigningKey::from_hex("0x1").is_ok());
         assert!(SigningKey::from_hex("0X0ABCDEF").is_ok());
         assert_eq!(
-            *SigningKey::from_hex("0x00000000000000000000000000000000000000000000000000000000000000ff")
-                .unwrap()
-                .to_be_bytes(),
+            *SigningKey::from_hex(
+                "0x00000000000000000000000000000000000000000000000000000000000000ff"
+            )
+            .unwrap()
+            .to_be_bytes(),
             Felt::from(0xffu8).to_bytes_be()
         );
         for bad in ["", "0x", "1", "12ab", "0xg", " 0x1", "0x1 ", "0x-1", "x1"] {
-            assert_eq!(SigningKey::from_hex(bad).unwrap_err(), KeyError::InvalidFormat, "{bad:?}");
+            assert_eq!(
+                SigningKey::from_hex(bad).unwrap_err(),
+                KeyError::InvalidFormat,
+                "{bad:?}"
+            );
         }
         let too_long = format!("0x{}", "0".repeat(65));
-        assert_eq!(SigningKey::from_hex(&too_long).unwrap_err(), KeyError::InvalidFormat);
-        assert_eq!(SigningKey::from_hex("0x0").unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(
+            SigningKey::from_hex(&too_long).unwrap_err(),
+            KeyError::InvalidFormat
+        );
+        assert_eq!(
+            SigningKey::from_hex("0x0").unwrap_err(),
+            KeyError::OutOfRange
+        );
         let order_hex = format!("{:#x}", CURVE_ORDER);
-        assert_eq!(SigningKey::from_hex(&order_hex).unwrap_err(), KeyError::OutOfRange);
+        assert_eq!(
+            SigningKey::from_hex(&order_hex).unwrap_err(),
+            KeyError::OutOfRange
+        );
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub fn decrypt_owner_key(
     wallet: &Felt,
 ) -> Result<SigningKey, OwnerKeyError> {
     if looks_like_envelope(ciphertext) {
-        return envelope::open_bound(ciphertext, encrypt_key, wallet, &Felt::ZERO).map_err(|e| match e {
-            EnvelopeError::DecryptionFailed => OwnerKeyError::DecryptionFailed,
-            EnvelopeError::Malformed(what) => OwnerKeyError::InvalidInput(what),
-            other => OwnerKeyError::Unsupported(other),
+        return envelope::open_bound(ciphertext, encrypt_key, wallet, &Felt::ZERO).map_err(|e| {
+            match e {
+                EnvelopeError::DecryptionFailed => OwnerKeyError::DecryptionFailed,
+                EnvelopeError::Malformed(what) => OwnerKeyError::InvalidInput(what),
+                other => OwnerKeyError::Unsupported(other),
+            }
         });
     }
     let plaintext = cryptojs::decrypt(ciphertext, encrypt_key).map_err(|e| match e {
@@ -62,7 +64,15 @@ pub fn seal_owner_key_with_params(
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
 ) -> Result<String, EnvelopeError> {
-    envelope::seal_bound(secret, encrypt_key, wallet, &Felt::ZERO, params, salt, nonce)
+    envelope::seal_bound(
+        secret,
+        encrypt_key,
+        wallet,
+        &Felt::ZERO,
+        params,
+        salt,
+        nonce,
+    )
 }
 
 /// `v` + at least one digit + `.`: a (possibly future) envelope version tag.
@@ -79,7 +89,11 @@ mod tests {
     use crate::core::cryptojs::encrypt_for_tests;
     use crate::core::felt::parse_felt;
 
-    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const FAST: KdfParams = KdfParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
     const OWNER_HEX: &str = "0x71d7bb07b9a64f6f78ac4c816aff4da9";
     /// OpenSSL-made CryptoJS ciphertext of `OWNER_HEX` under PIN 123456.
     const OWNER_CRYPTOJS: &str =
@@ -109,7 +123,13 @@ mod tests {
 
     #[test]
     fn cryptojs_plaintext_must_be_a_key() {
-        for text in ["hello", "0x0", "1234", "0x", &format!("{:#x}", crate::core::keys::CURVE_ORDER)] {
+        for text in [
+            "hello",
+            "0x0",
+            "1234",
+            "0x",
+            &format!("{:#x}", crate::core::keys::CURVE_ORDER),
+        ] {
             let ct = encrypt_for_tests(text, "123456", [3u8; 8]);
             assert_eq!(
                 decrypt_owner_key(&ct, "123456", &wallet()).unwrap_err(),
@@ -122,7 +142,9 @@ mod tests {
     #[test]
     fn envelope_owner_key_round_trip() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
-        let sealed = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let sealed =
+            seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12])
+                .unwrap();
         assert!(sealed.starts_with("v1."));
         let opened = decrypt_owner_key(&sealed, "123456", &wallet()).unwrap();
         assert_eq!(opened.public_key(), key.public_key());
@@ -150,12 +172,15 @@ mod tests {
     fn owner_and_session_envelopes_do_not_mix() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
         let pk = key.public_key();
-        let session = envelope::seal(&key, "123456", &wallet(), &pk, FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let session =
+            envelope::seal(&key, "123456", &wallet(), &pk, FAST, [1u8; 16], [2u8; 12]).unwrap();
         assert_eq!(
             decrypt_owner_key(&session, "123456", &wallet()).unwrap_err(),
             OwnerKeyError::DecryptionFailed
         );
-        let owner = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let owner =
+            seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12])
+                .unwrap();
         assert_eq!(
             envelope::open(&owner, "123456", &wallet(), &pk).unwrap_err(),
             EnvelopeError::DecryptionFailed
@@ -165,7 +190,9 @@ mod tests {
     #[test]
     fn unsupported_envelopes_are_reported() {
         let key = SigningKey::from_hex(OWNER_HEX).unwrap();
-        let sealed = seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12]).unwrap();
+        let sealed =
+            seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12])
+                .unwrap();
         let v9 = sealed.replacen("v1.", "v9.", 1);
         assert_eq!(
             decrypt_owner_key(&v9, "123456", &wallet()).unwrap_err(),
@@ -180,9 +207,21 @@ mod tests {
 
     #[test]
     fn neither_format_is_invalid_input() {
-        for bad in ["", "hello world", "v1", "v1.", "vx.abc", "0x71d7bb07b9a64f6f78ac4c816aff4da9", "U2FsdGVk", "{}"] {
+        for bad in [
+            "",
+            "hello world",
+            "v1",
+            "v1.",
+            "vx.abc",
+            "0x71d7bb07b9a64f6f78ac4c816aff4da9",
+            "U2FsdGVk",
+            "{}",
+        ] {
             assert!(
-                matches!(decrypt_owner_key(bad, "123456", &wallet()), Err(OwnerKeyError::InvalidInput(_))),
+                matches!(
+                    decrypt_owner_key(bad, "123456", &wallet()),
+                    Err(OwnerKeyError::InvalidInput(_))
+                ),
                 "{bad:?}"
             );
         }

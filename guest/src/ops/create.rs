@@ -34,7 +34,9 @@ pub fn create_session<P: Ports>(
     let now = ports.now_unix();
     if let Some(existing) = &loaded.record {
         let state = derive_state(Some(existing), None, now);
-        if matches!(state, SessionState::Created | SessionState::Active) && !options.replace_existing {
+        if matches!(state, SessionState::Created | SessionState::Active)
+            && !options.replace_existing
+        {
             return Err(SessionError::input(format!(
                 "a {} session already exists for this wallet; revoke or clear it first, or ask to replace it",
                 state.as_str()
@@ -65,7 +67,9 @@ pub fn create_session<P: Ports>(
         wallet: env.wallet_hex.clone(),
         public_key: felt_to_hex(&public_key),
         encrypted_private_key: encrypted,
-        valid_until: now.checked_add(duration).ok_or_else(|| SessionError::input("duration overflows"))?,
+        valid_until: now
+            .checked_add(duration)
+            .ok_or_else(|| SessionError::input("duration overflows"))?,
         created_at: now,
         registration: None,
         calls_used: 0,
@@ -103,9 +107,14 @@ pub fn clear_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<()
         let Some(raw) = ports.store_get(&key).map_err(SessionError::Store)? else {
             return Ok(());
         };
-        if ports.store_cas(&key, Some(&raw), None).map_err(SessionError::Store)? {
+        if ports
+            .store_cas(&key, Some(&raw), None)
+            .map_err(SessionError::Store)?
+        {
             return Ok(());
         }
     }
-    Err(SessionError::Store("the stored session keeps changing concurrently".into()))
+    Err(SessionError::Store(
+        "the stored session keeps changing concurrently".into(),
+    ))
 }

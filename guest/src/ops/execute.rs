@@ -22,9 +22,9 @@ pub fn execute_with_session<P: Ports>(
     let env = Env::new(ctx)?;
     env.require_signing()?;
     let calls = calls.iter().map(Call::parse).collect::<Result<Vec<_>>>()?;
-    let record = stored::load(&env, ports)?.record.ok_or_else(|| {
-        SessionError::NotRegistered("no session stored for this wallet".into())
-    })?;
+    let record = stored::load(&env, ports)?
+        .record
+        .ok_or_else(|| SessionError::NotRegistered("no session stored for this wallet".into()))?;
     if record.revoked_tx.is_some() {
         return Err(SessionError::Revoked("the session was revoked".into()));
     }

@@ -10,7 +10,7 @@ use starknet_crypto::Felt;
 use zeroize::Zeroizing;
 
 use super::ports::{HttpResponse, Ports};
-use crate::core::felt::{felt_to_hex, parse_felt, encode_short_string};
+use crate::core::felt::{encode_short_string, felt_to_hex, parse_felt};
 use crate::protocol::calls::selector_for;
 
 /// What the fake account remembers of a session.
@@ -60,7 +60,10 @@ impl Default for FakePorts {
 impl FakePorts {
     /// Number of requests whose URL contains `part`.
     pub fn count(&self, part: &str) -> usize {
-        self.requests.iter().filter(|(u, _)| u.contains(part)).count()
+        self.requests
+            .iter()
+            .filter(|(u, _)| u.contains(part))
+            .count()
     }
 
     fn prepare(&self, body: &Value) -> Value {
@@ -112,7 +115,10 @@ impl FakePorts {
     }
 
     fn execute(&mut self, body: &Value) -> Value {
-        let calls = body["typedData"]["message"]["Calls"].as_array().cloned().unwrap_or_default();
+        let calls = body["typedData"]["message"]["Calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if body["isSessionSignature"] == json!(true) {
             let pubkey = parse_felt(body["userSignature"][0].as_str().unwrap()).unwrap();
             if let Some(s) = self.sessions.get_mut(&pubkey) {
@@ -149,7 +155,9 @@ impl FakePorts {
 
     fn rpc(&self, body: &Value) -> Value {
         let result = match body["method"].as_str() {
-            Some("starknet_chainId") => json!(felt_to_hex(&encode_short_string("SN_SEPOLIA").unwrap())),
+            Some("starknet_chainId") => {
+                json!(felt_to_hex(&encode_short_string("SN_SEPOLIA").unwrap()))
+            }
             Some("starknet_call") => {
                 let req = &body["params"]["request"];
                 let sel = parse_felt(req["entry_point_selector"].as_str().unwrap()).unwrap();
@@ -179,12 +187,20 @@ impl FakePorts {
 }
 
 impl Ports for FakePorts {
-    fn http_post(&mut self, url: &str, _headers: &[(String, String)], body: &[u8]) -> Result<HttpResponse, String> {
+    fn http_post(
+        &mut self,
+        url: &str,
+        _headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<HttpResponse, String> {
         let body: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         self.requests.push((url.to_string(), body.clone()));
         if let Some((part, status, text)) = self.fail.clone() {
             if url.contains(&part) {
-                return Ok(HttpResponse { status, body: text.into_bytes() });
+                return Ok(HttpResponse {
+                    status,
+                    body: text.into_bytes(),
+                });
             }
         }
         let answer = if url.contains("prepare-typed-data") {
@@ -194,14 +210,22 @@ impl Ports for FakePorts {
         } else {
             self.rpc(&body)
         };
-        Ok(HttpResponse { status: 200, body: serde_json::to_vec(&answer).unwrap() })
+        Ok(HttpResponse {
+            status: 200,
+            body: serde_json::to_vec(&answer).unwrap(),
+        })
     }
 
     fn store_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
         Ok(self.store.get(key).cloned())
     }
 
-    fn store_cas(&mut self, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, String> {
+    fn store_cas(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, String> {
         if let Some(value) = self.interfere.take() {
             self.store.insert(key.to_string(), value);
         }

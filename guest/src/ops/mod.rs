@@ -39,9 +39,8 @@ pub struct Env<'a> {
 impl<'a> Env<'a> {
     /// Validate the parts of the context every operation needs.
     pub fn new(ctx: &'a SessionContext) -> Result<Self> {
-        let wallet = parse_felt(&ctx.wallet.address).map_err(|e| {
-            SessionError::input(format!("invalid wallet address: {e}"))
-        })?;
+        let wallet = parse_felt(&ctx.wallet.address)
+            .map_err(|e| SessionError::input(format!("invalid wallet address: {e}")))?;
         if wallet == Felt::ZERO {
             return Err(SessionError::input("wallet address is zero"));
         }

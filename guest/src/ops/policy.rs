@@ -14,9 +14,9 @@ use crate::protocol::rpc::decode_spending_policy;
 
 /// Stored registered session and its public key, or the matching error.
 fn registered_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<(SessionRecord, Felt)> {
-    let record = stored::load(env, ports)?.record.ok_or_else(|| {
-        SessionError::NotRegistered("no session stored for this wallet".into())
-    })?;
+    let record = stored::load(env, ports)?
+        .record
+        .ok_or_else(|| SessionError::NotRegistered("no session stored for this wallet".into()))?;
     if record.revoked_tx.is_some() {
         return Err(SessionError::Revoked("the session was revoked".into()));
     }
@@ -44,7 +44,8 @@ fn parse_token(token: &str) -> Result<Felt> {
 fn validate(policy: &SpendingPolicyInput) -> Result<(Felt, U256, U256)> {
     let token = parse_token(&policy.token)?;
     let bad = |what: &str| SessionError::InvalidSpendingPolicy(what.to_string());
-    let per_call = U256::parse(&policy.max_per_call).ok_or_else(|| bad("max-per-call is not a u256"))?;
+    let per_call =
+        U256::parse(&policy.max_per_call).ok_or_else(|| bad("max-per-call is not a u256"))?;
     let per_window =
         U256::parse(&policy.max_per_window).ok_or_else(|| bad("max-per-window is not a u256"))?;
     if per_call.is_zero() {
@@ -89,7 +90,11 @@ pub fn remove_spending_policy<P: Ports>(
     let token = parse_token(token)?;
     let (_, pubkey) = registered_session(&env, ports)?;
     let owner = signing::owner_key(&env)?;
-    let call = Call::named(env.wallet, entrypoints::REMOVE_SPENDING_POLICY, vec![pubkey, token])?;
+    let call = Call::named(
+        env.wallet,
+        entrypoints::REMOVE_SPENDING_POLICY,
+        vec![pubkey, token],
+    )?;
     signing::owner_transaction(&env, ports, &owner, &[call])
 }
 
@@ -103,6 +108,11 @@ pub fn get_spending_policy<P: Ports>(
     env.require_urls()?;
     let token = parse_token(token)?;
     let (_, pubkey) = registered_session(&env, ports)?;
-    let felts = remote::call_wallet(&env, ports, entrypoints::GET_SPENDING_POLICY, &[pubkey, token])?;
+    let felts = remote::call_wallet(
+        &env,
+        ports,
+        entrypoints::GET_SPENDING_POLICY,
+        &[pubkey, token],
+    )?;
     decode_spending_policy(&token, &felts)
 }

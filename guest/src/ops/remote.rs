@@ -23,7 +23,10 @@ fn post_json<P: Ports>(
         .http_post(url, headers, &bytes)
         .map_err(SessionError::Transport)?;
     if !(200..300).contains(&response.status) {
-        return Err(chipi_api::error_from_response(response.status, &response.body));
+        return Err(chipi_api::error_from_response(
+            response.status,
+            &response.body,
+        ));
     }
     chipi_api::parse_json(&response.body)
 }
@@ -88,7 +91,9 @@ pub fn call_wallet<P: Ports>(
 pub fn chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
     if let Some(configured) = &env.ctx.config.chain_id {
         return crate::protocol::typed_data_check::felt_value(&Value::String(configured.clone()))
-            .ok_or_else(|| SessionError::input("configured chain id is not a felt or short string"));
+            .ok_or_else(|| {
+                SessionError::input("configured chain id is not a felt or short string")
+            });
     }
     let result = rpc_request(env, ports, &rpc::chain_id_body(1))?;
     rpc::chain_id_of(&result)

@@ -11,11 +11,13 @@ use crate::protocol::model::SessionContext;
 pub fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
-    let record = stored::load(&env, ports)?.record.ok_or_else(|| {
-        SessionError::NotRegistered("no session stored for this wallet".into())
-    })?;
+    let record = stored::load(&env, ports)?
+        .record
+        .ok_or_else(|| SessionError::NotRegistered("no session stored for this wallet".into()))?;
     if record.revoked_tx.is_some() {
-        return Err(SessionError::Revoked("the session is already revoked".into()));
+        return Err(SessionError::Revoked(
+            "the session is already revoked".into(),
+        ));
     }
     if record.registration.is_none() {
         return Err(SessionError::NotRegistered(
@@ -25,7 +27,11 @@ pub fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<S
     let owner = signing::owner_key(&env)?;
     let session_pubkey = parse_felt(&record.public_key)
         .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
-    let call = Call::named(env.wallet, entrypoints::REVOKE_SESSION_KEY, vec![session_pubkey])?;
+    let call = Call::named(
+        env.wallet,
+        entrypoints::REVOKE_SESSION_KEY,
+        vec![session_pubkey],
+    )?;
     let tx = signing::owner_transaction(&env, ports, &owner, &[call])?;
     stored::update(&env, ports, &record.public_key, |r| {
         r.revoked_tx = Some(tx.clone());

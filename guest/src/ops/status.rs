@@ -17,8 +17,9 @@ pub fn get_session_status<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Resu
     let on_chain = match &record {
         Some(r) if r.registration.is_some() => {
             env.require_urls()?;
-            let pubkey = parse_felt(&r.public_key)
-                .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
+            let pubkey = parse_felt(&r.public_key).map_err(|_| {
+                SessionError::Store("stored session public key is not a felt".into())
+            })?;
             let felts = remote::call_wallet(&env, ports, entrypoints::GET_SESSION_DATA, &[pubkey])?;
             let mut data = decode_session_data(&felts)?;
             let len = data.allowed_entrypoints_len.min(MAX_WHITELIST_READ);
@@ -43,7 +44,9 @@ pub fn get_session_status<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Resu
     if let (Some(r), Some(data)) = (&record, &on_chain) {
         if data.valid_until != 0 && data.calls_used > r.calls_used {
             let used = data.calls_used;
-            stored::update(&env, ports, &r.public_key, |rec| rec.calls_used = rec.calls_used.max(used))?;
+            stored::update(&env, ports, &r.public_key, |rec| {
+                rec.calls_used = rec.calls_used.max(used)
+            })?;
         }
     }
     Ok(SessionStatus {

@@ -32,7 +32,11 @@ pub fn swap<P: Ports>(
 ) -> Result<bool> {
     let encoded = new.map(SessionRecord::encode).transpose()?;
     ports
-        .store_cas(&SessionRecord::key(&env.wallet_hex), expected, encoded.as_deref())
+        .store_cas(
+            &SessionRecord::key(&env.wallet_hex),
+            expected,
+            encoded.as_deref(),
+        )
         .map_err(SessionError::Store)
 }
 

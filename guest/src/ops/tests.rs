@@ -19,7 +19,11 @@ fn ctx_with(pin: &str, wallet_type: WalletType) -> SessionContext {
     let wallet = Felt::from_hex(WALLET).unwrap();
     let encrypted = seal_owner_key(&owner, PIN, &wallet, [1; 16], [2; 12]).unwrap();
     SessionContext {
-        wallet: Wallet { address: WALLET.into(), encrypted_private_key: encrypted, wallet_type },
+        wallet: Wallet {
+            address: WALLET.into(),
+            encrypted_private_key: encrypted,
+            wallet_type,
+        },
         encrypt_key: Zeroizing::new(pin.to_string()),
         config: Config {
             api_base_url: "https://api.example/v1".into(),
@@ -45,7 +49,11 @@ fn transfer() -> CallInput {
 }
 
 fn register_opts(max_calls: u32) -> RegisterOptions {
-    RegisterOptions { valid_until: None, max_calls: Some(max_calls), allowed_entrypoints: vec![] }
+    RegisterOptions {
+        valid_until: None,
+        max_calls: Some(max_calls),
+        allowed_entrypoints: vec![],
+    }
 }
 
 #[test]
@@ -54,36 +62,64 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
     let key = create_session(&ctx(), &CreateOptions::default(), &mut p).unwrap();
     assert_eq!(key.valid_until, p.now + 21_600);
     assert!(p.requests.is_empty());
-    let raw = p.store.get(&SessionRecord::key(WALLET)).expect("stored").clone();
+    let raw = p
+        .store
+        .get(&SessionRecord::key(WALLET))
+        .expect("stored")
+        .clone();
     let record = SessionRecord::decode(&raw).unwrap();
     assert_eq!(record.public_key, key.public_key);
     // The envelope opens to the key of that public key, and only with the PIN.
-    let env = Env::new(&ctx()).unwrap();
+    let context = ctx();
+    let env = Env::new(&context).unwrap();
     let opened = signing::session_key(&env, &record).unwrap();
-    assert_eq!(crate::core::felt::felt_to_hex(&opened.public_key()), key.public_key);
+    assert_eq!(
+        crate::core::felt::felt_to_hex(&opened.public_key()),
+        key.public_key
+    );
     let wrong = ctx_with("9999", WalletType::Chipi);
     let env = Env::new(&wrong).unwrap();
-    assert_eq!(signing::session_key(&env, &record).unwrap_err().code(), "SESSION_DECRYPTION_FAILED");
+    assert_eq!(
+        signing::session_key(&env, &record).unwrap_err().code(),
+        "SESSION_DECRYPTION_FAILED"
+    );
 }
 
 #[test]
 fn whole_lifecycle_updates_state() {
     let mut p = FakePorts::default();
     let c = ctx();
-    assert_eq!(get_session_status(&c, &mut p).unwrap().state, SessionState::None);
+    assert_eq!(
+        get_session_status(&c, &mut p).unwrap().state,
+        SessionState::None
+    );
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.state, SessionState::Created);
-    assert!(p.requests.is_empty(), "a created session is not looked up on chain");
+    assert!(
+        p.requests.is_empty(),
+        "a created session is not looked up on chain"
+    );
 
     let tx = register_session(&c, &register_opts(2), &mut p).unwrap();
     assert!(tx.starts_with("0xabc"));
-    let (_, owner_body) = p.requests.iter().find(|(u, _)| u.contains("execute-sponsored")).unwrap();
+    let (_, owner_body) = p
+        .requests
+        .iter()
+        .find(|(u, _)| u.contains("execute-sponsored"))
+        .unwrap();
     assert_eq!(owner_body["saveToDatabase"], json!(false));
-    assert!(owner_body["userSignature"]["r"].as_str().unwrap().chars().all(|c| c.is_ascii_digit()));
+    assert!(owner_body["userSignature"]["r"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_digit()));
 
     let status = get_session_status(&c, &mut p).unwrap();
-    assert_eq!((status.state, status.remaining_calls), (SessionState::Active, Some(2)));
+    assert_eq!(
+        (status.state, status.remaining_calls),
+        (SessionState::Active, Some(2))
+    );
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
     let sent = p.requests.len();
@@ -91,13 +127,25 @@ fn whole_lifecycle_updates_state() {
     assert_eq!(e.code(), "SESSION_MAX_CALLS_EXCEEDED");
     assert_eq!(p.requests.len(), sent, "refused before any request");
     let status = get_session_status(&c, &mut p).unwrap();
-    assert_eq!((status.state, status.remaining_calls), (SessionState::Expired, Some(0)));
+    assert_eq!(
+        (status.state, status.remaining_calls),
+        (SessionState::Expired, Some(0))
+    );
 
     revoke_session(&c, &mut p).unwrap();
-    assert_eq!(get_session_status(&c, &mut p).unwrap().state, SessionState::Revoked);
-    assert_eq!(revoke_session(&c, &mut p).unwrap_err().code(), "SESSION_REVOKED");
+    assert_eq!(
+        get_session_status(&c, &mut p).unwrap().state,
+        SessionState::Revoked
+    );
+    assert_eq!(
+        revoke_session(&c, &mut p).unwrap_err().code(),
+        "SESSION_REVOKED"
+    );
     clear_session(&c, &mut p).unwrap();
-    assert_eq!(get_session_status(&c, &mut p).unwrap().state, SessionState::None);
+    assert_eq!(
+        get_session_status(&c, &mut p).unwrap().state,
+        SessionState::None
+    );
 }
 
 #[test]
@@ -105,22 +153,36 @@ fn failed_registration_keeps_the_created_session() {
     let mut p = FakePorts::default();
     let c = ctx();
     let key = create_session(&c, &CreateOptions::default(), &mut p).unwrap();
-    p.fail = Some(("execute-sponsored".into(), 500, r#"{"message":"paymaster down"}"#.into()));
+    p.fail = Some((
+        "execute-sponsored".into(),
+        500,
+        r#"{"message":"paymaster down"}"#.into(),
+    ));
     let e = register_session(&c, &register_opts(5), &mut p).unwrap_err();
-    assert!(matches!(e, SessionError::Backend(ref b) if b.status == 500 && b.message == "paymaster down"));
+    assert!(
+        matches!(e, SessionError::Backend(ref b) if b.status == 500 && b.message == "paymaster down")
+    );
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.state, SessionState::Created);
     assert_eq!(status.session.unwrap().public_key, key.public_key);
     p.fail = None;
     register_session(&c, &register_opts(5), &mut p).unwrap();
-    assert_eq!(get_session_status(&c, &mut p).unwrap().state, SessionState::Active);
+    assert_eq!(
+        get_session_status(&c, &mut p).unwrap().state,
+        SessionState::Active
+    );
 }
 
 #[test]
 fn wrong_pin_and_ready_wallet_fail_before_the_network() {
     let mut p = FakePorts::default();
     create_session(&ctx(), &CreateOptions::default(), &mut p).unwrap();
-    let e = register_session(&ctx_with("0000", WalletType::Chipi), &register_opts(5), &mut p).unwrap_err();
+    let e = register_session(
+        &ctx_with("0000", WalletType::Chipi),
+        &register_opts(5),
+        &mut p,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "SESSION_DECRYPTION_FAILED");
     let ready = ctx_with(PIN, WalletType::Ready);
     let e = register_session(&ready, &register_opts(5), &mut p).unwrap_err();
@@ -136,7 +198,9 @@ fn tampered_typed_data_is_never_signed() {
     let c = ctx();
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     register_session(&c, &register_opts(5), &mut p).unwrap();
-    p.tamper = Some(Box::new(|td| td["message"]["Calls"][0]["Calldata"][1] = json!("0x999")));
+    p.tamper = Some(Box::new(|td| {
+        td["message"]["Calls"][0]["Calldata"][1] = json!("0x999")
+    }));
     let executes = p.count("execute-sponsored");
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "SESSION_INVALID_RESPONSE");
@@ -150,15 +214,36 @@ fn backend_answers_are_validated() {
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     register_session(&c, &register_opts(5), &mut p).unwrap();
     p.fail = Some(("execute-sponsored".into(), 200, "{}".into()));
-    assert_eq!(execute_with_session(&c, &[transfer()], &mut p).unwrap_err().code(), "SESSION_INVALID_RESPONSE");
+    assert_eq!(
+        execute_with_session(&c, &[transfer()], &mut p)
+            .unwrap_err()
+            .code(),
+        "SESSION_INVALID_RESPONSE"
+    );
     p.fail = Some(("prepare-typed-data".into(), 200, "{not json".into()));
-    assert_eq!(execute_with_session(&c, &[transfer()], &mut p).unwrap_err().code(), "SESSION_INVALID_RESPONSE");
-    p.fail = Some(("prepare-typed-data".into(), 401, r#"{"message":"Invalid API key","code":"INVALID_API_KEY"}"#.into()));
+    assert_eq!(
+        execute_with_session(&c, &[transfer()], &mut p)
+            .unwrap_err()
+            .code(),
+        "SESSION_INVALID_RESPONSE"
+    );
+    p.fail = Some((
+        "prepare-typed-data".into(),
+        401,
+        r#"{"message":"Invalid API key","code":"INVALID_API_KEY"}"#.into(),
+    ));
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
-    assert!(matches!(e, SessionError::Backend(ref b) if b.status == 401 && b.code.as_deref() == Some("INVALID_API_KEY")));
+    assert!(
+        matches!(e, SessionError::Backend(ref b) if b.status == 401 && b.code.as_deref() == Some("INVALID_API_KEY"))
+    );
     p.fail = None;
     p.token = Err("signed out".into());
-    assert_eq!(execute_with_session(&c, &[transfer()], &mut p).unwrap_err().code(), "UNAUTHORIZED");
+    assert_eq!(
+        execute_with_session(&c, &[transfer()], &mut p)
+            .unwrap_err()
+            .code(),
+        "UNAUTHORIZED"
+    );
 }
 
 #[test]
@@ -171,9 +256,20 @@ fn concurrent_store_change_is_detected() {
     // A live session is not overwritten by accident.
     let mut p = FakePorts::default();
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
-    assert_eq!(create_session(&c, &CreateOptions::default(), &mut p).unwrap_err().code(), "INVALID_INPUT");
-    let replace = CreateOptions { duration_seconds: Some(60), replace_existing: true };
-    assert_eq!(create_session(&c, &replace, &mut p).unwrap().valid_until, p.now + 60);
+    assert_eq!(
+        create_session(&c, &CreateOptions::default(), &mut p)
+            .unwrap_err()
+            .code(),
+        "INVALID_INPUT"
+    );
+    let replace = CreateOptions {
+        duration_seconds: Some(60),
+        replace_existing: true,
+    };
+    assert_eq!(
+        create_session(&c, &replace, &mut p).unwrap().valid_until,
+        p.now + 60
+    );
 }
 
 #[test]
@@ -181,13 +277,34 @@ fn input_validation() {
     let mut p = FakePorts::default();
     let mut bad = ctx();
     bad.wallet.address = "not-an-address".into();
-    assert_eq!(create_session(&bad, &CreateOptions::default(), &mut p).unwrap_err().code(), "INVALID_INPUT");
+    assert_eq!(
+        create_session(&bad, &CreateOptions::default(), &mut p)
+            .unwrap_err()
+            .code(),
+        "INVALID_INPUT"
+    );
     let mut bad = ctx();
     bad.config.rpc_urls = vec!["ftp://x".into()];
-    assert_eq!(create_session(&bad, &CreateOptions::default(), &mut p).unwrap_err().code(), "INVALID_INPUT");
-    let zero = CreateOptions { duration_seconds: Some(0), replace_existing: false };
-    assert_eq!(create_session(&ctx(), &zero, &mut p).unwrap_err().code(), "INVALID_INPUT");
+    assert_eq!(
+        create_session(&bad, &CreateOptions::default(), &mut p)
+            .unwrap_err()
+            .code(),
+        "INVALID_INPUT"
+    );
+    let zero = CreateOptions {
+        duration_seconds: Some(0),
+        replace_existing: false,
+    };
+    assert_eq!(
+        create_session(&ctx(), &zero, &mut p).unwrap_err().code(),
+        "INVALID_INPUT"
+    );
     let mut bad_call = transfer();
     bad_call.calldata.push("xyz".into());
-    assert_eq!(execute_with_session(&ctx(), &[bad_call], &mut p).unwrap_err().code(), "INVALID_INPUT");
+    assert_eq!(
+        execute_with_session(&ctx(), &[bad_call], &mut p)
+            .unwrap_err()
+            .code(),
+        "INVALID_INPUT"
+    );
 }

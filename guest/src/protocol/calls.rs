@@ -292,7 +292,8 @@ mod tests {
             "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"
         );
         assert_eq!(
-            selector_for("0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e").unwrap(),
+            selector_for("0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e")
+                .unwrap(),
             selector_for("transfer").unwrap()
         );
     }
@@ -312,7 +313,10 @@ mod tests {
             calldata: vec!["0x1".into(), "100".into(), "0x0".into()],
         };
         let call = Call::parse(&ok).unwrap();
-        assert_eq!(call.calldata, vec![Felt::ONE, Felt::from(100u8), Felt::ZERO]);
+        assert_eq!(
+            call.calldata,
+            vec![Felt::ONE, Felt::from(100u8), Felt::ZERO]
+        );
         assert_eq!(
             call.to_api_json()["calldata"],
             serde_json::json!(["0x1", "0x64", "0x0"])
@@ -332,7 +336,13 @@ mod tests {
         let cd = add_or_update_session_key_calldata(Felt::from(7u8), 1_700_000_000, 1000, &[sel]);
         assert_eq!(
             cd,
-            vec![Felt::from(7u8), Felt::from(1_700_000_000u64), Felt::from(1000u32), Felt::ONE, sel]
+            vec![
+                Felt::from(7u8),
+                Felt::from(1_700_000_000u64),
+                Felt::from(1000u32),
+                Felt::ONE,
+                sel
+            ]
         );
     }
 
@@ -342,12 +352,21 @@ mod tests {
         let v = U256::parse(max).unwrap();
         assert_eq!((v.low, v.high), (u128::MAX, u128::MAX));
         assert_eq!(v.to_decimal(), max);
-        assert!(U256::parse("115792089237316195423570985008687907853269984665640564039457584007913129639936").is_none());
+        assert!(U256::parse(
+            "115792089237316195423570985008687907853269984665640564039457584007913129639936"
+        )
+        .is_none());
         let v = U256::parse("0x100000000000000000000000000000001").unwrap();
         assert_eq!((v.low, v.high), (1, 1));
-        assert_eq!(U256::parse("340282366920938463463374607431768211457").unwrap(), v);
+        assert_eq!(
+            U256::parse("340282366920938463463374607431768211457").unwrap(),
+            v
+        );
         assert_eq!(U256::parse("0").unwrap().to_decimal(), "0");
-        assert_eq!(U256::parse("12345678901234567890123").unwrap().to_decimal(), "12345678901234567890123");
+        assert_eq!(
+            U256::parse("12345678901234567890123").unwrap().to_decimal(),
+            "12345678901234567890123"
+        );
         for bad in ["", "0x", "-1", "1.5", "abc"] {
             assert!(U256::parse(bad).is_none(), "{bad}");
         }

@@ -216,14 +216,20 @@ mod tests {
     fn owner_body_layout() {
         let sig = owner_signature_json(&Felt::from(10u8), &Felt::from(11u8), 1);
         let body = execute_owner_body(&Felt::ONE, &json!({}), sig);
-        assert_eq!(body["userSignature"], json!({"r": "10", "s": "11", "recovery": 1}));
+        assert_eq!(
+            body["userSignature"],
+            json!({"r": "10", "s": "11", "recovery": 1})
+        );
         assert_eq!(body["saveToDatabase"], json!(false));
         assert!(body.get("isSessionSignature").is_none());
     }
 
     #[test]
     fn error_mapping() {
-        let e = error_from_response(401, br#"{"statusCode":401,"message":"Invalid API key","code":"INVALID_API_KEY"}"#);
+        let e = error_from_response(
+            401,
+            br#"{"statusCode":401,"message":"Invalid API key","code":"INVALID_API_KEY"}"#,
+        );
         assert_eq!(
             e,
             SessionError::Backend(BackendError {
@@ -232,20 +238,37 @@ mod tests {
                 message: "Invalid API key".into()
             })
         );
-        let e = error_from_response(400, br#"{"message":"Session expired","code":"SESSION_EXPIRED"}"#);
+        let e = error_from_response(
+            400,
+            br#"{"message":"Session expired","code":"SESSION_EXPIRED"}"#,
+        );
         assert_eq!(e.code(), "SESSION_EXPIRED");
         let e = error_from_response(500, b"<html>oops</html>");
-        assert!(matches!(e, SessionError::Backend(ref b) if b.status == 500 && b.message.contains("oops")));
+        assert!(
+            matches!(e, SessionError::Backend(ref b) if b.status == 500 && b.message.contains("oops"))
+        );
     }
 
     #[test]
     fn response_parsing() {
         let td = json!({"types": {}, "message": {}});
-        assert_eq!(typed_data_from_response(&json!({"typedData": td.clone(), "walletType": "CHIPI"})).unwrap(), td);
+        assert_eq!(
+            typed_data_from_response(&json!({"typedData": td.clone(), "walletType": "CHIPI"}))
+                .unwrap(),
+            td
+        );
         assert_eq!(typed_data_from_response(&td).unwrap(), td);
         assert!(typed_data_from_response(&json!({"foo": 1})).is_err());
-        assert_eq!(transaction_hash_from_response(&json!({"transactionHash": "0x0AB"})).unwrap(), "0xab");
-        assert_eq!(transaction_hash_from_response(&json!({})).unwrap_err().code(), "SESSION_INVALID_RESPONSE");
+        assert_eq!(
+            transaction_hash_from_response(&json!({"transactionHash": "0x0AB"})).unwrap(),
+            "0xab"
+        );
+        assert_eq!(
+            transaction_hash_from_response(&json!({}))
+                .unwrap_err()
+                .code(),
+            "SESSION_INVALID_RESPONSE"
+        );
         assert!(parse_json(b"{not json").is_err());
     }
 }

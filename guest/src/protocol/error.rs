@@ -110,7 +110,10 @@ mod tests {
             SessionError::InvalidWalletType(String::new()).code(),
             "INVALID_WALLET_TYPE_FOR_SESSION"
         );
-        assert_eq!(SessionError::Expired(String::new()).code(), "SESSION_EXPIRED");
+        assert_eq!(
+            SessionError::Expired(String::new()).code(),
+            "SESSION_EXPIRED"
+        );
         assert_eq!(
             SessionError::DecryptionFailed(String::new()).code(),
             "SESSION_DECRYPTION_FAILED"

@@ -99,7 +99,8 @@ mod tests {
     fn unrestricted_session_cannot_call_wallet() {
         let wallet = Felt::from(1u8);
         assert!(check_calls(&wallet, &[], &[call(2, "transfer")]).is_ok());
-        let err = check_calls(&wallet, &[], &[call(2, "transfer"), call(1, "transfer")]).unwrap_err();
+        let err =
+            check_calls(&wallet, &[], &[call(2, "transfer"), call(1, "transfer")]).unwrap_err();
         assert!(err.to_string().contains("wallet itself"), "{err}");
     }
 
@@ -111,8 +112,12 @@ mod tests {
         assert!(check_calls(&wallet, &wl, &[call(2, "transfer")]).is_ok());
         // A whitelisted selector may target the wallet itself.
         assert!(check_calls(&wallet, &wl, &[call(1, "transfer")]).is_ok());
-        let err = check_calls(&wallet, &wl, &[call(2, "transfer"), call(2, "approve")]).unwrap_err();
+        let err =
+            check_calls(&wallet, &wl, &[call(2, "transfer"), call(2, "approve")]).unwrap_err();
         assert!(err.to_string().contains("approve"), "{err}");
-        assert_eq!(check_calls(&wallet, &wl, &[]).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(
+            check_calls(&wallet, &wl, &[]).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
     }
 }

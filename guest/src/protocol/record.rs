@@ -128,7 +128,10 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_future_versions() {
-        assert_eq!(SessionRecord::decode(b"{").unwrap_err().code(), "STORE_ERROR");
+        assert_eq!(
+            SessionRecord::decode(b"{").unwrap_err().code(),
+            "STORE_ERROR"
+        );
         let mut r = sample();
         r.version = 2;
         let bytes = serde_json::to_vec(&r).unwrap();

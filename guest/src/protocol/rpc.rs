@@ -90,7 +90,8 @@ pub fn decode_session_data(felts: &[Felt]) -> Result<SessionData> {
             felts.len()
         )));
     };
-    let bad = |field: &str| SessionError::response(format!("get_session_data {field} out of range"));
+    let bad =
+        |field: &str| SessionError::response(format!("get_session_data {field} out of range"));
     Ok(SessionData {
         valid_until: felt_to_u64(valid_until).ok_or_else(|| bad("valid_until"))?,
         max_calls: felt_to_u32(max_calls).ok_or_else(|| bad("max_calls"))?,
@@ -121,7 +122,9 @@ pub fn decode_spending_policy(token: &Felt, felts: &[Felt]) -> Result<Option<Spe
         max_per_call: max_per_call.to_decimal(),
         max_per_window: max_per_window.to_decimal(),
         window_seconds,
-        spent: U256::from_felts(spent_lo, spent_hi).ok_or_else(bad)?.to_decimal(),
+        spent: U256::from_felts(spent_lo, spent_hi)
+            .ok_or_else(bad)?
+            .to_decimal(),
         window_start: felt_to_u64(start).ok_or_else(bad)?,
     }))
 }
@@ -145,9 +148,12 @@ mod tests {
 
     #[test]
     fn rpc_errors_are_backend_errors() {
-        let resp = json!({"jsonrpc":"2.0","id":1,"error":{"code":20,"message":"Contract not found"}});
+        let resp =
+            json!({"jsonrpc":"2.0","id":1,"error":{"code":20,"message":"Contract not found"}});
         let err = result_of(&resp).unwrap_err();
-        assert!(matches!(err, SessionError::Backend(ref b) if b.status == 0 && b.code.as_deref() == Some("20")));
+        assert!(
+            matches!(err, SessionError::Backend(ref b) if b.status == 0 && b.code.as_deref() == Some("20"))
+        );
         assert!(result_of(&json!({"jsonrpc":"2.0"})).is_err());
     }
 
@@ -155,7 +161,15 @@ mod tests {
     fn session_data_decoding() {
         let felts = felts_of(&json!(["0x64", "0xa", "0x3", "0x1"])).unwrap();
         let data = decode_session_data(&felts).unwrap();
-        assert_eq!((data.valid_until, data.max_calls, data.calls_used, data.allowed_entrypoints_len), (100, 10, 3, 1));
+        assert_eq!(
+            (
+                data.valid_until,
+                data.max_calls,
+                data.calls_used,
+                data.allowed_entrypoints_len
+            ),
+            (100, 10, 3, 1)
+        );
         assert!(decode_session_data(&felts[..3]).is_err());
         let too_big = felts_of(&json!(["0x1", "0x100000000", "0x0", "0x0"])).unwrap();
         assert!(decode_session_data(&too_big).is_err());

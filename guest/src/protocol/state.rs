@@ -84,11 +84,26 @@ mod tests {
             SessionState::Created
         );
         let reg = record(true, false);
-        assert_eq!(derive_state(Some(&reg), Some(&chain(1000, 3, 1)), 10), SessionState::Active);
-        assert_eq!(derive_state(Some(&reg), Some(&chain(1000, 3, 3)), 10), SessionState::Expired);
-        assert_eq!(derive_state(Some(&reg), Some(&chain(1000, 3, 0)), 1001), SessionState::Expired);
-        assert_eq!(derive_state(Some(&reg), Some(&chain(0, 0, 0)), 10), SessionState::Revoked);
-        assert_eq!(derive_state(Some(&record(true, true)), None, 10), SessionState::Revoked);
+        assert_eq!(
+            derive_state(Some(&reg), Some(&chain(1000, 3, 1)), 10),
+            SessionState::Active
+        );
+        assert_eq!(
+            derive_state(Some(&reg), Some(&chain(1000, 3, 3)), 10),
+            SessionState::Expired
+        );
+        assert_eq!(
+            derive_state(Some(&reg), Some(&chain(1000, 3, 0)), 1001),
+            SessionState::Expired
+        );
+        assert_eq!(
+            derive_state(Some(&reg), Some(&chain(0, 0, 0)), 10),
+            SessionState::Revoked
+        );
+        assert_eq!(
+            derive_state(Some(&record(true, true)), None, 10),
+            SessionState::Revoked
+        );
         assert_eq!(derive_state(Some(&reg), None, 1001), SessionState::Expired);
     }
 

@@ -7,7 +7,7 @@ use starknet_crypto::Felt;
 
 use super::calls::{felt_to_u128, selector_for, Call};
 use super::error::{Result, SessionError};
-use crate::core::felt::{felt_to_hex, parse_felt, encode_short_string};
+use crate::core::felt::{encode_short_string, felt_to_hex, parse_felt};
 
 /// Domain name of SNIP-9 v2 outside executions.
 pub const OUTSIDE_EXECUTION_DOMAIN: &str = "Account.execute_from_outside";
@@ -76,7 +76,9 @@ pub fn verify_outside_execution(
         .as_object()
         .ok_or_else(|| SessionError::response("typed data types is not an object"))?;
     let expected = expected_types();
-    let expected_obj = expected.as_object().ok_or_else(|| SessionError::response("schema"))?;
+    let expected_obj = expected
+        .as_object()
+        .ok_or_else(|| SessionError::response("schema"))?;
     if types_obj.len() != expected_obj.len()
         || expected_obj
             .iter()
@@ -87,12 +89,16 @@ pub fn verify_outside_execution(
         ));
     }
     if field(typed_data, "primaryType")?.as_str() != Some("OutsideExecution") {
-        return Err(SessionError::response("typed data primaryType is not OutsideExecution"));
+        return Err(SessionError::response(
+            "typed data primaryType is not OutsideExecution",
+        ));
     }
 
     let domain = field(typed_data, "domain")?;
     if field(domain, "name")?.as_str() != Some(OUTSIDE_EXECUTION_DOMAIN) {
-        return Err(SessionError::response("typed data domain is not an outside execution"));
+        return Err(SessionError::response(
+            "typed data domain is not an outside execution",
+        ));
     }
     if felt_field(domain, "version")? != Felt::TWO {
         return Err(SessionError::response("outside execution version is not 2"));
@@ -139,17 +145,20 @@ pub fn verify_outside_execution(
     }
     for (i, (got, want)) in calls.iter().zip(expected_calls).enumerate() {
         if felt_field(got, "To")? != want.to {
-            return Err(SessionError::response(format!("call {i} targets another contract")));
+            return Err(SessionError::response(format!(
+                "call {i} targets another contract"
+            )));
         }
         let selector = match field(got, "Selector")? {
-            Value::String(s) if !(s.starts_with("0x") || s.starts_with("0X")) => {
-                selector_for(s).map_err(|_| SessionError::response(format!("call {i} selector is invalid")))?
-            }
+            Value::String(s) if !(s.starts_with("0x") || s.starts_with("0X")) => selector_for(s)
+                .map_err(|_| SessionError::response(format!("call {i} selector is invalid")))?,
             other => felt_value(other)
                 .ok_or_else(|| SessionError::response(format!("call {i} selector is invalid")))?,
         };
         if selector != want.selector {
-            return Err(SessionError::response(format!("call {i} has another selector")));
+            return Err(SessionError::response(format!(
+                "call {i} has another selector"
+            )));
         }
         let calldata = field(got, "Calldata")?
             .as_array()
@@ -160,7 +169,9 @@ pub fn verify_outside_execution(
                 .zip(&want.calldata)
                 .all(|(g, w)| felt_value(g) == Some(*w));
         if !same {
-            return Err(SessionError::response(format!("call {i} calldata differs from the request")));
+            return Err(SessionError::response(format!(
+                "call {i} calldata differs from the request"
+            )));
         }
     }
     Ok(())
@@ -225,26 +236,76 @@ mod tests {
     #[test]
     fn every_substitution_is_refused() {
         let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-            ("calldata", Box::new(|td| td["message"]["Calls"][0]["Calldata"][1] = json!("0x65"))),
-            ("target", Box::new(|td| td["message"]["Calls"][0]["To"] = json!("0x1235"))),
-            ("selector", Box::new(|td| td["message"]["Calls"][0]["Selector"] = json!("approve"))),
-            ("extra call", Box::new(|td| {
-                let c = td["message"]["Calls"][0].clone();
-                td["message"]["Calls"].as_array_mut().unwrap().push(c);
-            })),
-            ("dropped call", Box::new(|td| td["message"]["Calls"] = json!([]))),
-            ("chain", Box::new(|td| td["domain"]["chainId"] = json!("SN_MAIN"))),
-            ("far window", Box::new(|td| td["message"]["Execute Before"] = json!(NOW + 400 * 86400))),
-            ("future start", Box::new(|td| td["message"]["Execute After"] = json!(NOW + 3000))),
-            ("past window", Box::new(|td| td["message"]["Execute Before"] = json!(NOW - 1))),
-            ("primary type", Box::new(|td| td["primaryType"] = json!("Call"))),
-            ("domain", Box::new(|td| td["domain"]["name"] = json!("Other"))),
-            ("revision", Box::new(|td| td["domain"]["revision"] = json!("0"))),
+            (
+                "calldata",
+                Box::new(|td| td["message"]["Calls"][0]["Calldata"][1] = json!("0x65")),
+            ),
+            (
+                "target",
+                Box::new(|td| td["message"]["Calls"][0]["To"] = json!("0x1235")),
+            ),
+            (
+                "selector",
+                Box::new(|td| td["message"]["Calls"][0]["Selector"] = json!("approve")),
+            ),
+            (
+                "extra call",
+                Box::new(|td| {
+                    let c = td["message"]["Calls"][0].clone();
+                    td["message"]["Calls"].as_array_mut().unwrap().push(c);
+                }),
+            ),
+            (
+                "dropped call",
+                Box::new(|td| td["message"]["Calls"] = json!([])),
+            ),
+            (
+                "chain",
+                Box::new(|td| td["domain"]["chainId"] = json!("SN_MAIN")),
+            ),
+            (
+                "far window",
+                Box::new(|td| td["message"]["Execute Before"] = json!(NOW + 400 * 86400)),
+            ),
+            (
+                "future start",
+                Box::new(|td| td["message"]["Execute After"] = json!(NOW + 3000)),
+            ),
+            (
+                "past window",
+                Box::new(|td| td["message"]["Execute Before"] = json!(NOW - 1)),
+            ),
+            (
+                "primary type",
+                Box::new(|td| td["primaryType"] = json!("Call")),
+            ),
+            (
+                "domain",
+                Box::new(|td| td["domain"]["name"] = json!("Other")),
+            ),
+            (
+                "revision",
+                Box::new(|td| td["domain"]["revision"] = json!("0")),
+            ),
             ("extra type", Box::new(|td| td["types"]["Evil"] = json!([]))),
-            ("schema", Box::new(|td| td["types"]["Call"][2]["type"] = json!("felt"))),
-            ("missing message", Box::new(|td| { td.as_object_mut().unwrap().remove("message"); })),
-            ("calldata length", Box::new(|td| td["message"]["Calls"][0]["Calldata"] = json!(["0x99", "0x64"]))),
-            ("non felt", Box::new(|td| td["message"]["Nonce"] = json!({"x": 1}))),
+            (
+                "schema",
+                Box::new(|td| td["types"]["Call"][2]["type"] = json!("felt")),
+            ),
+            (
+                "missing message",
+                Box::new(|td| {
+                    td.as_object_mut().unwrap().remove("message");
+                }),
+            ),
+            (
+                "calldata length",
+                Box::new(|td| td["message"]["Calls"][0]["Calldata"] = json!(["0x99", "0x64"])),
+            ),
+            (
+                "non felt",
+                Box::new(|td| td["message"]["Nonce"] = json!({"x": 1})),
+            ),
         ];
         for (name, mutate) in cases {
             let mut td = typed_data();

@@ -22,16 +22,31 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Chipi API base URL.
-    #[arg(long, env = "CHIPI_API_URL", default_value = "https://api.chipipay.com/v1", global = true)]
+    #[arg(
+        long,
+        env = "CHIPI_API_URL",
+        default_value = "https://api.chipipay.com/v1",
+        global = true
+    )]
     pub api_url: String,
     /// Starknet JSON-RPC URL (repeat, or comma-separate in the variable, for fallbacks).
-    #[arg(long = "rpc-url", env = "CHIPI_RPC_URL", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "rpc-url",
+        env = "CHIPI_RPC_URL",
+        value_delimiter = ',',
+        global = true
+    )]
     pub rpc_urls: Vec<String>,
     /// Public API key (`pk_...`).
     #[arg(long, env = "CHIPI_API_KEY", hide_env_values = true, global = true)]
     pub api_key: Option<String>,
     /// Bearer token for the Chipi backend.
-    #[arg(long, env = "CHIPI_BEARER_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "CHIPI_BEARER_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub bearer_token: Option<String>,
     /// Wallet JSON file as Chipi returns it: `{publicKey, encryptedPrivateKey, walletType}`.
     #[arg(long, env = "CHIPI_WALLET", global = true)]

@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 use super::args::{Command, GlobalArgs, PolicyCommand};
 use super::context;
 use super::output::{self, CliError};
-use crate::runtime::{
-    Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput,
-};
+use crate::runtime::{Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput};
 
 /// Parse `ADDRESS:ENTRYPOINT:FELT,FELT,...` (calldata may be empty).
 pub fn parse_call_arg(arg: &str) -> anyhow::Result<Call> {
@@ -61,7 +59,9 @@ pub fn parse_calls_json(text: &str) -> anyhow::Result<Vec<Call>> {
                     .map(|v| match v {
                         Value::String(s) => Ok(s.clone()),
                         Value::Number(n) => Ok(n.to_string()),
-                        _ => Err(anyhow!("call {i}: calldata entries must be strings or numbers")),
+                        _ => Err(anyhow!(
+                            "call {i}: calldata entries must be strings or numbers"
+                        )),
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?,
                 Some(_) => bail!("call {i}: calldata must be an array"),
@@ -91,16 +91,13 @@ pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, Strin
     let imports = context::imports(global, &ctx.config).map_err(CliError::Usage)?;
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
     let handle = runtime.instance(imports);
-    let session = |r: anyhow::Result<Result<_, _>>| -> Result<_, CliError> {
-        r.map_err(CliError::Host)?.map_err(CliError::Session)
-    };
     match command {
         Command::Create { duration, replace } => {
             let options = CreateOptions {
                 duration_seconds: *duration,
                 replace_existing: *replace,
             };
-            let key = session(handle.create_session(&ctx, &options).await)?;
+            let key = output::session_result(handle.create_session(&ctx, &options).await)?;
             let value = json!({
                 "publicKey": key.public_key,
                 "validUntil": key.valid_until,
@@ -112,13 +109,17 @@ pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, Strin
             );
             Ok((value, text))
         }
-        Command::Register { max_calls, valid_until, allow } => {
+        Command::Register {
+            max_calls,
+            valid_until,
+            allow,
+        } => {
             let options = RegisterOptions {
                 valid_until: *valid_until,
                 max_calls: *max_calls,
                 allowed_entrypoints: allow.clone(),
             };
-            let tx = session(handle.register_session(&ctx, &options).await)?;
+            let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
             Ok((tx_json(&tx), format!("registered; transaction {tx}")))
         }
         Command::Execute { calls_file, call } => {
@@ -129,40 +130,46 @@ pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, Strin
                     .map(|c| parse_call_arg(c))
                     .collect::<anyhow::Result<Vec<_>>>()
                     .map_err(CliError::Usage)?,
-                None => {
-                    return Err(CliError::Usage(anyhow!(
-                        "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
-                    )))
-                }
+                None => return Err(CliError::Usage(anyhow!(
+                    "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
+                ))),
             };
-            let tx = session(handle.execute_with_session(&ctx, &calls).await)?;
+            let tx = output::session_result(handle.execute_with_session(&ctx, &calls).await)?;
             Ok((tx_json(&tx), format!("executed; transaction {tx}")))
         }
         Command::Status => {
-            let status = session(handle.get_session_status(&ctx).await)?;
+            let status = output::session_result(handle.get_session_status(&ctx).await)?;
             Ok((output::status_json(&status), output::status_text(&status)))
         }
         Command::Revoke => {
-            let tx = session(handle.revoke_session(&ctx).await)?;
+            let tx = output::session_result(handle.revoke_session(&ctx).await)?;
             Ok((tx_json(&tx), format!("revoked; transaction {tx}")))
         }
         Command::Clear => {
-            session(handle.clear_session(&ctx).await)?;
-            Ok((json!({ "cleared": true }), "cleared the stored session".into()))
+            output::session_result(handle.clear_session(&ctx).await)?;
+            Ok((
+                json!({ "cleared": true }),
+                "cleared the stored session".into(),
+            ))
         }
         Command::Policy { action } => match action {
-            PolicyCommand::Set { token, max_per_call, max_per_window, window_seconds } => {
+            PolicyCommand::Set {
+                token,
+                max_per_call,
+                max_per_window,
+                window_seconds,
+            } => {
                 let policy = SpendingPolicyInput {
                     token: token.clone(),
                     max_per_call: max_per_call.clone(),
                     max_per_window: max_per_window.clone(),
                     window_seconds: *window_seconds,
                 };
-                let tx = session(handle.set_spending_policy(&ctx, &policy).await)?;
+                let tx = output::session_result(handle.set_spending_policy(&ctx, &policy).await)?;
                 Ok((tx_json(&tx), format!("policy set; transaction {tx}")))
             }
             PolicyCommand::Get { token } => {
-                let policy = session(handle.get_spending_policy(&ctx, token).await)?;
+                let policy = output::session_result(handle.get_spending_policy(&ctx, token).await)?;
                 let value = match &policy {
                     Some(p) => json!({ "policy": {
                         "token": p.token,
@@ -177,20 +184,25 @@ pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, Strin
                 let text = match &policy {
                     Some(p) => format!(
                         "token {}: max {} per call, {} per {} s window; spent {} since {}",
-                        p.token, p.max_per_call, p.max_per_window, p.window_seconds, p.spent, p.window_start
+                        p.token,
+                        p.max_per_call,
+                        p.max_per_window,
+                        p.window_seconds,
+                        p.spent,
+                        p.window_start
                     ),
                     None => format!("no spending policy for {token}"),
                 };
                 Ok((value, text))
             }
             PolicyCommand::Remove { token } => {
-                let tx = session(handle.remove_spending_policy(&ctx, token).await)?;
+                let tx = output::session_result(handle.remove_spending_policy(&ctx, token).await)?;
                 Ok((tx_json(&tx), format!("policy removed; transaction {tx}")))
             }
         },
-        Command::Sandbox(_) | Command::Demo => Err(CliError::Usage(anyhow!(
-            "internal: not a session command"
-        ))),
+        Command::Sandbox(_) | Command::Demo => {
+            Err(CliError::Usage(anyhow!("internal: not a session command")))
+        }
     }
 }
 
@@ -219,7 +231,10 @@ mod tests {
         assert_eq!(calls[0].calldata, vec!["0x2", "5"]);
         assert!(parse_calls_json("{}").is_err());
         assert!(parse_calls_json(r#"[{"entrypoint":"x"}]"#).is_err());
-        assert!(parse_calls_json(r#"[{"contractAddress":"0x1","entrypoint":"x","calldata":[true]}]"#).is_err());
+        assert!(parse_calls_json(
+            r#"[{"contractAddress":"0x1","entrypoint":"x","calldata":[true]}]"#
+        )
+        .is_err());
         assert!(parse_calls_json("not json").is_err());
     }
 }

@@ -109,7 +109,9 @@ pub fn imports(global: &GlobalArgs, config: &Config) -> anyhow::Result<Imports> 
     );
     Ok(Imports {
         store,
-        token: Arc::new(StaticToken::new(global.bearer_token.clone().unwrap_or_default())),
+        token: Arc::new(StaticToken::new(
+            global.bearer_token.clone().unwrap_or_default(),
+        )),
         allowed_authorities: allow_list(config, &global.allow_hosts)?,
         clock: None,
     })

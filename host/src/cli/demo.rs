@@ -85,18 +85,32 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
     steps.record(
         "setup",
         json!({ "sandbox": sandbox.api_url(), "wallet": created_wallet.address }),
-        format!("sandbox at {}; CHIPI wallet {}", sandbox.api_url(), created_wallet.address),
+        format!(
+            "sandbox at {}; CHIPI wallet {}",
+            sandbox.api_url(),
+            created_wallet.address
+        ),
     );
     let handle = runtime.instance(imports);
-    let check = |r: anyhow::Result<Result<_, _>>| -> Result<_, CliError> {
-        r.map_err(CliError::Host)?.map_err(CliError::Session)
-    };
 
-    let key = check(handle.create_session(&ctx, &CreateOptions { duration_seconds: None, replace_existing: false }).await)?;
+    let key = output::session_result(
+        handle
+            .create_session(
+                &ctx,
+                &CreateOptions {
+                    duration_seconds: None,
+                    replace_existing: false,
+                },
+            )
+            .await,
+    )?;
     steps.record(
         "create",
         json!({ "publicKey": key.public_key, "validUntil": key.valid_until }),
-        format!("session key {} valid until {}", key.public_key, key.valid_until),
+        format!(
+            "session key {} valid until {}",
+            key.public_key, key.valid_until
+        ),
     );
 
     let options = RegisterOptions {
@@ -104,7 +118,7 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         max_calls: Some(10),
         allowed_entrypoints: vec!["transfer".into()],
     };
-    let tx = check(handle.register_session(&ctx, &options).await)?;
+    let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
     steps.record(
         "register",
         json!({ "transactionHash": tx }),
@@ -116,14 +130,14 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         entrypoint: "transfer".into(),
         calldata: vec![DEMO_RECIPIENT.into(), "1000".into(), "0x0".into()],
     };
-    let tx = check(handle.execute_with_session(&ctx, &[call]).await)?;
+    let tx = output::session_result(handle.execute_with_session(&ctx, &[call]).await)?;
     steps.record(
         "execute",
         json!({ "transactionHash": tx }),
         format!("transfer signed by the session key; tx {tx}"),
     );
 
-    let status = check(handle.get_session_status(&ctx).await)?;
+    let status = output::session_result(handle.get_session_status(&ctx).await)?;
     let status_json = output::status_json(&status);
     steps.record(
         "status",
@@ -131,13 +145,19 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         output::status_text(&status).replace('\n', "; "),
     );
     if status_json["state"] != "active" || status_json["remainingCalls"] != 9 {
-        return Err(CliError::Host(anyhow!("unexpected status after execute: {status_json}")));
+        return Err(CliError::Host(anyhow!(
+            "unexpected status after execute: {status_json}"
+        )));
     }
 
-    let tx = check(handle.revoke_session(&ctx).await)?;
-    steps.record("revoke", json!({ "transactionHash": tx }), format!("revoked; tx {tx}"));
+    let tx = output::session_result(handle.revoke_session(&ctx).await)?;
+    steps.record(
+        "revoke",
+        json!({ "transactionHash": tx }),
+        format!("revoked; tx {tx}"),
+    );
 
-    let status = check(handle.get_session_status(&ctx).await)?;
+    let status = output::session_result(handle.get_session_status(&ctx).await)?;
     let status_json = output::status_json(&status);
     steps.record(
         "status",
@@ -145,7 +165,9 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         output::status_text(&status).replace('\n', "; "),
     );
     if status_json["state"] != "revoked" {
-        return Err(CliError::Host(anyhow!("unexpected status after revoke: {status_json}")));
+        return Err(CliError::Host(anyhow!(
+            "unexpected status after revoke: {status_json}"
+        )));
     }
     sandbox.shutdown().await;
     Ok((

@@ -18,7 +18,10 @@ use output::CliError;
 /// Parse the process arguments, run the command, return the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             return output::report_error(cli.global.json, &CliError::Host(e.into()));

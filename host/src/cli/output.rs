@@ -25,6 +25,12 @@ pub enum CliError {
     Host(anyhow::Error),
 }
 
+/// Flatten a component call's two layers of failure (host, then session)
+/// into a [`CliError`].
+pub fn session_result<T>(r: anyhow::Result<Result<T, SessionError>>) -> Result<T, CliError> {
+    r.map_err(CliError::Host)?.map_err(CliError::Session)
+}
+
 impl CliError {
     /// Exit code of this failure.
     pub fn exit_code(&self) -> i32 {

@@ -23,7 +23,9 @@ pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> Result<(), CliError
         config.bearer_token = token.clone();
     }
     let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
-    let sandbox = Sandbox::start(config, args.listen).await.map_err(CliError::Host)?;
+    let sandbox = Sandbox::start(config, args.listen)
+        .await
+        .map_err(CliError::Host)?;
     let mut info = json!({
         "apiUrl": sandbox.api_url(),
         "rpcUrl": sandbox.rpc_url(),

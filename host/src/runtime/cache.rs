@@ -32,9 +32,11 @@ pub enum CacheStatus {
     /// The component was compiled and the result stored in the cache
     /// (replacing an entry that could not be loaded, if there was one).
     Stored,
-    /// The component was compiled but the cache could not be written; the
-    /// runtime works, the next start compiles again.
-    StoreFailed(String),
+    /// The component was compiled but the cache could not be used: the entry
+    /// could not be written, or the directory is writable by other users (a
+    /// cache entry is machine code, so such a directory is never read). The
+    /// runtime works; the next start compiles again.
+    Unavailable(String),
 }
 
 /// The smallest valid component: header only, no imports or exports.
@@ -100,14 +102,24 @@ pub(crate) fn load_or_compile(
             path: None,
         });
     };
+    if let Err(reason) = check_private(dir) {
+        let component = Component::new(engine, wasm)?;
+        return Ok(Loaded {
+            component,
+            status: CacheStatus::Unavailable(reason),
+            path: None,
+        });
+    }
     let path = entry_path(dir, &cache_key(engine, wasm));
-    if path.is_file() {
+    if path.is_file() && check_private(&path).is_ok() {
         // SAFETY: `deserialize_file` trusts the file to be the output of
         // `Component::serialize` for a compatible engine. Entries in our cache
         // directory are written only by `store_entry` below (temp file +
         // rename, so never partially visible), are named by a key covering the
-        // wasm bytes and the engine configuration, and wasmtime still checks
-        // the header and engine compatibility, rejecting foreign files.
+        // wasm bytes and the engine configuration, and neither the directory
+        // nor the file is writable by other users (`check_private`). Wasmtime
+        // still checks the header and engine compatibility, rejecting foreign
+        // files.
         if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
             return Ok(Loaded {
                 component,
@@ -124,13 +136,33 @@ pub(crate) fn load_or_compile(
         .and_then(|bytes| store_entry(dir, &path, &bytes))
     {
         Ok(()) => CacheStatus::Stored,
-        Err(err) => CacheStatus::StoreFailed(format!("{err:#}")),
+        Err(err) => CacheStatus::Unavailable(format!("{err:#}")),
     };
     Ok(Loaded {
         component,
         status,
         path: Some(path),
     })
+}
+
+/// Refuse cache locations other local users can write to (Unix): loading a
+/// compiled entry runs its machine code. A missing path is fine (we create it
+/// private).
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o022 != 0 => Err(format!(
+            "{} is writable by other users; the compiled-component cache is not used",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync,
@@ -182,8 +214,13 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
+        crate::runtime::engine::new_engine().unwrap()
+    }
+
+    /// Same as [`engine`] but without epoch interruption.
+    fn other_engine() -> Engine {
+        let mut config = crate::runtime::engine::engine_config();
+        config.epoch_interruption(false);
         Engine::new(&config).unwrap()
     }
 
@@ -191,12 +228,15 @@ mod tests {
     fn key_depends_on_bytes_and_engine_config() {
         let a = engine();
         let b = engine();
-        assert_eq!(cache_key(&a, EMPTY_COMPONENT), cache_key(&b, EMPTY_COMPONENT));
+        assert_eq!(
+            cache_key(&a, EMPTY_COMPONENT),
+            cache_key(&b, EMPTY_COMPONENT)
+        );
         assert_eq!(cache_key(&a, EMPTY_COMPONENT).len(), 64);
         let mut other = EMPTY_COMPONENT.to_vec();
         other.push(0);
         assert_ne!(cache_key(&a, EMPTY_COMPONENT), cache_key(&a, &other));
-        let no_epoch = Engine::new(&wasmtime::Config::new()).unwrap();
+        let no_epoch = other_engine();
         assert_ne!(
             cache_key(&a, EMPTY_COMPONENT),
             cache_key(&no_epoch, EMPTY_COMPONENT)
@@ -242,7 +282,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine();
         let path = entry_path(dir.path(), &cache_key(&engine, EMPTY_COMPONENT));
-        for garbage in [&b""[..], b"not a compiled component", b"\x7fELF\x02\x01\x01garbage"] {
+        for garbage in [
+            &b""[..],
+            b"not a compiled component",
+            b"\x7fELF\x02\x01\x01garbage",
+        ] {
             fs::write(&path, garbage).unwrap();
             let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
             assert_eq!(loaded.status, CacheStatus::Stored);
@@ -256,7 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine();
         // Put a valid entry compiled without epoch interruption at our key.
-        let other = Engine::new(&wasmtime::Config::new()).unwrap();
+        let other = other_engine();
         let foreign = Component::new(&other, EMPTY_COMPONENT)
             .unwrap()
             .serialize()
@@ -274,7 +318,29 @@ mod tests {
         let blocker = dir.path().join("blocked");
         fs::write(&blocker, b"").unwrap();
         let loaded = load_or_compile(&engine(), EMPTY_COMPONENT, Some(&blocker)).unwrap();
-        assert!(matches!(loaded.status, CacheStatus::StoreFailed(_)));
+        assert!(matches!(loaded.status, CacheStatus::Unavailable(_)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn shared_writable_locations_are_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine();
+        // A group-writable entry is recompiled and replaced by a private one.
+        let first = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        let path = first.path.unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o664)).unwrap();
+        let again = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert_eq!(again.status, CacheStatus::Stored);
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A world-writable directory is not used at all.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let shared = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert!(matches!(shared.status, CacheStatus::Unavailable(_)));
+        assert!(shared.path.is_none());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     }
 
     #[test]

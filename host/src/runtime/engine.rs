@@ -35,9 +35,18 @@ pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
 
 /// The engine configuration every runtime (and every cache entry) uses.
 pub(crate) fn new_engine() -> anyhow::Result<Engine> {
+    Ok(Engine::new(&engine_config())?)
+}
+
+/// Epoch interruption on; GC-typed proposals off. The component needs no GC,
+/// and wasmtime's `gc` cargo feature without a collector feature (`gc-drc`,
+/// `gc-null`) would otherwise make `Engine::new` fail.
+pub(crate) fn engine_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    Ok(Engine::new(&config)?)
+    config.gc_support(false);
+    config.wasm_gc(false);
+    config
 }
 
 /// True when `component` exports the `chipi:session/session` interface.
@@ -52,8 +61,8 @@ pub(crate) fn exports_session(engine: &Engine, component: &Component) -> bool {
 /// once; [`instance`](SessionRuntime::instance) then gives cheap handles whose
 /// every call runs in a fresh, sandboxed instance.
 ///
-/// Cloning is cheap (shared state); the runtime is `Send + Sync`. Calls need a
-/// Tokio runtime.
+/// Cloning is cheap (shared state); the runtime is `Send + Sync`. Calls must
+/// run inside a Tokio runtime with the time driver enabled (`enable_all`).
 #[derive(Clone)]
 pub struct SessionRuntime {
     inner: Arc<RuntimeInner>,

@@ -141,7 +141,10 @@ mod tests {
             code: Some("UNAUTHORIZED".into()),
             message: "bad token".into(),
         });
-        assert_eq!(err.describe(), "BACKEND_ERROR: HTTP 401 [UNAUTHORIZED]: bad token");
+        assert_eq!(
+            err.describe(),
+            "BACKEND_ERROR: HTTP 401 [UNAUTHORIZED]: bad token"
+        );
         let rpc = BackendError {
             status: 0,
             code: None,

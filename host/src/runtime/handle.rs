@@ -90,7 +90,11 @@ impl SessionHandle {
         ctx: &SessionContext,
         options: &RegisterOptions,
     ) -> anyhow::Result<Result<String, SessionError>> {
-        guest_call!(self, "register-session", call_register_session(ctx, options))
+        guest_call!(
+            self,
+            "register-session",
+            call_register_session(ctx, options)
+        )
     }
 
     /// `execute-with-session`: execute `calls` signed by the session key;
@@ -100,7 +104,11 @@ impl SessionHandle {
         ctx: &SessionContext,
         calls: &[Call],
     ) -> anyhow::Result<Result<String, SessionError>> {
-        guest_call!(self, "execute-with-session", call_execute_with_session(ctx, calls))
+        guest_call!(
+            self,
+            "execute-with-session",
+            call_execute_with_session(ctx, calls)
+        )
     }
 
     /// `revoke-session`: revoke the stored session on chain; returns the
@@ -135,7 +143,11 @@ impl SessionHandle {
         ctx: &SessionContext,
         policy: &SpendingPolicyInput,
     ) -> anyhow::Result<Result<String, SessionError>> {
-        guest_call!(self, "set-spending-policy", call_set_spending_policy(ctx, policy))
+        guest_call!(
+            self,
+            "set-spending-policy",
+            call_set_spending_policy(ctx, policy)
+        )
     }
 
     /// `get-spending-policy`: the policy for `token`, `None` when unset.
@@ -144,7 +156,11 @@ impl SessionHandle {
         ctx: &SessionContext,
         token: &str,
     ) -> anyhow::Result<Result<Option<SpendingPolicy>, SessionError>> {
-        guest_call!(self, "get-spending-policy", call_get_spending_policy(ctx, token))
+        guest_call!(
+            self,
+            "get-spending-policy",
+            call_get_spending_policy(ctx, token)
+        )
     }
 
     /// `remove-spending-policy`: remove the policy for `token` (owner-signed);
@@ -154,7 +170,11 @@ impl SessionHandle {
         ctx: &SessionContext,
         token: &str,
     ) -> anyhow::Result<Result<String, SessionError>> {
-        guest_call!(self, "remove-spending-policy", call_remove_spending_policy(ctx, token))
+        guest_call!(
+            self,
+            "remove-spending-policy",
+            call_remove_spending_policy(ctx, token)
+        )
     }
 
     /// A fresh store with limits, epoch deadline and the sandboxed WASI state.
@@ -192,7 +212,7 @@ impl SessionHandle {
             Ok(Err(err)) => Err(call_error(op, limit, err, stderr)),
             // The guest was waiting on the host (usually HTTP) at the deadline.
             Err(_) => Err(anyhow!(
-                "component call `{op}` exceeded the time limit of {limit:?}"
+                "component call `{op}` exceeded the time limit of {limit:?} (waiting on the host)"
             )),
         }
     }
@@ -207,7 +227,9 @@ fn call_error(
     stderr: &StderrCapture,
 ) -> anyhow::Error {
     if matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        return anyhow!("component call `{op}` exceeded the time limit of {limit:?}");
+        return anyhow!(
+            "component call `{op}` exceeded the time limit of {limit:?} (interrupted while running)"
+        );
     }
     let err = anyhow::Error::from(err);
     let err = match stderr.text() {
@@ -223,5 +245,30 @@ impl std::fmt::Debug for SessionHandle {
             .field("imports", &self.imports)
             .field("denied_requests", &self.denied.get())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compile-time check: the call futures can be spawned on a multi-threaded
+    /// runtime (never called).
+    #[allow(dead_code, reason = "type-checked only")]
+    async fn futures_are_send(handle: SessionHandle, ctx: SessionContext) {
+        fn is_send<T: Send>(value: T) -> T {
+            value
+        }
+        let create = CreateOptions {
+            duration_seconds: None,
+            replace_existing: false,
+        };
+        let _ = is_send(handle.create_session(&ctx, &create)).await;
+        let _ = is_send(handle.execute_with_session(&ctx, &[])).await;
+        let _ = is_send(handle.get_session_status(&ctx)).await;
+        let _ = is_send(handle.get_spending_policy(&ctx, "0x1")).await;
+        let handle2 = handle.clone();
+        let ctx2 = ctx.clone();
+        let _ = tokio::spawn(async move { handle2.revoke_session(&ctx2).await }).await;
     }
 }

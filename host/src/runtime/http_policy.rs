@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use http_body_util::BodyExt;
 use http::uri::{Authority, Scheme};
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 /// `host:port` strings (port explicit or the scheme's default) for a list of
@@ -67,6 +67,25 @@ fn canonical_host(host: &str) -> String {
         }
     }
     host.to_ascii_lowercase()
+}
+
+/// The explicit port of a `host[:port]` authority (no userinfo), checked
+/// strictly: `http::uri::Authority::port` silently drops out-of-range ports.
+fn explicit_port(authority: &str) -> Result<Option<u16>, ()> {
+    let rest = if authority.starts_with('[') {
+        let end = authority.find(']').ok_or(())?;
+        &authority[end + 1..]
+    } else {
+        authority.find(':').map_or("", |i| &authority[i..])
+    };
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let digits = rest.strip_prefix(':').ok_or(())?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    digits.parse::<u16>().map(Some).map_err(|_| ())
 }
 
 /// One allow-list entry: a host and, optionally, a port.
@@ -129,14 +148,8 @@ impl AllowList {
         if host.is_empty() {
             bail!("allowed authority `{raw}` has no host");
         }
-        let port = match authority.port() {
-            Some(port) => Some(
-                port.as_str()
-                    .parse::<u16>()
-                    .with_context(|| format!("invalid port in allowed authority `{raw}`"))?,
-            ),
-            None => None,
-        };
+        let port = explicit_port(authority.as_str())
+            .map_err(|()| anyhow!("invalid port in allowed authority `{raw}`"))?;
         Ok(Entry {
             host: canonical_host(host),
             port,
@@ -144,6 +157,7 @@ impl AllowList {
     }
 
     /// Number of distinct entries.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -159,13 +173,9 @@ impl AllowList {
         if authority.host().is_empty() {
             return Err(Denial::NoAuthority);
         }
-        let port = match authority.port() {
-            Some(port) => port
-                .as_str()
-                .parse::<u16>()
-                .map_err(|_| Denial::NoAuthority)?,
-            None => default,
-        };
+        let port = explicit_port(authority.as_str())
+            .map_err(|()| Denial::NoAuthority)?
+            .unwrap_or(default);
         let host = canonical_host(authority.host());
         let allowed = self
             .entries
@@ -292,7 +302,10 @@ mod tests {
     fn allow_list_parsing() {
         assert_eq!(list(&["a.com:1", "A.COM:1", "https://a.com:1/"]).len(), 1);
         assert!(AllowList::parse(&["user@a.com:443"]).is_err());
+        assert!(AllowList::parse(&["a.com:65536"]).is_err());
         assert!(AllowList::parse(&["a.com:99999"]).is_err());
+        assert!(AllowList::parse(&["a.com:"]).is_err());
+        assert!(AllowList::parse(&["[::1]:x"]).is_err());
         assert!(AllowList::parse(&["a.com:port"]).is_err());
         assert!(AllowList::parse(&[":443"]).is_err());
         assert!(AllowList::parse(&["ftp://a.com/"]).is_err());
@@ -315,10 +328,29 @@ mod tests {
         assert!(allow.check(&uri("http://api.chipipay.com/")).is_err());
         // Other hosts, look-alikes and suffixes.
         assert!(allow.check(&uri("https://evil.com/")).is_err());
-        assert!(allow.check(&uri("https://api.chipipay.com.evil.com/")).is_err());
+        assert!(allow
+            .check(&uri("https://api.chipipay.com.evil.com/"))
+            .is_err());
         assert!(allow.check(&uri("https://xapi.chipipay.com/")).is_err());
         assert!(allow.check(&uri("https://api.chipipay.com./")).is_err());
         assert!(allow.check(&uri("http://localhost:8080/")).is_err());
+    }
+
+    #[test]
+    fn explicit_ports_are_parsed_strictly() {
+        assert_eq!(explicit_port("a.com"), Ok(None));
+        assert_eq!(explicit_port("a.com:8080"), Ok(Some(8080)));
+        assert_eq!(explicit_port("[::1]"), Ok(None));
+        assert_eq!(explicit_port("[::1]:1"), Ok(Some(1)));
+        assert_eq!(explicit_port("a.com:65536"), Err(()));
+        assert_eq!(explicit_port("a.com:+1"), Err(()));
+        assert_eq!(explicit_port("a.com:"), Err(()));
+        assert_eq!(explicit_port("[::1]x"), Err(()));
+        let allow = list(&["a.com:80"]);
+        // An out-of-range port must not fall back to the default port.
+        if let Ok(uri) = "http://a.com:65616/".parse::<http::Uri>() {
+            assert_eq!(allow.check(&uri), Err(Denial::NoAuthority));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::chipi::session::{credentials, store, types};
 use super::host_state::HostState;
+use super::http_policy::AllowList;
 use super::token::TokenSource;
 use crate::clock::SharedClock;
 use crate::store::{SessionStore, StoreError};
@@ -43,6 +44,7 @@ impl Imports {
     }
 
     /// Replace the allowed authorities.
+    #[must_use]
     pub fn with_allowed_authorities<S: Into<String>>(
         mut self,
         authorities: impl IntoIterator<Item = S>,
@@ -51,7 +53,14 @@ impl Imports {
         self
     }
 
+    /// Check the allowed authorities now (otherwise an invalid entry makes
+    /// every call of the handle fail with an error naming it).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        AllowList::parse(&self.allowed_authorities).map(drop)
+    }
+
     /// Use `clock` for the component's wall clock.
+    #[must_use]
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
         self
@@ -112,8 +121,7 @@ impl store::Host for HostState {
         new: Option<Vec<u8>>,
     ) -> Result<bool, String> {
         let backend = Arc::clone(&self.store);
-        blocking(move || backend.compare_and_swap(&key, expected.as_deref(), new.as_deref()))
-            .await
+        blocking(move || backend.compare_and_swap(&key, expected.as_deref(), new.as_deref())).await
     }
 }
 
@@ -131,7 +139,7 @@ impl credentials::Host for HostState {
 mod tests {
     use super::*;
     use crate::runtime::host_state::{HostStateParts, StderrCapture};
-    use crate::runtime::http_policy::{AllowList, DeniedCounter, HttpPolicy};
+    use crate::runtime::http_policy::{DeniedCounter, HttpPolicy};
     use crate::runtime::token::{NoToken, StaticToken};
     use crate::store::MemoryStore;
 
@@ -200,7 +208,9 @@ mod tests {
         let err = store::Host::get(&mut host, "k".into()).await.unwrap_err();
         assert!(err.contains("disk on fire"), "{err}");
         // A panicking store is reported, not propagated into the host.
-        let err = store::Host::delete(&mut host, "k".into()).await.unwrap_err();
+        let err = store::Host::delete(&mut host, "k".into())
+            .await
+            .unwrap_err();
         assert!(err.contains("failed"), "{err}");
     }
 
@@ -220,10 +230,19 @@ mod tests {
 
     #[test]
     fn imports_builder_and_debug() {
-        let imports = Imports::new(Arc::new(MemoryStore::new()), Arc::new(StaticToken::new("jwt")))
-            .with_allowed_authorities(["127.0.0.1:8080"])
-            .with_clock(SharedClock::new());
+        let imports = Imports::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(StaticToken::new("jwt")),
+        )
+        .with_allowed_authorities(["127.0.0.1:8080"])
+        .with_clock(SharedClock::new());
         assert_eq!(imports.allowed_authorities, ["127.0.0.1:8080"]);
+        imports.validate().unwrap();
+        assert!(imports
+            .clone()
+            .with_allowed_authorities(["https://user@x.com", "ftp://x"])
+            .validate()
+            .is_err());
         assert!(imports.clock.is_some());
         let debug = format!("{imports:?}");
         assert!(!debug.contains("jwt"), "{debug}");

@@ -24,8 +24,8 @@ mod token;
 
 pub use bindings::chipi::session::types::{
     BackendError, Call, Config, CreateOptions, RegisterOptions, SessionContext, SessionData,
-    SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy,
-    SpendingPolicyInput, Wallet, WalletType,
+    SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy, SpendingPolicyInput,
+    Wallet, WalletType,
 };
 pub use cache::CacheStatus;
 pub use engine::SessionRuntime;
@@ -33,8 +33,8 @@ pub use handle::SessionHandle;
 pub use http_policy::authorities_from_urls;
 pub use imports::Imports;
 pub use options::{
-    default_cache_dir, embedded_component, ComponentSource, RuntimeOptions,
-    DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_LIMIT_BYTES,
+    default_cache_dir, embedded_component, ComponentSource, RuntimeOptions, DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MEMORY_LIMIT_BYTES,
 };
 pub use token::{NoToken, StaticToken, TokenSource};
 

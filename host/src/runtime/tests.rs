@@ -1,28 +1,54 @@
 //! Tests against the embedded component. They need the guest to export
 //! `chipi:session/session`; until it does they print why they are skipped.
 
-use std::sync::Arc;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wasmtime::component::Component;
-
+use super::cache::{self, load_or_compile};
 use super::engine::{exports_session, new_engine, SESSION_EXPORT};
 use super::*;
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, SessionStore as _};
 
-/// The embedded component compiled (without cache), if it exports the
-/// session interface; otherwise prints a skip message.
+/// A cache directory shared by the runtime tests (and across test runs), so
+/// the component is compiled once: the first caller compiles, the others wait
+/// and hit. Entries for other builds of the component are pruned.
+fn shared_cache_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join("chipi-session-host-runtime-tests");
+        let engine = new_engine().expect("engine");
+        let keep = cache::entry_path(&dir, &cache::cache_key(&engine, embedded_component()));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.path() != keep {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        dir
+    })
+}
+
+/// True when the embedded component exports the session interface;
+/// otherwise prints a skip message. Compiles once into the shared cache.
 fn embedded_with_session_export(test: &str) -> bool {
-    let engine = new_engine().expect("engine");
-    let component = Component::new(&engine, embedded_component())
-        .expect("the embedded component must compile");
-    if exports_session(&engine, &component) {
-        return true;
+    static EXPORTS: OnceLock<bool> = OnceLock::new();
+    let exports = *EXPORTS.get_or_init(|| {
+        let engine = new_engine().expect("engine");
+        let loaded = load_or_compile(&engine, embedded_component(), Some(shared_cache_dir()))
+            .expect("the embedded component must compile");
+        exports_session(&engine, &loaded.component)
+    });
+    if !exports {
+        println!(
+            "SKIPPED {test}: the embedded component compiles but does not export `{SESSION_EXPORT}` yet"
+        );
     }
-    println!(
-        "SKIPPED {test}: the embedded component compiles but does not export `{SESSION_EXPORT}` yet"
-    );
-    false
+    exports
 }
 
 fn options(cache_dir: Option<std::path::PathBuf>) -> RuntimeOptions {
@@ -53,7 +79,73 @@ fn context(wallet_type: WalletType) -> SessionContext {
 }
 
 fn imports() -> Imports {
-    Imports::new(Arc::new(MemoryStore::new()), Arc::new(StaticToken::new("jwt")))
+    Imports::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(StaticToken::new("jwt")),
+    )
+}
+
+/// A one-thread HTTP/1.1 server answering every request with a JSON-RPC
+/// error; counts the requests it receives.
+struct RpcStub {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+}
+
+impl RpcStub {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut content_length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        content_length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; content_length];
+                let _ = reader.read_exact(&mut body);
+                counter.fetch_add(1, Ordering::SeqCst);
+                let id = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(serde_json::Value::from(1));
+                let reply = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "error": {"code": 20, "message": "Contract not found"}
+                })
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Self { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/rpc", self.port)
+    }
+
+    fn count(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
 }
 
 #[tokio::test]
@@ -79,7 +171,9 @@ async fn embedded_component_runs_and_caches() {
     std::fs::write(&path, b"corrupt").unwrap();
     let third = SessionRuntime::new(options(Some(cache.clone()))).unwrap();
     assert_eq!(third.cache_status(), &CacheStatus::Stored);
-    assert!(SessionRuntime::new(options(Some(cache))).unwrap().loaded_from_cache());
+    assert!(SessionRuntime::new(options(Some(cache)))
+        .unwrap()
+        .loaded_from_cache());
 
     // A well-defined guest-level error: `ready` wallets have no sessions.
     let handle = third.instance(imports());
@@ -108,7 +202,7 @@ async fn memory_limit_is_enforced() {
     }
     let runtime = SessionRuntime::new(RuntimeOptions {
         memory_limit_bytes: 128 * 1024,
-        ..options(None)
+        ..options(Some(shared_cache_dir().into()))
     })
     .unwrap();
     assert_eq!(runtime.memory_limit_bytes(), 128 * 1024);
@@ -118,6 +212,7 @@ async fn memory_limit_is_enforced() {
         .clear_session(&context(WalletType::Chipi))
         .await
         .expect_err("instantiation must fail under a 128 KiB memory limit");
+    println!("memory_limit_is_enforced: {err:#}");
     assert!(format!("{err:#}").contains("clear-session"), "{err:#}");
 }
 
@@ -128,7 +223,7 @@ async fn call_timeout_is_enforced() {
     }
     let runtime = SessionRuntime::new(RuntimeOptions {
         call_timeout: Duration::from_millis(1),
-        ..options(None)
+        ..options(Some(shared_cache_dir().into()))
     })
     .unwrap();
     assert_eq!(runtime.call_timeout(), Duration::from_millis(1));
@@ -144,6 +239,7 @@ async fn call_timeout_is_enforced() {
         )
         .await
         .expect_err("the call must time out");
+    println!("call_timeout_is_enforced: {err:#}");
     assert!(format!("{err:#}").contains("time limit"), "{err:#}");
 }
 
@@ -152,12 +248,76 @@ async fn invalid_allow_list_fails_the_call() {
     if !embedded_with_session_export("invalid_allow_list_fails_the_call") {
         return;
     }
-    let runtime = SessionRuntime::new(options(None)).unwrap();
+    let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    assert!(runtime.loaded_from_cache());
     let handle = runtime.instance(imports().with_allowed_authorities(["user@host:1"]));
     let err = handle
         .clear_session(&context(WalletType::Chipi))
         .await
         .unwrap_err();
-    assert!(format!("{err:#}").contains("allowed authorities"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("allowed authorities"),
+        "{err:#}"
+    );
     assert_eq!(handle.denied_requests(), 0);
+}
+
+#[tokio::test]
+async fn outgoing_http_reaches_only_allowed_authorities() {
+    if !embedded_with_session_export("outgoing_http_reaches_only_allowed_authorities") {
+        return;
+    }
+    let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    let stub = RpcStub::start();
+    let store = MemoryStore::new();
+    let mut ctx = context(WalletType::Chipi);
+    ctx.config.rpc_urls = vec![stub.url()];
+
+    let base = Imports::new(Arc::new(store.clone()), Arc::new(StaticToken::new("jwt")));
+    let created = runtime
+        .instance(base.clone())
+        .create_session(
+            &ctx,
+            &CreateOptions {
+                duration_seconds: Some(3600),
+                replace_existing: false,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(created.public_key.starts_with("0x"));
+
+    // Only a registered session is looked up on chain: mark the stored record
+    // registered (the record is the guest's JSON; see guest/src/protocol/record.rs).
+    let keys = store.keys();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&store.get(&keys[0]).unwrap().unwrap()).unwrap();
+    record["registration"] = serde_json::json!({
+        "validUntil": created.valid_until,
+        "maxCalls": 10,
+        "allowedEntrypoints": [],
+        "transactionHash": "0x1",
+    });
+    store.set(&keys[0], record.to_string().as_bytes()).unwrap();
+
+    // Not allow-listed: refused before connecting, reported as transport.
+    let denied = runtime.instance(base.clone());
+    let result = denied.get_session_status(&ctx).await.unwrap();
+    let err = result.expect_err("the RPC host is not allowed");
+    assert_eq!(err.code(), "TRANSPORT_ERROR", "{err:?}");
+    assert!(denied.denied_requests() >= 1);
+    assert_eq!(stub.count(), 0);
+
+    // Allow-listed: the request reaches the server.
+    let allowed =
+        runtime.instance(base.with_allowed_authorities([format!("127.0.0.1:{}", stub.port)]));
+    let result = allowed.get_session_status(&ctx).await.unwrap();
+    assert!(
+        result.is_err(),
+        "the stub answers with an RPC error: {result:?}"
+    );
+    assert_eq!(allowed.denied_requests(), 0);
+    assert!(stub.count() >= 1);
 }

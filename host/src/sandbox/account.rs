@@ -27,8 +27,12 @@ pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
 
 /// Entrypoints whose amount (`calldata[1] + calldata[2] << 128`) counts against a
 /// spending policy of the called token.
-pub const TRACKED_ENTRYPOINTS: [&str; 4] =
-    ["transfer", "approve", "increase_allowance", "increaseAllowance"];
+pub const TRACKED_ENTRYPOINTS: [&str; 4] = [
+    "transfer",
+    "approve",
+    "increase_allowance",
+    "increaseAllowance",
+];
 
 /// On-chain data of one session key, as the sandbox holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -410,9 +414,17 @@ impl Account {
     /// After a valid ECDSA check: count the transaction (once) and enforce spending
     /// policies. Atomic: on a spending refusal the transaction reverts and nothing
     /// changes (not even `calls_used`).
-    pub fn commit_session(&mut self, key: &Felt, calls: &[OeCall], now: u64) -> Result<(), ApiError> {
+    pub fn commit_session(
+        &mut self,
+        key: &Felt,
+        calls: &[OeCall],
+        now: u64,
+    ) -> Result<(), ApiError> {
         let mut policies = self.policies.clone();
-        let tracked: Vec<Felt> = TRACKED_ENTRYPOINTS.iter().map(|n| felt::selector(n)).collect();
+        let tracked: Vec<Felt> = TRACKED_ENTRYPOINTS
+            .iter()
+            .map(|n| felt::selector(n))
+            .collect();
         for call in calls.iter().filter(|c| tracked.contains(&c.selector)) {
             let Some(policy) = policies.get_mut(&(*key, call.to)) else {
                 continue;

@@ -29,7 +29,8 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("Body is not valid JSON: {e}")))
 }
 
 /// `POST /sandbox/wallets`.

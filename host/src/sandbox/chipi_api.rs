@@ -16,7 +16,9 @@ use super::account::SessionSignature;
 use super::error::ApiError;
 use super::faults::AppliedFaults;
 use super::felt;
-use super::state::{ExecutedCall, Issued, IssuedTypedData, Receipt, SandboxTransaction, Shared, TxSigner};
+use super::state::{
+    ExecutedCall, Issued, IssuedTypedData, Receipt, SandboxTransaction, Shared, TxSigner,
+};
 use super::typed_data::{self, OeCall};
 use super::wallets::{SandboxWalletType, CHIPI_CLASS_HASH, CHIPI_V33_CLASS_HASH};
 
@@ -79,7 +81,10 @@ fn check_request(shared: &Shared, parts: &Parts) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn read_json(req: Request, shared: &Shared) -> Result<(Parts, Map<String, Value>, AppliedFaults), ApiError> {
+async fn read_json(
+    req: Request,
+    shared: &Shared,
+) -> Result<(Parts, Map<String, Value>, AppliedFaults), ApiError> {
     let (parts, body) = req.into_parts();
     check_request(shared, &parts)?;
     let applied = parts
@@ -122,8 +127,9 @@ fn parse_calls(obj: &Map<String, Value>) -> Result<Vec<OeCall>, ApiError> {
             let c = c
                 .as_object()
                 .ok_or_else(|| ApiError::invalid(format!("calls[{i}] must be an object")))?;
-            let to = felt_field(c, "contractAddress")
-                .map_err(|_| ApiError::invalid(format!("calls[{i}].contractAddress is malformed")))?;
+            let to = felt_field(c, "contractAddress").map_err(|_| {
+                ApiError::invalid(format!("calls[{i}].contractAddress is malformed"))
+            })?;
             let (selector, name) = c
                 .get("entrypoint")
                 .and_then(Value::as_str)
@@ -136,7 +142,9 @@ fn parse_calls(obj: &Map<String, Value>) -> Result<Vec<OeCall>, ApiError> {
                 .iter()
                 .map(felt::parse_felt_json)
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ApiError::invalid(format!("calls[{i}].calldata holds a malformed felt")))?;
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("calls[{i}].calldata holds a malformed felt"))
+                })?;
             Ok(OeCall {
                 to,
                 selector,
@@ -160,11 +168,18 @@ fn require_chipi_wallet_type(obj: &Map<String, Value>, required: bool) -> Result
 }
 
 fn wallet_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "WALLET_NOT_FOUND", "Wallet not found")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "WALLET_NOT_FOUND",
+        "Wallet not found",
+    )
 }
 
 /// `POST /v1/transactions/prepare-typed-data`.
-pub(crate) async fn prepare_typed_data(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+pub(crate) async fn prepare_typed_data(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+) -> Response {
     match prepare(&shared, req).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
@@ -236,12 +251,9 @@ fn parse_signature(obj: &Map<String, Value>) -> Result<UserSignature, ApiError> 
         .ok_or_else(|| ApiError::invalid("userSignature is required"))?;
     let format_err = |m: &str| ApiError::bad_request("INVALID_SIGNATURE_FORMAT", m.to_string());
     if is_session {
-        let arr = sig
-            .as_array()
-            .filter(|a| a.len() == 4)
-            .ok_or_else(|| {
-                format_err("A session userSignature must be [session_pubkey, r, s, valid_until]")
-            })?;
+        let arr = sig.as_array().filter(|a| a.len() == 4).ok_or_else(|| {
+            format_err("A session userSignature must be [session_pubkey, r, s, valid_until]")
+        })?;
         let felts = arr
             .iter()
             .map(|v| v.as_str().and_then(felt::parse_felt_str))
@@ -261,7 +273,9 @@ fn parse_signature(obj: &Map<String, Value>) -> Result<UserSignature, ApiError> 
         let s = o.get("s").and_then(felt::parse_felt_json);
         match (r, s) {
             (Some(r), Some(s)) => Ok(UserSignature::Owner { r, s }),
-            _ => Err(format_err("userSignature.r and .s must be decimal or hex strings")),
+            _ => Err(format_err(
+                "userSignature.r and .s must be decimal or hex strings",
+            )),
         }
     }
 }
@@ -303,12 +317,19 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
     let st = &mut *guard;
     let account = st.accounts.get_mut(&wallet).ok_or_else(wallet_not_found)?;
     let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
-    let submitted = typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
-    let issued = st.issued.get_mut(&(wallet, submitted.nonce)).ok_or_else(|| {
-        mismatch("Typed data does not match any typed data issued for this wallet".into())
-    })?;
+    let submitted =
+        typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
+    let issued = st
+        .issued
+        .get_mut(&(wallet, submitted.nonce))
+        .ok_or_else(|| {
+            mismatch("Typed data does not match any typed data issued for this wallet".into())
+        })?;
     if issued.info.used {
-        return Err(ApiError::bad_request("NONCE_ALREADY_USED", "Nonce already used"));
+        return Err(ApiError::bad_request(
+            "NONCE_ALREADY_USED",
+            "Nonce already used",
+        ));
     }
     if !submitted.same_content(&issued.honest) {
         return Err(mismatch(
@@ -324,7 +345,11 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
         ));
     }
     let hash = typed_data::message_hash(oe, wallet).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", format!("Could not hash typed data: {e}"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("Could not hash typed data: {e}"),
+        )
     })?;
     let signer = match signature {
         UserSignature::Owner { r, s } => {

@@ -118,13 +118,20 @@ pub(crate) fn status_error(status: u16) -> (&'static str, &'static str) {
         404 => ("NOT_FOUND", "Not found (injected fault)"),
         429 => ("RATE_LIMITED", "Too many requests (injected fault)"),
         502 => ("BAD_GATEWAY", "Bad gateway (injected fault)"),
-        503 => ("SERVICE_UNAVAILABLE", "Service unavailable (injected fault)"),
-        _ => ("INTERNAL_SERVER_ERROR", "Internal server error (injected fault)"),
+        503 => (
+            "SERVICE_UNAVAILABLE",
+            "Service unavailable (injected fault)",
+        ),
+        _ => (
+            "INTERNAL_SERVER_ERROR",
+            "Internal server error (injected fault)",
+        ),
     }
 }
 
 /// Body of a `malformed_json` fault: the start of a plausible JSON answer, cut off.
-pub(crate) const MALFORMED_BODY: &str = "{\"typedData\":{\"types\":{\"StarknetDomain\":[{\"name\":\"na";
+pub(crate) const MALFORMED_BODY: &str =
+    "{\"typedData\":{\"types\":{\"StarknetDomain\":[{\"name\":\"na";
 
 #[cfg(test)]
 mod tests {
@@ -156,7 +163,10 @@ mod tests {
             remaining: Some(2),
             ..Faults::default()
         });
-        assert_eq!(take(&mut slot, "/v1/transactions/prepare-typed-data").status, None);
+        assert_eq!(
+            take(&mut slot, "/v1/transactions/prepare-typed-data").status,
+            None
+        );
         assert_eq!(take(&mut slot, "/rpc").status, Some(500));
         assert_eq!(take(&mut slot, "/rpc").status, Some(500));
         assert_eq!(take(&mut slot, "/rpc").status, None);

@@ -90,11 +90,6 @@ pub fn selector(name: &str) -> Felt {
     get_selector_from_name(name).unwrap_or(Felt::ZERO)
 }
 
-/// Split a u256 into its `(low, high)` felts.
-pub fn u256_to_felts(v: (u128, u128)) -> (Felt, Felt) {
-    (Felt::from(v.0), Felt::from(v.1))
-}
-
 /// Build a u256 `(low, high)` from two felts, each of which must fit u128.
 pub fn u256_from_felts(low: &Felt, high: &Felt) -> Option<(u128, u128)> {
     Some((u128::try_from(*low).ok()?, u128::try_from(*high).ok()?))

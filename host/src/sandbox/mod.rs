@@ -345,7 +345,10 @@ impl Sandbox {
         match self.runner.take() {
             Some(Runner::Task(task)) => {
                 let abort = task.abort_handle();
-                if tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await.is_err() {
+                if tokio::time::timeout(SHUTDOWN_GRACE * 2, task)
+                    .await
+                    .is_err()
+                {
                     abort.abort();
                 }
             }
@@ -384,6 +387,8 @@ impl Drop for Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }

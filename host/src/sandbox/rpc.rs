@@ -72,8 +72,11 @@ pub(crate) async fn rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => {
-            return Json(error_response(Value::Null, &RpcError::new(-32700, "Parse error")))
-                .into_response()
+            return Json(error_response(
+                Value::Null,
+                &RpcError::new(-32700, "Parse error"),
+            ))
+            .into_response()
         }
     };
     match parsed {
@@ -82,8 +85,11 @@ pub(crate) async fn rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
             Json(Value::Array(out)).into_response()
         }
         Value::Object(_) => Json(handle_one(&shared, &parsed)).into_response(),
-        _ => Json(error_response(Value::Null, &RpcError::new(-32600, "Invalid Request")))
-            .into_response(),
+        _ => Json(error_response(
+            Value::Null,
+            &RpcError::new(-32600, "Invalid Request"),
+        ))
+        .into_response(),
     }
 }
 
@@ -217,7 +223,12 @@ fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, RpcE
     }
 }
 
-fn call(shared: &Shared, address: Felt, selector: Felt, calldata: &[Felt]) -> Result<Vec<Felt>, RpcError> {
+fn call(
+    shared: &Shared,
+    address: Felt,
+    selector: Felt,
+    calldata: &[Felt],
+) -> Result<Vec<Felt>, RpcError> {
     let st = shared.lock();
     let account = st
         .accounts

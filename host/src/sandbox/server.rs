@@ -44,7 +44,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sandbox/info", get(admin::info))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(shared.clone(), record_and_fault))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            record_and_fault,
+        ))
         .with_state(shared)
 }
 
@@ -82,14 +85,17 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
     };
     let path = parts.uri.path().to_string();
     if path.starts_with("/sandbox/") {
-        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
     }
 
     let raw_body = String::from_utf8_lossy(&bytes).into_owned();
     let body_json = if bytes.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(raw_body.clone()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::Value::String(raw_body.clone()))
     };
     let record = RecordedRequest {
         method: parts.method.to_string(),
@@ -130,7 +136,8 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
             .into_response();
     }
     parts.extensions.insert::<AppliedFaults>(applied);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn fault_response(status: u16) -> Response {

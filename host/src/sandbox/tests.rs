@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use starknet_core::types::{Felt, TypedData};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 
 use super::*;
 
@@ -42,7 +42,6 @@ async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Resp {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -52,9 +51,16 @@ async fn http(
     }
     req.push_str("\r\n");
     req.push_str(body);
-    stream.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    stream.read_to_end(&mut buf).await.expect("read");
+    // Blocking std I/O on the blocking pool keeps the client free of tokio features.
+    let buf = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.write_all(req.as_bytes()).expect("write");
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).expect("read");
+        buf
+    })
+    .await
+    .expect("client task");
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("header end");
     let mut lines = head.lines();
@@ -83,15 +89,21 @@ async fn http(
 
 /// POST `body` and return the status if an answer could be read at all.
 async fn http_lenient(addr: SocketAddr, path: &str, body: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(addr).await.ok()?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(body.as_bytes()).await;
-    let mut buf = Vec::new();
-    let _ = stream.read_to_end(&mut buf).await;
+    let body = body.to_string();
+    let buf = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).ok()?;
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body.as_bytes());
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf);
+        Some(buf)
+    })
+    .await
+    .ok()??;
     let text = String::from_utf8_lossy(&buf);
     text.split_whitespace().nth(1)?.parse().ok()
 }
@@ -178,7 +190,10 @@ impl Env {
         vec![
             ("Content-Type", "application/json".to_string()),
             ("x-api-key", self.sb.api_key().to_string()),
-            ("Authorization", format!("Bearer {}", self.sb.bearer_token())),
+            (
+                "Authorization",
+                format!("Bearer {}", self.sb.bearer_token()),
+            ),
         ]
     }
 
@@ -239,7 +254,14 @@ impl Env {
         .await
     }
 
-    async fn register(&self, w: &Wallet, session_pk: &Felt, valid_until: u64, max_calls: u32, allowed: &[&str]) {
+    async fn register(
+        &self,
+        w: &Wallet,
+        session_pk: &Felt,
+        valid_until: u64,
+        max_calls: u32,
+        allowed: &[&str],
+    ) {
         let mut calldata = vec![
             hex(session_pk),
             valid_until.to_string(),
@@ -282,11 +304,22 @@ impl Env {
         let td = self.prepare(&w.address, calls).await;
         let hash = hash_with_names(&td, names, &w.address);
         let (r, s) = sign(signer_sk, &hash);
-        let body = self.session_body(w, &td, [hex(session_pk), hex(&r), hex(&s), valid_until.to_string()]);
+        let body = self.session_body(
+            w,
+            &td,
+            [hex(session_pk), hex(&r), hex(&s), valid_until.to_string()],
+        );
         self.chipi("execute-sponsored-transaction", &body).await
     }
 
-    async fn session_execute(&self, w: &Wallet, sk: &Felt, valid_until: u64, calls: &[Value], names: &[&str]) -> Resp {
+    async fn session_execute(
+        &self,
+        w: &Wallet,
+        sk: &Felt,
+        valid_until: u64,
+        calls: &[Value],
+        names: &[&str],
+    ) -> Resp {
         let pk = starknet_crypto::get_public_key(sk);
         self.session_execute_raw(w, &pk, sk, &format!("{valid_until:#x}"), calls, names)
             .await
@@ -320,28 +353,85 @@ async fn auth_failures() {
         "/v1/transactions/prepare-typed-data".to_string(),
         "/v1/transactions/prepare-typed-data?__chipi_api_version=2024-01-01".to_string(),
     ] {
-        let r = http(addr, "POST", &path, &[ct, ("x-api-key", &key), ("Authorization", &bearer)], &body).await;
+        let r = http(
+            addr,
+            "POST",
+            &path,
+            &[ct, ("x-api-key", &key), ("Authorization", &bearer)],
+            &body,
+        )
+        .await;
         assert_eq!(r.status, 400);
         assert_eq!(r.code(), "INVALID_API_VERSION");
     }
     // Missing / wrong API key.
-    let r = http(addr, "POST", &ok_path, &[ct, ("Authorization", &bearer)], &body).await;
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[ct, ("Authorization", &bearer)],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["statusCode"], 401);
     assert_eq!(r.json()["message"], "Invalid API key");
     assert_eq!(r.code(), "INVALID_API_KEY");
-    let r = http(addr, "POST", &ok_path, &[ct, ("x-api-key", "pk_dev_wrong"), ("Authorization", &bearer)], &body).await;
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[
+            ct,
+            ("x-api-key", "pk_dev_wrong"),
+            ("Authorization", &bearer),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!((r.status, r.code().as_str()), (401, "INVALID_API_KEY"));
     // Missing / wrong bearer.
     let r = http(addr, "POST", &ok_path, &[ct, ("x-api-key", &key)], &body).await;
     assert_eq!((r.status, r.code().as_str()), (401, "UNAUTHORIZED"));
-    let r = http(addr, "POST", &ok_path, &[ct, ("x-api-key", &key), ("Authorization", "Bearer nope")], &body).await;
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[ct, ("x-api-key", &key), ("Authorization", "Bearer nope")],
+        &body,
+    )
+    .await;
     assert_eq!((r.status, r.code().as_str()), (401, "UNAUTHORIZED"));
-    let r = http(addr, "POST", &ok_path, &[ct, ("x-api-key", &key), ("Authorization", env.sb.bearer_token())], &body).await;
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[
+            ct,
+            ("x-api-key", &key),
+            ("Authorization", env.sb.bearer_token()),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!((r.status, r.code().as_str()), (401, "UNAUTHORIZED"));
     // Wrong content type.
-    let r = http(addr, "POST", &ok_path, &[("Content-Type", "text/plain"), ("x-api-key", &key), ("Authorization", &bearer)], &body).await;
-    assert_eq!((r.status, r.code().as_str()), (415, "UNSUPPORTED_MEDIA_TYPE"));
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[
+            ("Content-Type", "text/plain"),
+            ("x-api-key", &key),
+            ("Authorization", &bearer),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (415, "UNSUPPORTED_MEDIA_TYPE")
+    );
     // Execute endpoint is guarded the same way.
     let r = http(
         addr,
@@ -353,7 +443,18 @@ async fn auth_failures() {
     .await;
     assert_eq!((r.status, r.code().as_str()), (401, "INVALID_API_KEY"));
     // Everything right (charset parameter allowed).
-    let r = http(addr, "POST", &ok_path, &[("Content-Type", "application/json; charset=utf-8"), ("x-api-key", &key), ("Authorization", &bearer)], &body).await;
+    let r = http(
+        addr,
+        "POST",
+        &ok_path,
+        &[
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("x-api-key", &key),
+            ("Authorization", &bearer),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Every request was recorded with its headers.
@@ -362,7 +463,10 @@ async fn auth_failures() {
     let last = reqs.last().expect("request");
     assert_eq!(last.header("x-api-key"), Some(key.as_str()));
     assert_eq!(last.header("Authorization"), Some(bearer.as_str()));
-    assert_eq!(last.query_param("__chipi_api_version").as_deref(), Some(API_VERSION));
+    assert_eq!(
+        last.query_param("__chipi_api_version").as_deref(),
+        Some(API_VERSION)
+    );
     assert_eq!(last.body["walletType"], "CHIPI");
     assert_eq!(env.sb.issued_typed_data().len(), 1);
 }
@@ -373,46 +477,114 @@ async fn prepare_typed_data_shape_and_validation() {
     let w = env.wallet();
     let now = env.sb.clock().now_unix();
     let td = env
-        .prepare(&w.address, &[transfer(1000), call(TOKEN, "0x219209e083275171774dab1df80982e9df2096516f06319c5c6d71ae0a8480c", &["1".into()])])
+        .prepare(
+            &w.address,
+            &[
+                transfer(1000),
+                call(
+                    TOKEN,
+                    "0x219209e083275171774dab1df80982e9df2096516f06319c5c6d71ae0a8480c",
+                    &["1".into()],
+                ),
+            ],
+        )
         .await;
     assert_eq!(td["primaryType"], "OutsideExecution");
     assert_eq!(
         td["domain"],
         json!({"name": "Account.execute_from_outside", "version": "2", "chainId": "0x534e5f5345504f4c4941", "revision": "1"})
     );
-    assert_eq!(td["types"]["Call"][1], json!({"name": "Selector", "type": "selector"}));
+    assert_eq!(
+        td["types"]["Call"][1],
+        json!({"name": "Selector", "type": "selector"})
+    );
     let msg = &td["message"];
     assert_eq!(msg["Caller"], ANY_CALLER);
     let after = felt::parse_u128_json(&msg["Execute After"]).expect("after") as u64;
     let before = felt::parse_u128_json(&msg["Execute Before"]).expect("before") as u64;
     assert!(after.abs_diff(now - 60) <= 2 && before.abs_diff(now + 3600) <= 2);
     let c0 = &msg["Calls"][0];
-    assert_eq!(c0["Selector"], "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e");
+    assert_eq!(
+        c0["Selector"],
+        "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"
+    );
     assert_eq!(c0["To"], TOKEN);
     assert_eq!(c0["Calldata"], json!([RECIPIENT, "0x3e8", "0x0"]));
     // An entrypoint given as a selector is used as is.
-    assert_eq!(msg["Calls"][1]["Selector"], "0x219209e083275171774dab1df80982e9df2096516f06319c5c6d71ae0a8480c");
+    assert_eq!(
+        msg["Calls"][1]["Selector"],
+        "0x219209e083275171774dab1df80982e9df2096516f06319c5c6d71ae0a8480c"
+    );
 
     let ready = env.sb.create_wallet(PIN, SandboxWalletType::Ready);
     let base = json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"});
     let cases: Vec<(Value, u16, &str)> = vec![
-        (json!({"publicKey": "0x999", "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 404, "WALLET_NOT_FOUND"),
-        (json!({"publicKey": ready.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_WALLET_TYPE"),
-        (json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "READY"}), 400, "INVALID_WALLET_TYPE"),
-        (json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": READY_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_CLASS_HASH"),
-        (json!({"publicKey": w.address, "calls": [], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [{"contractAddress": "xyz", "entrypoint": "transfer", "calldata": []}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "", "calldata": []}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "transfer", "calldata": [{}]}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "transfer"}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [transfer(1)], "walletType": "CHIPI"}), 400, "INVALID_REQUEST"),
-        (json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH}), 400, "INVALID_REQUEST"),
+        (
+            json!({"publicKey": "0x999", "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            404,
+            "WALLET_NOT_FOUND",
+        ),
+        (
+            json!({"publicKey": ready.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_WALLET_TYPE",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "READY"}),
+            400,
+            "INVALID_WALLET_TYPE",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": READY_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_CLASS_HASH",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [{"contractAddress": "xyz", "entrypoint": "transfer", "calldata": []}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "", "calldata": []}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "transfer", "calldata": [{}]}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [{"contractAddress": TOKEN, "entrypoint": "transfer"}], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [transfer(1)], "walletType": "CHIPI"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH}),
+            400,
+            "INVALID_REQUEST",
+        ),
         (json!([base]), 400, "INVALID_REQUEST"),
         (json!("x"), 400, "INVALID_REQUEST"),
     ];
     for (body, status, code) in cases {
         let r = env.chipi("prepare-typed-data", &body).await;
-        assert_eq!((r.status, r.code().as_str()), (status, code), "{body}: {}", r.body);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.json()["statusCode"], status);
     }
     let r = env.chipi("prepare-typed-data", &base).await;
@@ -425,7 +597,8 @@ async fn register_via_owner_signature_then_read_over_rpc() {
     let w = env.wallet();
     let (_, pk) = session_key();
     let valid_until = env.sb.clock().now_unix() + 21600;
-    env.register(&w, &pk, valid_until, 1000, &["transfer", "approve"]).await;
+    env.register(&w, &pk, valid_until, 1000, &["transfer", "approve"])
+        .await;
 
     let info = env.sb.session(&w.address, &hex(&pk)).expect("session");
     assert_eq!(
@@ -434,7 +607,10 @@ async fn register_via_owner_signature_then_read_over_rpc() {
             valid_until,
             max_calls: 1000,
             calls_used: 0,
-            allowed_entrypoints: vec![hex(&felt::selector("transfer")), hex(&felt::selector("approve"))],
+            allowed_entrypoints: vec![
+                hex(&felt::selector("transfer")),
+                hex(&felt::selector("approve"))
+            ],
             revoked: false,
         }
     );
@@ -443,10 +619,18 @@ async fn register_via_owner_signature_then_read_over_rpc() {
     assert_eq!(txs.len(), 1);
     assert_eq!(txs[0].signer, TxSigner::Owner);
     assert!(!txs[0].save_to_database);
-    assert_eq!(txs[0].calls[0].entrypoint.as_deref(), Some("add_or_update_session_key"));
+    assert_eq!(
+        txs[0].calls[0].entrypoint.as_deref(),
+        Some("add_or_update_session_key")
+    );
 
     // The receipt and session data are readable over JSON-RPC.
-    let receipt = env.rpc("starknet_getTransactionReceipt", json!({"transaction_hash": txs[0].hash})).await;
+    let receipt = env
+        .rpc(
+            "starknet_getTransactionReceipt",
+            json!({"transaction_hash": txs[0].hash}),
+        )
+        .await;
     assert_eq!(receipt["result"]["finality_status"], "ACCEPTED_ON_L2");
     assert_eq!(receipt["result"]["execution_status"], "SUCCEEDED");
     let data = env
@@ -455,7 +639,10 @@ async fn register_via_owner_signature_then_read_over_rpc() {
             json!({"request": {"contract_address": w.address, "entry_point_selector": hex(&felt::selector("get_session_data")), "calldata": [hex(&pk)]}, "block_id": "latest"}),
         )
         .await;
-    assert_eq!(data["result"], json!([format!("{valid_until:#x}"), "0x3e8", "0x0", "0x2"]));
+    assert_eq!(
+        data["result"],
+        json!([format!("{valid_until:#x}"), "0x3e8", "0x0", "0x2"])
+    );
     let at = env
         .rpc(
             "starknet_call",
@@ -470,16 +657,29 @@ async fn register_via_owner_signature_then_read_over_rpc() {
         owner_sk: felt::random_private_key(),
     };
     let r = env
-        .owner_execute(&other, &[call(&w.address, "revoke_session_key", &[hex(&pk)])], &["revoke_session_key"])
+        .owner_execute(
+            &other,
+            &[call(&w.address, "revoke_session_key", &[hex(&pk)])],
+            &["revoke_session_key"],
+        )
         .await;
     assert_eq!((r.status, r.code().as_str()), (400, "INVALID_SIGNATURE"));
-    assert!(!env.sb.session(&w.address, &hex(&pk)).expect("session").revoked);
+    assert!(
+        !env.sb
+            .session(&w.address, &hex(&pk))
+            .expect("session")
+            .revoked
+    );
 
     // Malformed admin calldata is refused.
     let r = env
         .owner_execute(
             &w,
-            &[call(&w.address, "add_or_update_session_key", &[hex(&pk), "1".into(), "1".into(), "2".into(), "0x1".into()])],
+            &[call(
+                &w.address,
+                "add_or_update_session_key",
+                &[hex(&pk), "1".into(), "1".into(), "2".into(), "0x1".into()],
+            )],
             &["add_or_update_session_key"],
         )
         .await;
@@ -495,17 +695,45 @@ async fn session_execute_success_counts_once_per_transaction() {
     env.register(&w, &pk, valid_until, 5, &[]).await;
 
     let r = env
-        .session_execute(&w, &sk, valid_until, &[transfer(1), transfer(2), call(TOKEN, "approve", &[RECIPIENT.into(), "5".into(), "0".into()])], &["transfer", "transfer", "approve"])
+        .session_execute(
+            &w,
+            &sk,
+            valid_until,
+            &[
+                transfer(1),
+                transfer(2),
+                call(
+                    TOKEN,
+                    "approve",
+                    &[RECIPIENT.into(), "5".into(), "0".into()],
+                ),
+            ],
+            &["transfer", "transfer", "approve"],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let hash = r.json()["transactionHash"].as_str().expect("hash").to_string();
+    let hash = r.json()["transactionHash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
     assert!(hash.starts_with("0x"));
-    assert_eq!(env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used, 1);
-    let r2 = env.session_execute(&w, &sk, valid_until, &[transfer(3)], &["transfer"]).await;
+    assert_eq!(
+        env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used,
+        1
+    );
+    let r2 = env
+        .session_execute(&w, &sk, valid_until, &[transfer(3)], &["transfer"])
+        .await;
     assert_eq!(r2.status, 200);
-    let hash2 = r2.json()["transactionHash"].as_str().expect("hash").to_string();
+    let hash2 = r2.json()["transactionHash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
     assert_ne!(hash, hash2);
-    assert_eq!(env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used, 2);
+    assert_eq!(
+        env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used,
+        2
+    );
     let txs = env.sb.transactions();
     assert_eq!(txs[1].signer, TxSigner::Session(hex(&pk)));
     assert!(txs[1].save_to_database);
@@ -525,57 +753,176 @@ async fn session_rules_apply_in_contract_order() {
     let valid_until = now + 3600;
     let vu = format!("{valid_until:#x}");
     env.register(&w, &pk, valid_until, 2, &[]).await;
-    let admin = call(&w.address, "add_or_update_session_key", &[hex(&pk), "1".into(), "1".into(), "0".into()]);
+    let admin = call(
+        &w.address,
+        "add_or_update_session_key",
+        &[hex(&pk), "1".into(), "1".into(), "0".into()],
+    );
     let admin_name = ["add_or_update_session_key"];
 
     // 1. valid_until must fit u64 (checked before anything else).
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, "0x10000000000000000", &[admin.clone()], &admin_name).await;
-    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_SESSION_SIGNATURE"), "{}", r.body);
+    let r = env
+        .session_execute_raw(
+            &w,
+            &pk,
+            &wrong_sk,
+            "0x10000000000000000",
+            std::slice::from_ref(&admin),
+            &admin_name,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_SESSION_SIGNATURE"),
+        "{}",
+        r.body
+    );
     // 2. expiry before registration, admin or signature checks.
     let (_, unknown_pk) = session_key();
-    let r = env.session_execute_raw(&w, &unknown_pk, &wrong_sk, &format!("{:#x}", now - 10), &[admin.clone()], &admin_name).await;
-    assert_eq!((r.status, r.json()["message"].as_str()), (400, Some("Session expired")));
+    let r = env
+        .session_execute_raw(
+            &w,
+            &unknown_pk,
+            &wrong_sk,
+            &format!("{:#x}", now - 10),
+            std::slice::from_ref(&admin),
+            &admin_name,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (400, Some("Session expired"))
+    );
     // 3. registration before admin / signature checks.
-    let r = env.session_execute_raw(&w, &unknown_pk, &wrong_sk, &vu, &[admin.clone()], &admin_name).await;
-    assert_eq!((r.status, r.code().as_str()), (400, "SESSION_NOT_REGISTERED"));
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, &format!("{:#x}", valid_until + 1), &[admin.clone()], &admin_name).await;
+    let r = env
+        .session_execute_raw(
+            &w,
+            &unknown_pk,
+            &wrong_sk,
+            &vu,
+            std::slice::from_ref(&admin),
+            &admin_name,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "SESSION_NOT_REGISTERED")
+    );
+    let r = env
+        .session_execute_raw(
+            &w,
+            &pk,
+            &wrong_sk,
+            &format!("{:#x}", valid_until + 1),
+            std::slice::from_ref(&admin),
+            &admin_name,
+        )
+        .await;
     assert_eq!(r.code(), "SESSION_NOT_REGISTERED");
     // 5. admin selector before the self-call and signature checks.
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, &vu, &[transfer(1), admin.clone()], &["transfer", admin_name[0]]).await;
+    let r = env
+        .session_execute_raw(
+            &w,
+            &pk,
+            &wrong_sk,
+            &vu,
+            &[transfer(1), admin.clone()],
+            &["transfer", admin_name[0]],
+        )
+        .await;
     assert_eq!(r.code(), "SESSION_ENTRYPOINT_NOT_ALLOWED");
-    assert!(r.json()["message"].as_str().unwrap_or_default().contains("admin"), "{}", r.body);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("admin"),
+        "{}",
+        r.body
+    );
     // 6. unrestricted session may not call the account itself.
     let selfcall = call(&w.address, "get_session_data", &[hex(&pk)]);
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, &vu, &[selfcall], &["get_session_data"]).await;
+    let r = env
+        .session_execute_raw(&w, &pk, &wrong_sk, &vu, &[selfcall], &["get_session_data"])
+        .await;
     assert_eq!(r.code(), "SESSION_ENTRYPOINT_NOT_ALLOWED");
-    assert!(r.json()["message"].as_str().unwrap_or_default().contains("itself"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("itself"));
     // 8. ECDSA.
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, &vu, &[transfer(1)], &["transfer"]).await;
-    assert_eq!((r.status, r.json()["message"].as_str()), (400, Some("Invalid signature")));
-    assert_eq!(env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used, 0);
+    let r = env
+        .session_execute_raw(&w, &pk, &wrong_sk, &vu, &[transfer(1)], &["transfer"])
+        .await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (400, Some("Invalid signature"))
+    );
+    assert_eq!(
+        env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used,
+        0
+    );
     // Use both calls, then 4. max calls comes before the admin check.
     for _ in 0..2 {
-        let r = env.session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"]).await;
+        let r = env
+            .session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"])
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let r = env.session_execute_raw(&w, &pk, &wrong_sk, &vu, &[admin.clone()], &admin_name).await;
-    assert_eq!((r.status, r.json()["message"].as_str()), (400, Some("Max calls exceeded")));
+    let r = env
+        .session_execute_raw(
+            &w,
+            &pk,
+            &wrong_sk,
+            &vu,
+            std::slice::from_ref(&admin),
+            &admin_name,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (400, Some("Max calls exceeded"))
+    );
     assert_eq!(r.code(), "SESSION_MAX_CALLS_EXCEEDED");
 
     // 7. whitelist.
     let (sk2, pk2) = session_key();
     env.register(&w, &pk2, valid_until, 10, &["transfer"]).await;
-    let approve = call(TOKEN, "approve", &[RECIPIENT.into(), "1".into(), "0".into()]);
-    let r = env.session_execute(&w, &sk2, valid_until, &[transfer(1), approve], &["transfer", "approve"]).await;
+    let approve = call(
+        TOKEN,
+        "approve",
+        &[RECIPIENT.into(), "1".into(), "0".into()],
+    );
+    let r = env
+        .session_execute(
+            &w,
+            &sk2,
+            valid_until,
+            &[transfer(1), approve],
+            &["transfer", "approve"],
+        )
+        .await;
     assert_eq!(r.code(), "SESSION_ENTRYPOINT_NOT_ALLOWED");
-    assert!(r.json()["message"].as_str().unwrap_or_default().contains("whitelist"));
-    let r = env.session_execute(&w, &sk2, valid_until, &[transfer(1)], &["transfer"]).await;
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("whitelist"));
+    let r = env
+        .session_execute(&w, &sk2, valid_until, &[transfer(1)], &["transfer"])
+        .await;
     assert_eq!(r.status, 200);
 
     // Revoked sessions.
-    let r = env.owner_execute(&w, &[call(&w.address, "revoke_session_key", &[hex(&pk2)])], &["revoke_session_key"]).await;
+    let r = env
+        .owner_execute(
+            &w,
+            &[call(&w.address, "revoke_session_key", &[hex(&pk2)])],
+            &["revoke_session_key"],
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let r = env.session_execute(&w, &sk2, valid_until, &[transfer(1)], &["transfer"]).await;
+    let r = env
+        .session_execute(&w, &sk2, valid_until, &[transfer(1)], &["transfer"])
+        .await;
     assert_eq!((r.status, r.code().as_str()), (400, "SESSION_REVOKED"));
     let info = env.sb.session(&w.address, &hex(&pk2)).expect("s");
     assert!(info.revoked && info.valid_until == 0);
@@ -586,7 +933,9 @@ async fn session_rules_apply_in_contract_order() {
 
     // Expiry by the passage of time (typed data prepared after the clock moved).
     env.sb.advance_time(3601);
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"]).await;
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"])
+        .await;
     assert_eq!(r.code(), "SESSION_EXPIRED");
 }
 
@@ -603,30 +952,61 @@ async fn typed_data_must_match_and_nonces_are_single_use() {
     let (r, s) = sign(&sk, &hash);
     let sig = [hex(&pk), hex(&r), hex(&s), format!("{valid_until:#x}")];
     let body = env.session_body(&w, &td, sig.clone());
-    assert_eq!(env.chipi("execute-sponsored-transaction", &body).await.status, 200);
+    assert_eq!(
+        env.chipi("execute-sponsored-transaction", &body)
+            .await
+            .status,
+        200
+    );
     let replay = env.chipi("execute-sponsored-transaction", &body).await;
-    assert_eq!((replay.status, replay.code().as_str()), (400, "NONCE_ALREADY_USED"));
+    assert_eq!(
+        (replay.status, replay.code().as_str()),
+        (400, "NONCE_ALREADY_USED")
+    );
 
     // Tampered content under an issued nonce.
     let td2 = env.prepare(&w.address, &[transfer(7)]).await;
     let mut tampered = td2.clone();
     tampered["message"]["Calls"][0]["Calldata"][1] = json!("0x999999");
-    let r = env.chipi("execute-sponsored-transaction", &env.session_body(&w, &tampered, sig.clone())).await;
+    let r = env
+        .chipi(
+            "execute-sponsored-transaction",
+            &env.session_body(&w, &tampered, sig.clone()),
+        )
+        .await;
     assert_eq!((r.status, r.code().as_str()), (400, "TYPED_DATA_MISMATCH"));
     // A nonce never issued.
     let mut unknown = td2.clone();
     unknown["message"]["Nonce"] = json!("0x1234");
-    let r = env.chipi("execute-sponsored-transaction", &env.session_body(&w, &unknown, sig.clone())).await;
+    let r = env
+        .chipi(
+            "execute-sponsored-transaction",
+            &env.session_body(&w, &unknown, sig.clone()),
+        )
+        .await;
     assert_eq!(r.code(), "TYPED_DATA_MISMATCH");
-    assert!(r.json()["message"].as_str().unwrap_or_default().starts_with("Typed data does not match"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Typed data does not match"));
     // Same content in another representation is accepted (semantic comparison).
     let mut restyled = td2.clone();
     restyled["domain"]["chainId"] = json!("SN_SEPOLIA");
     restyled["message"]["Calls"][0]["Calldata"][1] = json!(7);
     let hash2 = hash_with_names(&td2, &["transfer"], &w.address);
     let (r2, s2) = sign(&sk, &hash2);
-    let sig2 = [hex(&pk), r2.to_string(), s2.to_string(), valid_until.to_string()];
-    let r = env.chipi("execute-sponsored-transaction", &env.session_body(&w, &restyled, sig2)).await;
+    let sig2 = [
+        hex(&pk),
+        r2.to_string(),
+        s2.to_string(),
+        valid_until.to_string(),
+    ];
+    let r = env
+        .chipi(
+            "execute-sponsored-transaction",
+            &env.session_body(&w, &restyled, sig2),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Outside the time window.
@@ -634,22 +1014,35 @@ async fn typed_data_must_match_and_nonces_are_single_use() {
     env.sb.advance_time(3700);
     let hash3 = hash_with_names(&td3, &["transfer"], &w.address);
     let (r3, s3) = sign(&sk, &hash3);
-    let body3 = env.session_body(&w, &td3, [hex(&pk), hex(&r3), hex(&s3), format!("{valid_until:#x}")]);
+    let body3 = env.session_body(
+        &w,
+        &td3,
+        [hex(&pk), hex(&r3), hex(&s3), format!("{valid_until:#x}")],
+    );
     let r = env.chipi("execute-sponsored-transaction", &body3).await;
     assert_eq!((r.status, r.code().as_str()), (400, "INVALID_TIME_WINDOW"));
 
     // Owner signature shape is required without isSessionSignature, and vice versa.
     let mut wrong_shape = body3.clone();
     wrong_shape["isSessionSignature"] = json!(false);
-    let r = env.chipi("execute-sponsored-transaction", &wrong_shape).await;
+    let r = env
+        .chipi("execute-sponsored-transaction", &wrong_shape)
+        .await;
     assert_eq!(r.code(), "INVALID_SIGNATURE_FORMAT");
     let mut wrong_shape = body3.clone();
     wrong_shape["userSignature"] = json!({"r": "1", "s": "2"});
-    let r = env.chipi("execute-sponsored-transaction", &wrong_shape).await;
+    let r = env
+        .chipi("execute-sponsored-transaction", &wrong_shape)
+        .await;
     assert_eq!(r.code(), "INVALID_SIGNATURE_FORMAT");
     let mut missing_flag = body3.clone();
-    missing_flag.as_object_mut().expect("obj").remove("saveToDatabase");
-    let r = env.chipi("execute-sponsored-transaction", &missing_flag).await;
+    missing_flag
+        .as_object_mut()
+        .expect("obj")
+        .remove("saveToDatabase");
+    let r = env
+        .chipi("execute-sponsored-transaction", &missing_flag)
+        .await;
     assert_eq!(r.code(), "INVALID_REQUEST");
 }
 
@@ -671,19 +1064,32 @@ async fn every_typed_data_style_round_trips() {
         let (sk, pk) = session_key();
         let valid_until = env.sb.clock().now_unix() + 600;
         env.register(&w, &pk, valid_until, 3, &["transfer"]).await;
-        let r = env.session_execute(&w, &sk, valid_until, &[transfer(123_456_789)], &["transfer"]).await;
+        let r = env
+            .session_execute(
+                &w,
+                &sk,
+                valid_until,
+                &[transfer(123_456_789)],
+                &["transfer"],
+            )
+            .await;
         assert_eq!(r.status, 200, "{style:?}: {}", r.body);
         let served = &env.sb.issued_typed_data()[1].served;
         match style {
             TypedDataStyle::ShortstringChainId | TypedDataStyle::Mixed => {
                 assert_eq!(served["domain"]["chainId"], "SN_SEPOLIA")
             }
-            TypedDataStyle::Decimal => assert_eq!(served["domain"]["chainId"], "393402133025997798000961"),
+            TypedDataStyle::Decimal => {
+                assert_eq!(served["domain"]["chainId"], "393402133025997798000961")
+            }
             _ => assert_eq!(served["domain"]["chainId"], "0x534e5f5345504f4c4941"),
         }
         if style == TypedDataStyle::Numbers {
             assert!(served["message"]["Execute Before"].is_u64());
-            assert_eq!(served["message"]["Calls"][0]["Calldata"][1], json!(123_456_789));
+            assert_eq!(
+                served["message"]["Calls"][0]["Calldata"][1],
+                json!(123_456_789)
+            );
         }
     }
 }
@@ -696,13 +1102,26 @@ async fn entrypoint_by_selector_is_hashed_without_its_name() {
     let valid_until = env.sb.clock().now_unix() + 600;
     env.register(&w, &pk, valid_until, 3, &[]).await;
     let sel = hex(&felt::selector("transfer"));
-    let td = env.prepare(&w.address, &[call(TOKEN, &sel, &[RECIPIENT.into(), "5".into(), "0".into()])]).await;
+    let td = env
+        .prepare(
+            &w.address,
+            &[call(
+                TOKEN,
+                &sel,
+                &[RECIPIENT.into(), "5".into(), "0".into()],
+            )],
+        )
+        .await;
     let oe = typed_data::parse(&td).expect("parse");
     let hash = typed_data::message_hash_poseidon(&oe, parse(&w.address));
     // The same hash starknet-core gives on the names variant.
     assert_eq!(hash, hash_with_names(&td, &["transfer"], &w.address));
     let (r, s) = sign(&sk, &hash);
-    let body = env.session_body(&w, &td, [hex(&pk), hex(&r), hex(&s), format!("{valid_until:#x}")]);
+    let body = env.session_body(
+        &w,
+        &td,
+        [hex(&pk), hex(&r), hex(&s), format!("{valid_until:#x}")],
+    );
     let resp = env.chipi("execute-sponsored-transaction", &body).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(env.sb.transactions()[1].calls[0].entrypoint, None);
@@ -720,42 +1139,116 @@ async fn spending_policy_is_enforced_per_call_and_window() {
     let (sk, pk) = session_key();
     let valid_until = env.sb.clock().now_unix() + 30000;
     env.register(&w, &pk, valid_until, 100, &[]).await;
-    let policy = call(&w.address, "set_spending_policy", &[hex(&pk), TOKEN.into(), "100".into(), "0".into(), "150".into(), "0".into(), "3600".into()]);
-    let r = env.owner_execute(&w, &[policy], &["set_spending_policy"]).await;
+    let policy = call(
+        &w.address,
+        "set_spending_policy",
+        &[
+            hex(&pk),
+            TOKEN.into(),
+            "100".into(),
+            "0".into(),
+            "150".into(),
+            "0".into(),
+            "3600".into(),
+        ],
+    );
+    let r = env
+        .owner_execute(&w, &[policy], &["set_spending_policy"])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(get_policy(&env, &w.address, &pk).await, json!(["0x64", "0x0", "0x96", "0x0", "0xe10", "0x0", "0x0", "0x0"]));
+    assert_eq!(
+        get_policy(&env, &w.address, &pk).await,
+        json!(["0x64", "0x0", "0x96", "0x0", "0xe10", "0x0", "0x0", "0x0"])
+    );
 
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(100)], &["transfer"]).await;
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(100)], &["transfer"])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let p = env.sb.spending_policy(&w.address, &hex(&pk), TOKEN).expect("policy");
+    let p = env
+        .sb
+        .spending_policy(&w.address, &hex(&pk), TOKEN)
+        .expect("policy");
     assert_eq!(p.spent, "100");
     let start = p.window_start;
     // Above max per call.
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(101)], &["transfer"]).await;
-    assert_eq!((r.status, r.code().as_str()), (400, "SPENDING_LIMIT_EXCEEDED"));
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(101)], &["transfer"])
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "SPENDING_LIMIT_EXCEEDED")
+    );
     // Window exhausted (100 + 60 > 150), even split over two calls of one tx.
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(30), transfer(30)], &["transfer", "transfer"]).await;
+    let r = env
+        .session_execute(
+            &w,
+            &sk,
+            valid_until,
+            &[transfer(30), transfer(30)],
+            &["transfer", "transfer"],
+        )
+        .await;
     assert_eq!(r.code(), "SPENDING_LIMIT_EXCEEDED");
-    assert!(r.json()["message"].as_str().unwrap_or_default().contains("window"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("window"));
     // Refusals revert: calls_used and spent unchanged.
-    assert_eq!(env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used, 1);
-    assert_eq!(env.sb.spending_policy(&w.address, &hex(&pk), TOKEN).expect("p").spent, "100");
+    assert_eq!(
+        env.sb.session(&w.address, &hex(&pk)).expect("s").calls_used,
+        1
+    );
+    assert_eq!(
+        env.sb
+            .spending_policy(&w.address, &hex(&pk), TOKEN)
+            .expect("p")
+            .spent,
+        "100"
+    );
     // Untracked selectors and other tokens are not limited.
-    let other = call("0x777", "transfer", &[RECIPIENT.into(), "1000".into(), "0".into()]);
-    let r = env.session_execute(&w, &sk, valid_until, &[other], &["transfer"]).await;
+    let other = call(
+        "0x777",
+        "transfer",
+        &[RECIPIENT.into(), "1000".into(), "0".into()],
+    );
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[other], &["transfer"])
+        .await;
     assert_eq!(r.status, 200);
     // A new window.
     env.sb.advance_time(3600);
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(100)], &["transfer"]).await;
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(100)], &["transfer"])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let p = env.sb.spending_policy(&w.address, &hex(&pk), TOKEN).expect("policy");
+    let p = env
+        .sb
+        .spending_policy(&w.address, &hex(&pk), TOKEN)
+        .expect("policy");
     assert_eq!(p.spent, "100");
     assert!(p.window_start >= start + 3600);
     // Remove it.
-    let r = env.owner_execute(&w, &[call(&w.address, "remove_spending_policy", &[hex(&pk), TOKEN.into()])], &["remove_spending_policy"]).await;
+    let r = env
+        .owner_execute(
+            &w,
+            &[call(
+                &w.address,
+                "remove_spending_policy",
+                &[hex(&pk), TOKEN.into()],
+            )],
+            &["remove_spending_policy"],
+        )
+        .await;
     assert_eq!(r.status, 200);
-    assert_eq!(get_policy(&env, &w.address, &pk).await, json!(["0x0"; 8]));
-    assert!(env.sb.spending_policy(&w.address, &hex(&pk), TOKEN).is_none());
+    assert_eq!(
+        get_policy(&env, &w.address, &pk).await,
+        json!(vec!["0x0"; 8])
+    );
+    assert!(env
+        .sb
+        .spending_policy(&w.address, &hex(&pk), TOKEN)
+        .is_none());
 }
 
 #[tokio::test]
@@ -808,13 +1301,23 @@ async fn substitution_faults_tamper_and_are_refused_at_execute() {
         let oe = typed_data::parse(&td).expect("parse");
         let hash = typed_data::message_hash_poseidon(&oe, parse(&w.address));
         let (r, s) = sign(&sk, &hash);
-        let body = env.session_body(&w, &td, [hex(&pk), hex(&r), hex(&s), format!("{valid_until:#x}")]);
+        let body = env.session_body(
+            &w,
+            &td,
+            [hex(&pk), hex(&r), hex(&s), format!("{valid_until:#x}")],
+        );
         let resp = env.chipi("execute-sponsored-transaction", &body).await;
-        assert_eq!((resp.status, resp.code().as_str()), (400, "TYPED_DATA_MISMATCH"), "{sub:?}");
+        assert_eq!(
+            (resp.status, resp.code().as_str()),
+            (400, "TYPED_DATA_MISMATCH"),
+            "{sub:?}"
+        );
     }
     assert_eq!(env.sb.transactions().len(), 1);
     // Without the fault the same flow succeeds.
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(10)], &["transfer"]).await;
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(10)], &["transfer"])
+        .await;
     assert_eq!(r.status, 200);
 }
 
@@ -828,48 +1331,91 @@ async fn status_delay_malformed_and_missing_hash_faults() {
     let prepare_body = json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": "CHIPI"});
 
     // 429 with Retry-After, twice, then normal.
-    env.sb.set_faults(Faults { status: Some(429), remaining: Some(2), ..Faults::default() });
+    env.sb.set_faults(Faults {
+        status: Some(429),
+        remaining: Some(2),
+        ..Faults::default()
+    });
     for _ in 0..2 {
         let r = env.chipi("prepare-typed-data", &prepare_body).await;
         assert_eq!((r.status, r.code().as_str()), (429, "RATE_LIMITED"));
         assert_eq!(r.header("retry-after"), Some("1"));
         assert_eq!(r.json()["statusCode"], 429);
     }
-    assert_eq!(env.chipi("prepare-typed-data", &prepare_body).await.status, 200);
+    assert_eq!(
+        env.chipi("prepare-typed-data", &prepare_body).await.status,
+        200
+    );
 
     // 401 / 500 restricted to one endpoint.
-    env.sb.set_faults(Faults { status: Some(500), endpoint: Some("rpc".into()), ..Faults::default() });
-    assert_eq!(env.chipi("prepare-typed-data", &prepare_body).await.status, 200);
-    let r = http(env.sb.addr(), "POST", "/rpc", &[("Content-Type", "application/json")], r#"{"jsonrpc":"2.0","id":1,"method":"starknet_chainId"}"#).await;
+    env.sb.set_faults(Faults {
+        status: Some(500),
+        endpoint: Some("rpc".into()),
+        ..Faults::default()
+    });
+    assert_eq!(
+        env.chipi("prepare-typed-data", &prepare_body).await.status,
+        200
+    );
+    let r = http(
+        env.sb.addr(),
+        "POST",
+        "/rpc",
+        &[("Content-Type", "application/json")],
+        r#"{"jsonrpc":"2.0","id":1,"method":"starknet_chainId"}"#,
+    )
+    .await;
     assert_eq!(r.status, 500);
-    env.sb.set_faults(Faults { status: Some(401), endpoint: Some("execute-sponsored-transaction".into()), ..Faults::default() });
+    env.sb.set_faults(Faults {
+        status: Some(401),
+        endpoint: Some("execute-sponsored-transaction".into()),
+        ..Faults::default()
+    });
     let r = env.chipi("execute-sponsored-transaction", &json!({})).await;
     assert_eq!((r.status, r.code().as_str()), (401, "UNAUTHORIZED"));
     env.sb.clear_faults();
 
     // Delay.
-    env.sb.set_faults(Faults { delay_ms: Some(300), remaining: Some(1), ..Faults::default() });
+    env.sb.set_faults(Faults {
+        delay_ms: Some(300),
+        remaining: Some(1),
+        ..Faults::default()
+    });
     let t = Instant::now();
     let r = env.rpc("starknet_chainId", json!([])).await;
     assert!(t.elapsed().as_millis() >= 300);
     assert_eq!(r["result"], "0x534e5f5345504f4c4941");
 
     // Malformed JSON.
-    env.sb.set_faults(Faults { malformed_json: true, endpoint: Some("prepare-typed-data".into()), remaining: Some(1), ..Faults::default() });
+    env.sb.set_faults(Faults {
+        malformed_json: true,
+        endpoint: Some("prepare-typed-data".into()),
+        remaining: Some(1),
+        ..Faults::default()
+    });
     let r = env.chipi("prepare-typed-data", &prepare_body).await;
     assert_eq!(r.status, 200);
     assert!(serde_json::from_str::<Value>(&r.body).is_err());
 
     // Missing transaction hash: executed, but the answer has no hash.
-    env.sb.set_faults(Faults { missing_tx_hash: true, remaining: Some(1), ..Faults::default() });
-    let r = env.session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"]).await;
+    env.sb.set_faults(Faults {
+        missing_tx_hash: true,
+        remaining: Some(1),
+        ..Faults::default()
+    });
+    let r = env
+        .session_execute(&w, &sk, valid_until, &[transfer(1)], &["transfer"])
+        .await;
     assert_eq!(r.status, 200);
     assert!(r.json().get("transactionHash").is_none());
     assert_eq!(env.sb.transactions().len(), 2);
     assert!(env.sb.faults().is_none());
 
     // Admin endpoints are never faulted.
-    env.sb.set_faults(Faults { status: Some(503), ..Faults::default() });
+    env.sb.set_faults(Faults {
+        status: Some(503),
+        ..Faults::default()
+    });
     let r = http(env.sb.addr(), "GET", "/sandbox/info", &[], "").await;
     assert_eq!(r.status, 200);
     let r = env.rpc_raw_status().await;
@@ -878,9 +1424,15 @@ async fn status_delay_malformed_and_missing_hash_faults() {
 
 impl Env {
     async fn rpc_raw_status(&self) -> u16 {
-        http(self.sb.addr(), "POST", "/rpc", &[("Content-Type", "application/json")], "{}")
-            .await
-            .status
+        http(
+            self.sb.addr(),
+            "POST",
+            "/rpc",
+            &[("Content-Type", "application/json")],
+            "{}",
+        )
+        .await
+        .status
     }
 }
 
@@ -889,44 +1441,119 @@ async fn json_rpc_reads_and_errors() {
     let env = Env::new().await;
     let w = env.wallet();
     let ready = env.sb.create_wallet(PIN, SandboxWalletType::Ready);
-    assert_eq!(env.rpc("starknet_chainId", json!([])).await["result"], "0x534e5f5345504f4c4941");
-    assert_eq!(env.rpc("starknet_specVersion", json!([])).await["result"], SPEC_VERSION);
-    assert_eq!(env.rpc("starknet_blockNumber", Value::Null).await["result"], json!(state::GENESIS_BLOCK));
-    let c = env.rpc("starknet_getClassHashAt", json!({"block_id": "latest", "contract_address": w.address})).await;
+    assert_eq!(
+        env.rpc("starknet_chainId", json!([])).await["result"],
+        "0x534e5f5345504f4c4941"
+    );
+    assert_eq!(
+        env.rpc("starknet_specVersion", json!([])).await["result"],
+        SPEC_VERSION
+    );
+    assert_eq!(
+        env.rpc("starknet_blockNumber", Value::Null).await["result"],
+        json!(state::GENESIS_BLOCK)
+    );
+    let c = env
+        .rpc(
+            "starknet_getClassHashAt",
+            json!({"block_id": "latest", "contract_address": w.address}),
+        )
+        .await;
     assert_eq!(c["result"], CHIPI_CLASS_HASH);
-    let c = env.rpc("starknet_getClassHashAt", json!(["pending", ready.address])).await;
+    let c = env
+        .rpc("starknet_getClassHashAt", json!(["pending", ready.address]))
+        .await;
     assert_eq!(c["result"], READY_CLASS_HASH);
-    let c = env.rpc("starknet_getClassHashAt", json!([{"block_number": 1}, w.address])).await;
+    let c = env
+        .rpc(
+            "starknet_getClassHashAt",
+            json!([{"block_number": 1}, w.address]),
+        )
+        .await;
     assert_eq!(c["result"], CHIPI_CLASS_HASH);
-    let c = env.rpc("starknet_getClassHashAt", json!([{"block_number": 999_999}, w.address])).await;
+    let c = env
+        .rpc(
+            "starknet_getClassHashAt",
+            json!([{"block_number": 999_999}, w.address]),
+        )
+        .await;
     assert_eq!(c["error"]["code"], 24);
-    let c = env.rpc("starknet_getClassHashAt", json!(["latest", "0x42"])).await;
+    let c = env
+        .rpc("starknet_getClassHashAt", json!(["latest", "0x42"]))
+        .await;
     assert_eq!(c["error"]["code"], 20);
     let c = env.rpc("starknet_getClassHashAt", json!(["latest"])).await;
     assert_eq!(c["error"]["code"], -32602);
 
     let sel = |n: &str| hex(&felt::selector(n));
-    let call_req = |to: &str, entry: &str, calldata: Value| {
-        json!({"request": {"contract_address": to, "entry_point_selector": sel(entry), "calldata": calldata}, "block_id": "latest"})
-    };
-    let r = env.rpc("starknet_call", call_req(&w.address, "get_session_data", json!(["0x5"]))).await;
+    let call_req = |to: &str, entry: &str, calldata: Value| json!({"request": {"contract_address": to, "entry_point_selector": sel(entry), "calldata": calldata}, "block_id": "latest"});
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&w.address, "get_session_data", json!(["0x5"])),
+        )
+        .await;
     assert_eq!(r["result"], json!(["0x0", "0x0", "0x0", "0x0"]));
-    let r = env.rpc("starknet_call", call_req(&w.address, "get_session_allowed_entrypoint_at", json!(["0x5", "0x0"]))).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(
+                &w.address,
+                "get_session_allowed_entrypoint_at",
+                json!(["0x5", "0x0"]),
+            ),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 40);
     assert_eq!(r["error"]["message"], "Contract error");
-    let r = env.rpc("starknet_call", call_req(&w.address, "get_spending_policy", json!(["0x5", TOKEN]))).await;
-    assert_eq!(r["result"], json!(["0x0"; 8]));
-    let r = env.rpc("starknet_call", call_req(&w.address, "get_session_data", json!([]))).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&w.address, "get_spending_policy", json!(["0x5", TOKEN])),
+        )
+        .await;
+    assert_eq!(r["result"], json!(vec!["0x0"; 8]));
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&w.address, "get_session_data", json!([])),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 40);
-    let r = env.rpc("starknet_call", call_req(&w.address, "balance_of", json!([]))).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&w.address, "balance_of", json!([])),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 21);
-    let r = env.rpc("starknet_call", call_req(&ready.address, "get_session_data", json!(["0x5"]))).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&ready.address, "get_session_data", json!(["0x5"])),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 21);
-    let r = env.rpc("starknet_call", call_req("0x42", "get_session_data", json!(["0x5"]))).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req("0x42", "get_session_data", json!(["0x5"])),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 20);
-    let r = env.rpc("starknet_call", call_req(&w.address, "get_public_key", json!([]))).await;
-    assert_eq!(r["result"], json!([hex(&starknet_crypto::get_public_key(&w.owner_sk))]));
-    let r = env.rpc("starknet_getTransactionReceipt", json!(["0x1234"])).await;
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(&w.address, "get_public_key", json!([])),
+        )
+        .await;
+    assert_eq!(
+        r["result"],
+        json!([hex(&starknet_crypto::get_public_key(&w.owner_sk))])
+    );
+    let r = env
+        .rpc("starknet_getTransactionReceipt", json!(["0x1234"]))
+        .await;
     assert_eq!(r["error"]["code"], 29);
     let r = env.rpc("starknet_nope", json!([])).await;
     assert_eq!(r["error"]["code"], -32601);
@@ -936,8 +1563,19 @@ async fn json_rpc_reads_and_errors() {
     let ct = [("Content-Type", "application/json")];
     let r = http(addr, "POST", "/rpc", &ct, "{not json").await.json();
     assert_eq!(r["error"]["code"], -32700);
-    let r = http(addr, "POST", "/rpc", &ct, r#"{"id":3,"method":"starknet_chainId"}"#).await.json();
-    assert_eq!((r["error"]["code"].as_i64(), r["id"].as_i64()), (Some(-32600), Some(3)));
+    let r = http(
+        addr,
+        "POST",
+        "/rpc",
+        &ct,
+        r#"{"id":3,"method":"starknet_chainId"}"#,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["error"]["code"].as_i64(), r["id"].as_i64()),
+        (Some(-32600), Some(3))
+    );
     let r = http(addr, "POST", "/rpc", &ct, "[]").await.json();
     assert_eq!(r["error"]["code"], -32600);
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"starknet_chainId"},{"jsonrpc":"2.0","id":2,"method":"starknet_blockNumber"}]"#;
@@ -952,11 +1590,24 @@ async fn cryptojs_wallet_decrypts_with_openssl() {
     let w = env.sb.create_wallet(PIN, SandboxWalletType::Chipi);
     let ours = decrypt_cryptojs(&w.encrypted_private_key, PIN).expect("decrypt");
     assert!(ours.starts_with("0x"));
-    assert_eq!(hex(&starknet_crypto::get_public_key(&parse(&ours))), w.owner_public_key);
+    assert_eq!(
+        hex(&starknet_crypto::get_public_key(&parse(&ours))),
+        w.owner_public_key
+    );
     assert!(decrypt_cryptojs(&w.encrypted_private_key, "000000").ok() != Some(ours.clone()));
 
     let child = std::process::Command::new("openssl")
-        .args(["enc", "-d", "-aes-256-cbc", "-md", "md5", "-a", "-A", "-pass", &format!("pass:{PIN}")])
+        .args([
+            "enc",
+            "-d",
+            "-aes-256-cbc",
+            "-md",
+            "md5",
+            "-a",
+            "-A",
+            "-pass",
+            &format!("pass:{PIN}"),
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -966,12 +1617,17 @@ async fn cryptojs_wallet_decrypts_with_openssl() {
         return;
     };
     {
-        use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(w.encrypted_private_key.as_bytes()).expect("write");
+        stdin
+            .write_all(w.encrypted_private_key.as_bytes())
+            .expect("write");
     }
     let out = child.wait_with_output().expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), ours);
 }
 
@@ -979,30 +1635,64 @@ async fn cryptojs_wallet_decrypts_with_openssl() {
 async fn admin_endpoints() {
     let env = Env::new().await;
     let addr = env.sb.addr();
-    let r = http(addr, "POST", "/sandbox/wallets", &[("Content-Type", "application/json")], r#"{"pin":"1111","walletType":"READY"}"#).await;
+    let r = http(
+        addr,
+        "POST",
+        "/sandbox/wallets",
+        &[("Content-Type", "application/json")],
+        r#"{"pin":"1111","walletType":"READY"}"#,
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let v = r.json();
     assert_eq!(v["walletType"], "READY");
     assert_eq!(v["classHash"], READY_CLASS_HASH);
-    let sk = decrypt_cryptojs(v["encryptedPrivateKey"].as_str().expect("ct"), "1111").expect("decrypt");
-    assert_eq!(json!(hex(&starknet_crypto::get_public_key(&parse(&sk)))), v["ownerPublicKey"]);
+    let sk =
+        decrypt_cryptojs(v["encryptedPrivateKey"].as_str().expect("ct"), "1111").expect("decrypt");
+    assert_eq!(
+        json!(hex(&starknet_crypto::get_public_key(&parse(&sk)))),
+        v["ownerPublicKey"]
+    );
     let pk = v["publicKey"].as_str().expect("address");
-    let c = env.rpc("starknet_getClassHashAt", json!(["latest", pk])).await;
+    let c = env
+        .rpc("starknet_getClassHashAt", json!(["latest", pk]))
+        .await;
     assert_eq!(c["result"], READY_CLASS_HASH);
 
     let r = http(addr, "POST", "/sandbox/wallets", &[], r#"{"pin":""}"#).await;
     assert_eq!(r.status, 400);
-    let r = http(addr, "POST", "/sandbox/faults", &[], r#"{"status":429,"endpoint":"rpc","remaining":1}"#).await;
+    let r = http(
+        addr,
+        "POST",
+        "/sandbox/faults",
+        &[],
+        r#"{"status":429,"endpoint":"rpc","remaining":1}"#,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(env.sb.faults().and_then(|f| f.status), Some(429));
-    let r = http(addr, "POST", "/sandbox/faults", &[], r#"{"substitute":"nope"}"#).await;
+    let r = http(
+        addr,
+        "POST",
+        "/sandbox/faults",
+        &[],
+        r#"{"substitute":"nope"}"#,
+    )
+    .await;
     assert_eq!(r.status, 400);
     let r = http(addr, "DELETE", "/sandbox/faults", &[], "").await;
     assert_eq!(r.status, 204);
     assert!(env.sb.faults().is_none());
 
     let before = env.sb.clock().now_unix();
-    let r = http(addr, "POST", "/sandbox/time/advance", &[], r#"{"seconds":7200}"#).await;
+    let r = http(
+        addr,
+        "POST",
+        "/sandbox/time/advance",
+        &[],
+        r#"{"seconds":7200}"#,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert!(env.sb.clock().now_unix() >= before + 7200);
     assert_eq!(r.json()["offsetSeconds"], 7200);
@@ -1014,7 +1704,12 @@ async fn admin_endpoints() {
     assert_eq!(reqs.as_array().map(Vec::len), Some(2));
     assert_eq!(reqs[1]["path"], "/rpc");
     assert_eq!(reqs[1]["body"]["method"], "starknet_chainId");
-    assert_eq!(http(addr, "DELETE", "/sandbox/requests", &[], "").await.status, 204);
+    assert_eq!(
+        http(addr, "DELETE", "/sandbox/requests", &[], "")
+            .await
+            .status,
+        204
+    );
     assert!(env.sb.requests().is_empty());
     let r = http(addr, "GET", "/sandbox/transactions", &[], "").await;
     assert_eq!(r.json(), json!([]));
@@ -1046,7 +1741,12 @@ async fn malformed_requests_never_break_the_server() {
         for body in &bodies {
             let path = format!("/v1/transactions/{endpoint}?__chipi_api_version={API_VERSION}");
             let r = http(env.sb.addr(), "POST", &path, &h, body).await;
-            assert!((400..500).contains(&r.status), "{endpoint} {body:?}: {} {}", r.status, r.body);
+            assert!(
+                (400..500).contains(&r.status),
+                "{endpoint} {body:?}: {} {}",
+                r.status,
+                r.body
+            );
             assert!(r.json()["message"].is_string());
         }
     }
@@ -1057,7 +1757,10 @@ async fn malformed_requests_never_break_the_server() {
         assert_eq!(r, 413);
     }
     // Still serving.
-    assert_eq!(env.rpc("starknet_chainId", json!([])).await["result"], "0x534e5f5345504f4c4941");
+    assert_eq!(
+        env.rpc("starknet_chainId", json!([])).await["result"],
+        "0x534e5f5345504f4c4941"
+    );
 }
 
 #[test]
@@ -1075,9 +1778,18 @@ fn thread_sandbox_serves_synchronous_callers() {
     assert!(sb.api_key().starts_with("pk_dev_") && sb.api_key().len() == 39);
     assert!(sb.api_key()[7..].chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(sb.chain_id_hex(), "0x534e5f4d41494e");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let addr = sb.addr();
-    let r = rt.block_on(http(addr, "POST", "/rpc", &[], r#"{"jsonrpc":"2.0","id":1,"method":"starknet_chainId"}"#));
+    let r = rt.block_on(http(
+        addr,
+        "POST",
+        "/rpc",
+        &[],
+        r#"{"jsonrpc":"2.0","id":1,"method":"starknet_chainId"}"#,
+    ));
     assert_eq!(r.json()["result"], "0x534e5f4d41494e");
     sb.shutdown_blocking();
     assert!(std::net::TcpStream::connect(addr).is_err());
@@ -1085,9 +1797,19 @@ fn thread_sandbox_serves_synchronous_callers() {
 
 #[tokio::test]
 async fn shutdown_stops_serving() {
-    let sb = Sandbox::start(SandboxConfig::default(), loopback()).await.expect("start");
+    let sb = Sandbox::start(SandboxConfig::default(), loopback())
+        .await
+        .expect("start");
     let addr = sb.addr();
     sb.shutdown().await;
-    assert!(TcpStream::connect(addr).await.is_err());
-    assert!(Sandbox::start(SandboxConfig { chain_id: "".into(), ..SandboxConfig::default() }, loopback()).await.is_err());
+    assert!(TcpStream::connect(addr).is_err());
+    assert!(Sandbox::start(
+        SandboxConfig {
+            chain_id: "".into(),
+            ..SandboxConfig::default()
+        },
+        loopback()
+    )
+    .await
+    .is_err());
 }

@@ -25,7 +25,8 @@ pub const ATTACKER_ADDRESS: &str = "0xa77ac4e5";
 pub const DOMAIN_NAME: &str = "Account.execute_from_outside";
 
 const DOMAIN_TYPE: &str = "\"StarknetDomain\"(\"name\":\"shortstring\",\"version\":\"shortstring\",\"chainId\":\"shortstring\",\"revision\":\"shortstring\")";
-const CALL_TYPE: &str = "\"Call\"(\"To\":\"ContractAddress\",\"Selector\":\"selector\",\"Calldata\":\"felt*\")";
+const CALL_TYPE: &str =
+    "\"Call\"(\"To\":\"ContractAddress\",\"Selector\":\"selector\",\"Calldata\":\"felt*\")";
 const OE_TYPE_HEAD: &str = "\"OutsideExecution\"(\"Caller\":\"ContractAddress\",\"Nonce\":\"felt\",\"Execute After\":\"u128\",\"Execute Before\":\"u128\",\"Calls\":\"Call*\")";
 
 /// How the sandbox writes numbers in the typed data it issues. Every style hashes
@@ -338,7 +339,8 @@ pub(crate) fn parse(td: &Value) -> Result<OutsideExecution, String> {
         .ok_or("Calls must be an array")?;
     let mut calls = Vec::with_capacity(calls_v.len());
     for (i, c) in calls_v.iter().enumerate() {
-        let to = felt::parse_felt_json(field(c, "To")?).ok_or(format!("Calls[{i}].To is malformed"))?;
+        let to =
+            felt::parse_felt_json(field(c, "To")?).ok_or(format!("Calls[{i}].To is malformed"))?;
         let (selector, name) = match field(c, "Selector")? {
             Value::String(s) => felt::selector_of(s),
             other => felt::parse_felt_json(other).map(|f| (f, None)),
@@ -461,8 +463,10 @@ mod tests {
     use super::*;
 
     fn sample(chain: &str) -> OutsideExecution {
-        let token = felt::parse_felt_str("0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d")
-            .unwrap_or_default();
+        let token = felt::parse_felt_str(
+            "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d",
+        )
+        .unwrap_or_default();
         issue(
             felt::shortstring(chain).unwrap_or_default(),
             1_800_000_000,
@@ -526,10 +530,14 @@ mod tests {
                 }
             }
             let td: Result<TypedData, _> = serde_json::from_value(named);
-            let h = td.map_err(|e| e.to_string()).and_then(|t| {
-                t.message_hash(Felt::from(7u8)).map_err(|e| e.to_string())
-            });
-            assert_eq!(h, Ok(message_hash_poseidon(&oe, Felt::from(7u8))), "{style:?}");
+            let h = td
+                .map_err(|e| e.to_string())
+                .and_then(|t| t.message_hash(Felt::from(7u8)).map_err(|e| e.to_string()));
+            assert_eq!(
+                h,
+                Ok(message_hash_poseidon(&oe, Felt::from(7u8))),
+                "{style:?}"
+            );
         }
     }
 

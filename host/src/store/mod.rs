@@ -4,7 +4,7 @@
 //! and updates it with [`SessionStore::compare_and_swap`], so several host
 //! instances sharing one store never overwrite each other's changes.
 //!
-//! - [`SqliteStore`]: a durable store in one SQLite file, safe to share between
+//! - [`SqliteStore`]: a durable store in one `SQLite` file, safe to share between
 //!   processes and connections.
 //! - [`MemoryStore`]: an in-process map, for tests and short-lived hosts.
 
@@ -100,20 +100,28 @@ pub(crate) mod conformance {
         assert!(!store.compare_and_swap("k", None, Some(b"x")).unwrap());
         assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
         // Wrong expected value: refused, unchanged.
-        assert!(!store.compare_and_swap("k", Some(b"v0"), Some(b"x")).unwrap());
+        assert!(!store
+            .compare_and_swap("k", Some(b"v0"), Some(b"x"))
+            .unwrap());
         assert!(!store.compare_and_swap("k", Some(b""), Some(b"x")).unwrap());
         assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
         // Right expected value: replaced.
-        assert!(store.compare_and_swap("k", Some(b"v1"), Some(b"v2")).unwrap());
+        assert!(store
+            .compare_and_swap("k", Some(b"v1"), Some(b"v2"))
+            .unwrap());
         assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"v2"[..]));
         // Same value again is a successful no-op.
-        assert!(store.compare_and_swap("k", Some(b"v2"), Some(b"v2")).unwrap());
+        assert!(store
+            .compare_and_swap("k", Some(b"v2"), Some(b"v2"))
+            .unwrap());
         // new = None deletes.
         assert!(!store.compare_and_swap("k", Some(b"v1"), None).unwrap());
         assert!(store.compare_and_swap("k", Some(b"v2"), None).unwrap());
         assert_eq!(store.get("k").unwrap(), None);
         // Expected a value on an absent key: refused, stays absent.
-        assert!(!store.compare_and_swap("k", Some(b"v2"), Some(b"v3")).unwrap());
+        assert!(!store
+            .compare_and_swap("k", Some(b"v2"), Some(b"v3"))
+            .unwrap());
         assert_eq!(store.get("k").unwrap(), None);
         // Absent -> absent is a successful no-op.
         assert!(store.compare_and_swap("k", None, None).unwrap());

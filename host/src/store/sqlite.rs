@@ -1,4 +1,4 @@
-//! Durable session store in one SQLite file.
+//! Durable session store in one `SQLite` file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// initialising at the same moment (switching to WAL needs an exclusive lock).
 const INIT_ATTEMPTS: u32 = 50;
 
-/// A session store in a SQLite database file (WAL mode).
+/// A session store in a `SQLite` database file (WAL mode).
 ///
 /// Every `SqliteStore` owns one connection. Any number of stores, in this or
 /// other processes, may open the same file: compare-and-swap runs inside a
@@ -123,7 +123,8 @@ fn init_schema(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn try_init_schema(conn: &Connection) -> rusqlite::Result<()> {
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         // In-memory or unusual file systems: still correct, only less concurrent.
         conn.pragma_update(None, "journal_mode", "DELETE")?;
@@ -149,8 +150,7 @@ fn is_busy(err: &rusqlite::Error) -> bool {
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl SessionStore for SqliteStore {

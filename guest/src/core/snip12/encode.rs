@@ -59,7 +59,10 @@ pub(super) struct Encoder<'a> {
 impl<'a> Encoder<'a> {
     /// An encoder over a schema.
     pub fn new(schema: Schema<'a>) -> Self {
-        Self { schema, type_hashes: RefCell::new(HashMap::new()) }
+        Self {
+            schema,
+            type_hashes: RefCell::new(HashMap::new()),
+        }
     }
 
     /// The schema.
@@ -102,15 +105,23 @@ impl<'a> Encoder<'a> {
         if depth > MAX_DEPTH {
             return Err(TypedDataError::TooDeep(MAX_DEPTH));
         }
-        let obj = data.as_object().ok_or_else(|| bad(name, "expected an object"))?;
+        let obj = data
+            .as_object()
+            .ok_or_else(|| bad(name, "expected an object"))?;
         let mut items = Vec::with_capacity(fields.len() + 1);
         items.push(self.type_hash(scope, name)?);
         for f in fields {
             let value = match obj.get(f.name) {
-                None | Some(Value::Null) => return Err(TypedDataError::MissingField(error_name(f.name))),
+                None | Some(Value::Null) => {
+                    return Err(TypedDataError::MissingField(error_name(f.name)))
+                }
                 Some(value) => value,
             };
-            let ctx = Ctx { parent: name, fields, key: f.name };
+            let ctx = Ctx {
+                parent: name,
+                fields,
+                key: f.name,
+            };
             items.push(self.encode_value(scope, f.ty, value, Some(&ctx), depth + 1)?);
         }
         Ok(self.hash_many(&items))
@@ -132,7 +143,9 @@ impl<'a> Encoder<'a> {
             return self.struct_hash(inner_scope, ty, &fields, data, depth);
         }
         if let Some(element) = ty.strip_suffix('*') {
-            let items = data.as_array().ok_or_else(|| bad(ty, "expected an array"))?;
+            let items = data
+                .as_array()
+                .ok_or_else(|| bad(ty, "expected an array"))?;
             let encoded = items
                 .iter()
                 .map(|item| self.encode_value(scope, element, item, None, depth + 1))
@@ -149,9 +162,15 @@ impl<'a> Encoder<'a> {
                 let words = byte_array_words(text).map_err(|reason| bad(ty, reason))?;
                 Ok(self.hash_many(&words))
             }
-            "i128" if v1 => bigint(ty, data)?.to_i128_felt().map_err(|reason| bad(ty, reason)),
-            "u128" | "timestamp" if v1 => bigint(ty, data)?.to_u128_felt().map_err(|reason| bad(ty, reason)),
-            "ContractAddress" | "ClassHash" if v1 => bigint(ty, data)?.to_felt().map_err(|reason| bad(ty, reason)),
+            "i128" if v1 => bigint(ty, data)?
+                .to_i128_felt()
+                .map_err(|reason| bad(ty, reason)),
+            "u128" | "timestamp" if v1 => bigint(ty, data)?
+                .to_u128_felt()
+                .map_err(|reason| bad(ty, reason)),
+            "ContractAddress" | "ClassHash" if v1 => bigint(ty, data)?
+                .to_felt()
+                .map_err(|reason| bad(ty, reason)),
             "bool" if v1 => match data {
                 Value::Bool(b) => Ok(Felt::from(u8::from(*b))),
                 _ => Err(bad(ty, "expected a boolean")),
@@ -173,7 +192,11 @@ impl<'a> Encoder<'a> {
     ) -> Result<Felt, TypedDataError> {
         let ctx = ctx.ok_or_else(|| TypedDataError::InvalidEnum(String::new()))?;
         let invalid = || TypedDataError::InvalidEnum(error_name(ctx.key));
-        let member = ctx.fields.iter().find(|f| f.name == ctx.key).ok_or_else(invalid)?;
+        let member = ctx
+            .fields
+            .iter()
+            .find(|f| f.name == ctx.key)
+            .ok_or_else(invalid)?;
         let enum_name = member.contains.ok_or_else(invalid)?;
         let variants = self.schema.own(scope, enum_name)?.ok_or_else(invalid)?;
         let obj = data.as_object().ok_or_else(invalid)?;
@@ -213,7 +236,11 @@ impl<'a> Encoder<'a> {
         let leaf_ty = match ctx {
             Some(ctx) if !ctx.parent.is_empty() && !ctx.key.is_empty() => {
                 let invalid = || TypedDataError::InvalidMerkleTree(error_name(ctx.key));
-                let member = ctx.fields.iter().find(|f| f.name == ctx.key).ok_or_else(invalid)?;
+                let member = ctx
+                    .fields
+                    .iter()
+                    .find(|f| f.name == ctx.key)
+                    .ok_or_else(invalid)?;
                 if member.ty != "merkletree" {
                     return Err(invalid());
                 }
@@ -225,7 +252,9 @@ impl<'a> Encoder<'a> {
             }
             _ => "raw",
         };
-        let leaves = data.as_array().ok_or_else(|| bad("merkletree", "expected an array"))?;
+        let leaves = data
+            .as_array()
+            .ok_or_else(|| bad("merkletree", "expected an array"))?;
         let hashes = leaves
             .iter()
             .map(|leaf| self.encode_value(scope, leaf_ty, leaf, None, depth + 1))
@@ -237,14 +266,18 @@ impl<'a> Encoder<'a> {
 /// `selector`: a `0x`-hex string is the selector itself; any other string is
 /// a function name, hashed with starknet_keccak over its UTF-8 bytes.
 fn encode_selector(data: &Value) -> Result<Felt, TypedDataError> {
-    let text = data.as_str().ok_or_else(|| bad("selector", "expected a string"))?;
+    let text = data
+        .as_str()
+        .ok_or_else(|| bad("selector", "expected a string"))?;
     if !is_hex_literal(text) {
         return Ok(starknet_keccak(text.as_bytes()));
     }
     let digits = text.get(2..).unwrap_or_default();
     let mut acc = [0u8; 32];
-    accumulate_digits(digits.as_bytes(), 16, &mut acc).map_err(|_| bad("selector", "invalid hex selector"))?;
-    felt_from_be_checked(&acc).map_err(|_| bad("selector", "selector does not fit in a field element"))
+    accumulate_digits(digits.as_bytes(), 16, &mut acc)
+        .map_err(|_| bad("selector", "invalid hex selector"))?;
+    felt_from_be_checked(&acc)
+        .map_err(|_| bad("selector", "selector does not fit in a field element"))
 }
 
 /// `BigInt(value)` with the declared type in the error.
@@ -263,5 +296,8 @@ fn hex_felt(ty: &str, data: &Value) -> Result<Felt, TypedDataError> {
 }
 
 fn bad(ty: &str, reason: &'static str) -> TypedDataError {
-    TypedDataError::BadValue { ty: error_name(ty), reason }
+    TypedDataError::BadValue {
+        ty: error_name(ty),
+        reason,
+    }
 }

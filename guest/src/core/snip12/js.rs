@@ -47,7 +47,10 @@ impl JsInt {
         if let Some(tail) = magnitude.get_mut(24..) {
             tail.copy_from_slice(&value.to_be_bytes());
         }
-        Self { negative: negative && value != 0, magnitude }
+        Self {
+            negative: negative && value != 0,
+            magnitude,
+        }
     }
 
     /// The value as a felt, if it lies in `[0, P)`.
@@ -74,13 +77,17 @@ impl JsInt {
         let high_clear = self.magnitude.iter().take(16).all(|&b| b == 0);
         let low_top = self.magnitude.get(16).copied().unwrap_or(0);
         let low_rest_zero = self.magnitude.iter().skip(17).all(|&b| b == 0);
-        let in_range = high_clear
-            && (low_top < 0x80 || (self.negative && low_top == 0x80 && low_rest_zero));
+        let in_range =
+            high_clear && (low_top < 0x80 || (self.negative && low_top == 0x80 && low_rest_zero));
         if !in_range {
             return Err("value out of i128 range");
         }
         let magnitude = Felt::from_bytes_be(&self.magnitude);
-        Ok(if self.negative { Felt::ZERO - magnitude } else { magnitude })
+        Ok(if self.negative {
+            Felt::ZERO - magnitude
+        } else {
+            magnitude
+        })
     }
 }
 
@@ -91,7 +98,9 @@ pub(super) fn to_bigint(value: &Value) -> Result<JsInt, NotBigInt> {
         Value::Number(n) => number_to_bigint(n),
         Value::String(s) => string_to_bigint(s),
         Value::Null => Err(NotBigInt::Refused("null is not a number")),
-        Value::Array(_) | Value::Object(_) => Err(NotBigInt::Refused("expected a number or a string")),
+        Value::Array(_) | Value::Object(_) => {
+            Err(NotBigInt::Refused("expected a number or a string"))
+        }
     }
 }
 
@@ -100,7 +109,10 @@ pub(super) fn to_bigint(value: &Value) -> Result<JsInt, NotBigInt> {
 pub(super) fn get_hex(value: &Value) -> Result<JsInt, &'static str> {
     match (to_bigint(value), value) {
         (Ok(int), _) => Ok(int),
-        (Err(NotBigInt::Syntax), Value::String(s)) => short_string(s).map(|magnitude| JsInt { negative: false, magnitude }),
+        (Err(NotBigInt::Syntax), Value::String(s)) => short_string(s).map(|magnitude| JsInt {
+            negative: false,
+            magnitude,
+        }),
         (Err(NotBigInt::Syntax), _) => Err("not a number"),
         (Err(NotBigInt::Refused(reason)), _) => Err(reason),
     }
@@ -108,13 +120,22 @@ pub(super) fn get_hex(value: &Value) -> Result<JsInt, &'static str> {
 
 /// A JSON number as JavaScript sees it, if it is a safe integer.
 fn number_to_bigint(n: &serde_json::Number) -> Result<JsInt, NotBigInt> {
-    const UNSAFE: NotBigInt = NotBigInt::Refused("number is not a safe integer; send it as a string");
+    const UNSAFE: NotBigInt =
+        NotBigInt::Refused("number is not a safe integer; send it as a string");
     if let Some(u) = n.as_u64() {
-        return if u <= MAX_SAFE_INTEGER { Ok(JsInt::from_u64(u, false)) } else { Err(UNSAFE) };
+        return if u <= MAX_SAFE_INTEGER {
+            Ok(JsInt::from_u64(u, false))
+        } else {
+            Err(UNSAFE)
+        };
     }
     if let Some(i) = n.as_i64() {
         let magnitude = i.unsigned_abs();
-        return if magnitude <= MAX_SAFE_INTEGER { Ok(JsInt::from_u64(magnitude, i < 0)) } else { Err(UNSAFE) };
+        return if magnitude <= MAX_SAFE_INTEGER {
+            Ok(JsInt::from_u64(magnitude, i < 0))
+        } else {
+            Err(UNSAFE)
+        };
     }
     match n.as_f64() {
         Some(f) if f.is_finite() && f.trunc() == f && f.abs() <= MAX_SAFE_INTEGER as f64 => {
@@ -122,7 +143,9 @@ fn number_to_bigint(n: &serde_json::Number) -> Result<JsInt, NotBigInt> {
             let magnitude = f.abs() as u64;
             Ok(JsInt::from_u64(magnitude, f < 0.0))
         }
-        Some(f) if f.is_finite() && f.trunc() != f => Err(NotBigInt::Refused("number is not an integer")),
+        Some(f) if f.is_finite() && f.trunc() != f => {
+            Err(NotBigInt::Refused("number is not an integer"))
+        }
         _ => Err(UNSAFE),
     }
 }
@@ -142,7 +165,10 @@ fn string_to_bigint(s: &str) -> Result<JsInt, NotBigInt> {
     };
     let mut magnitude = [0u8; 32];
     match accumulate_digits(digits, radix, &mut magnitude) {
-        Ok(()) => Ok(JsInt { negative: negative && magnitude != [0u8; 32], magnitude }),
+        Ok(()) => Ok(JsInt {
+            negative: negative && magnitude != [0u8; 32],
+            magnitude,
+        }),
         Err(crate::core::error::FeltError::Overflow) => Err(NotBigInt::Refused("number too large")),
         Err(_) => Err(NotBigInt::Syntax),
     }
@@ -161,13 +187,14 @@ fn is_js_whitespace(c: char) -> bool {
             | '\u{0020}'
             | '\u{00A0}'
             | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+            | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -247,16 +274,39 @@ mod tests {
         assert_eq!(felt(json!("   ")), Felt::ZERO);
         assert_eq!(felt(json!(" \t\n12\u{3000}\u{FEFF}")), Felt::from(12u8));
         assert_eq!(felt(json!("-0")), Felt::ZERO);
-        assert_eq!(to_bigint(&json!("-5")).unwrap().to_felt(), Err("negative value"));
-        for syntax in ["0x", "-0x5", "1e3", "1.0", "0x1g", "1_000", "- 5", "\u{0085}1", "٣"] {
-            assert_eq!(to_bigint(&json!(syntax)), Err(NotBigInt::Syntax), "{syntax:?}");
+        assert_eq!(
+            to_bigint(&json!("-5")).unwrap().to_felt(),
+            Err("negative value")
+        );
+        for syntax in [
+            "0x",
+            "-0x5",
+            "1e3",
+            "1.0",
+            "0x1g",
+            "1_000",
+            "- 5",
+            "\u{0085}1",
+            "٣",
+        ] {
+            assert_eq!(
+                to_bigint(&json!(syntax)),
+                Err(NotBigInt::Syntax),
+                "{syntax:?}"
+            );
         }
     }
 
     #[test]
     fn non_numbers_become_short_strings() {
-        assert_eq!(felt(json!("SN_MAIN")), Felt::from_hex_unchecked("0x534e5f4d41494e"));
-        assert_eq!(felt(json!("StarkNet Mail")), Felt::from_hex_unchecked("0x537461726b4e6574204d61696c"));
+        assert_eq!(
+            felt(json!("SN_MAIN")),
+            Felt::from_hex_unchecked("0x534e5f4d41494e")
+        );
+        assert_eq!(
+            felt(json!("StarkNet Mail")),
+            Felt::from_hex_unchecked("0x537461726b4e6574204d61696c")
+        );
         // Looks numeric but is not BigInt syntax: encoded as text.
         assert_eq!(felt(json!("0x-5")), Felt::from_hex_unchecked("0x30782d35"));
         assert_eq!(felt(json!("1.5")), Felt::from_hex_unchecked("0x312e35"));
@@ -273,7 +323,10 @@ mod tests {
         assert_eq!(felt(json!(true)), Felt::ONE);
         assert_eq!(felt(json!(false)), Felt::ZERO);
         assert_eq!(felt(json!(1e3)), Felt::from(1000u32));
-        assert_eq!(felt(json!(9_007_199_254_740_991u64)), Felt::from(9_007_199_254_740_991u64));
+        assert_eq!(
+            felt(json!(9_007_199_254_740_991u64)),
+            Felt::from(9_007_199_254_740_991u64)
+        );
         assert!(get_hex(&json!(9_007_199_254_740_992u64)).is_err());
         assert!(get_hex(&json!(-9_007_199_254_740_992i64)).is_err());
         assert!(get_hex(&json!(1.5)).is_err());
@@ -281,7 +334,10 @@ mod tests {
         assert!(get_hex(&json!(null)).is_err());
         assert!(get_hex(&json!([1])).is_err());
         assert!(get_hex(&json!({})).is_err());
-        assert_eq!(to_bigint(&json!(-10)).unwrap().to_i128_felt().unwrap(), Felt::ZERO - Felt::from(10u8));
+        assert_eq!(
+            to_bigint(&json!(-10)).unwrap().to_i128_felt().unwrap(),
+            Felt::ZERO - Felt::from(10u8)
+        );
     }
 
     #[test]
@@ -289,14 +345,23 @@ mod tests {
         let p = "3618502788666131213697322783095070105623107215331596699973092056135872020481";
         assert!(to_bigint(&json!(p)).unwrap().to_felt().is_err());
         let p_minus_1 = "0x800000000000011000000000000000000000000000000000000000000000000";
-        assert_eq!(to_bigint(&json!(p_minus_1)).unwrap().to_felt().unwrap(), Felt::MAX);
-        assert_eq!(to_bigint(&json!("9".repeat(80))), Err(NotBigInt::Refused("number too large")));
+        assert_eq!(
+            to_bigint(&json!(p_minus_1)).unwrap().to_felt().unwrap(),
+            Felt::MAX
+        );
+        assert_eq!(
+            to_bigint(&json!("9".repeat(80))),
+            Err(NotBigInt::Refused("number too large"))
+        );
         // get_hex does not fall back to a short string for a too-large number.
         assert!(get_hex(&json!("9".repeat(80))).is_err());
 
         let u128_max = "0xffffffffffffffffffffffffffffffff";
         assert!(to_bigint(&json!(u128_max)).unwrap().to_u128_felt().is_ok());
-        assert!(to_bigint(&json!("0x100000000000000000000000000000000")).unwrap().to_u128_felt().is_err());
+        assert!(to_bigint(&json!("0x100000000000000000000000000000000"))
+            .unwrap()
+            .to_u128_felt()
+            .is_err());
         assert!(to_bigint(&json!(-1)).unwrap().to_u128_felt().is_err());
 
         let i128_max = "170141183460469231731687303715884105727";
@@ -309,13 +374,23 @@ mod tests {
             to_bigint(&json!(i128_min)).unwrap().to_i128_felt().unwrap(),
             Felt::ZERO - Felt::from_hex_unchecked("0x80000000000000000000000000000000")
         );
-        assert!(to_bigint(&json!("170141183460469231731687303715884105728")).unwrap().to_i128_felt().is_err());
-        assert!(to_bigint(&json!("-170141183460469231731687303715884105729")).unwrap().to_i128_felt().is_err());
+        assert!(to_bigint(&json!("170141183460469231731687303715884105728"))
+            .unwrap()
+            .to_i128_felt()
+            .is_err());
+        assert!(
+            to_bigint(&json!("-170141183460469231731687303715884105729"))
+                .unwrap()
+                .to_i128_felt()
+                .is_err()
+        );
     }
 
     #[test]
     fn hex_literal_detection() {
-        assert!(is_hex_literal("0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"));
+        assert!(is_hex_literal(
+            "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"
+        ));
         assert!(is_hex_literal("0XABC"));
         assert!(is_hex_literal("0x"));
         assert!(!is_hex_literal("transfer"));
@@ -327,10 +402,17 @@ mod tests {
 
     #[test]
     fn byte_array_serialisation() {
-        assert_eq!(byte_array_words("").unwrap(), vec![Felt::ZERO, Felt::ZERO, Felt::ZERO]);
+        assert_eq!(
+            byte_array_words("").unwrap(),
+            vec![Felt::ZERO, Felt::ZERO, Felt::ZERO]
+        );
         assert_eq!(
             byte_array_words("hello").unwrap(),
-            vec![Felt::ZERO, Felt::from_hex_unchecked("0x68656c6c6f"), Felt::from(5u8)]
+            vec![
+                Felt::ZERO,
+                Felt::from_hex_unchecked("0x68656c6c6f"),
+                Felt::from(5u8)
+            ]
         );
         let exactly_31 = "a".repeat(31);
         let words = byte_array_words(&exactly_31).unwrap();

@@ -44,7 +44,9 @@ mod tests {
         let leaves = [Felt::from(1u8), Felt::from(2u8), Felt::from(3u8)];
         assert_eq!(
             merkle_root(&leaves, Revision::V0).unwrap(),
-            Felt::from_hex_unchecked("0x15ac9e457789ef0c56e5d559809e7336a909c14ee2511503fa7af69be1ba639")
+            Felt::from_hex_unchecked(
+                "0x15ac9e457789ef0c56e5d559809e7336a909c14ee2511503fa7af69be1ba639"
+            )
         );
     }
 
@@ -54,14 +56,27 @@ mod tests {
         let b = Felt::from(5u8);
         assert_eq!(merkle_root(&[], Revision::V1), None);
         assert_eq!(merkle_root(&[a], Revision::V1), Some(a));
-        assert_eq!(merkle_root(&[a, b], Revision::V1), Some(poseidon_hash(b, a)));
-        assert_eq!(merkle_root(&[b, a], Revision::V1), Some(poseidon_hash(b, a)));
-        assert_eq!(merkle_root(&[a, b], Revision::V0), Some(pedersen_hash(&b, &a)));
+        assert_eq!(
+            merkle_root(&[a, b], Revision::V1),
+            Some(poseidon_hash(b, a))
+        );
+        assert_eq!(
+            merkle_root(&[b, a], Revision::V1),
+            Some(poseidon_hash(b, a))
+        );
+        assert_eq!(
+            merkle_root(&[a, b], Revision::V0),
+            Some(pedersen_hash(&b, &a))
+        );
         let c = Felt::from(7u8);
         let expected = {
             let left = poseidon_hash(b, a);
             let right = poseidon_hash(Felt::ZERO, c);
-            if left <= right { poseidon_hash(left, right) } else { poseidon_hash(right, left) }
+            if left <= right {
+                poseidon_hash(left, right)
+            } else {
+                poseidon_hash(right, left)
+            }
         };
         assert_eq!(merkle_root(&[a, b, c], Revision::V1), Some(expected));
     }

@@ -75,7 +75,9 @@ impl<'a> Document<'a> {
             .get("primaryType")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or(TypedDataError::Malformed("`primaryType` is not a non-empty string"))?;
+            .ok_or(TypedDataError::Malformed(
+                "`primaryType` is not a non-empty string",
+            ))?;
         let domain = root
             .get("domain")
             .filter(|d| d.is_object())
@@ -85,7 +87,13 @@ impl<'a> Document<'a> {
             .filter(|m| is_js_truthy(m))
             .ok_or(TypedDataError::Malformed("`message` is missing"))?;
         let revision = detect_revision(types, domain)?;
-        Ok(Self { types, primary_type, domain, message, revision })
+        Ok(Self {
+            types,
+            primary_type,
+            domain,
+            message,
+            revision,
+        })
     }
 }
 
@@ -135,7 +143,11 @@ pub fn message_hash(typed_data: &Value, account: &Felt) -> Result<Felt, TypedDat
 /// starknet.js `getStructHash(types, name, data, revision)` at top level
 /// (the members are encoded against the document's types even when `name`
 /// is a preset).
-fn top_level_struct_hash(encoder: &Encoder<'_>, name: &str, data: &Value) -> Result<Felt, TypedDataError> {
+fn top_level_struct_hash(
+    encoder: &Encoder<'_>,
+    name: &str,
+    data: &Value,
+) -> Result<Felt, TypedDataError> {
     let (_, fields) = encoder
         .schema()
         .value_struct(Scope::User, name)?
@@ -144,7 +156,11 @@ fn top_level_struct_hash(encoder: &Encoder<'_>, name: &str, data: &Value) -> Res
 }
 
 /// starknet.js `encodeType(types, name, revision)` on a `types` object.
-pub fn encode_type(types: &Value, name: &str, revision: Revision) -> Result<String, TypedDataError> {
+pub fn encode_type(
+    types: &Value,
+    name: &str,
+    revision: Revision,
+) -> Result<String, TypedDataError> {
     let types = types
         .as_object()
         .ok_or(TypedDataError::Malformed("`types` is not an object"))?;
@@ -160,7 +176,12 @@ pub fn type_hash(types: &Value, name: &str, revision: Revision) -> Result<Felt, 
 }
 
 /// starknet.js `getStructHash(types, name, data, revision)`.
-pub fn struct_hash(types: &Value, name: &str, data: &Value, revision: Revision) -> Result<Felt, TypedDataError> {
+pub fn struct_hash(
+    types: &Value,
+    name: &str,
+    data: &Value,
+    revision: Revision,
+) -> Result<Felt, TypedDataError> {
     let types = types
         .as_object()
         .ok_or(TypedDataError::Malformed("`types` is not an object"))?;

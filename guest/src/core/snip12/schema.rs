@@ -33,15 +33,25 @@ pub(super) struct Field<'a> {
 }
 
 const fn field(name: &'static str, ty: &'static str) -> Field<'static> {
-    Field { name, ty, contains: None }
+    Field {
+        name,
+        ty,
+        contains: None,
+    }
 }
 
 /// Revision-1 preset `u256`.
 const PRESET_U256: &[Field<'static>] = &[field("low", "u128"), field("high", "u128")];
 /// Revision-1 preset `TokenAmount`.
-const PRESET_TOKEN_AMOUNT: &[Field<'static>] = &[field("token_address", "ContractAddress"), field("amount", "u256")];
+const PRESET_TOKEN_AMOUNT: &[Field<'static>] = &[
+    field("token_address", "ContractAddress"),
+    field("amount", "u256"),
+];
 /// Revision-1 preset `NftId`.
-const PRESET_NFT_ID: &[Field<'static>] = &[field("collection_address", "ContractAddress"), field("token_id", "u256")];
+const PRESET_NFT_ID: &[Field<'static>] = &[
+    field("collection_address", "ContractAddress"),
+    field("token_id", "u256"),
+];
 
 /// Property names every JavaScript object inherits: starknet.js finds them
 /// in any `types` object, then fails on them.
@@ -138,7 +148,11 @@ impl<'a> Schema<'a> {
 
     /// The declaration printed in *type strings* (starknet.js `allTypes`:
     /// presets override declared types in revision 1).
-    fn type_string_struct(&self, scope: Scope, name: &str) -> Result<Option<Vec<Field<'a>>>, TypedDataError> {
+    fn type_string_struct(
+        &self,
+        scope: Scope,
+        name: &str,
+    ) -> Result<Option<Vec<Field<'a>>>, TypedDataError> {
         if let Some(fields) = self.preset(name) {
             return Ok(Some(fields));
         }
@@ -193,7 +207,13 @@ impl<'a> Schema<'a> {
             Some(inner) => {
                 let elements: Vec<String> = inner
                     .split(',')
-                    .map(|e| if e.is_empty() { String::new() } else { self.escape(e) })
+                    .map(|e| {
+                        if e.is_empty() {
+                            String::new()
+                        } else {
+                            self.escape(e)
+                        }
+                    })
                     .collect();
                 format!("({})", elements.join(","))
             }
@@ -280,14 +300,24 @@ fn parse_declaration<'a>(name: &str, def: &'a Value) -> Result<Vec<Field<'a>>, T
         .iter()
         .map(|member| {
             let obj = member.as_object().ok_or_else(invalid)?;
-            let member_name = obj.get("name").and_then(Value::as_str).ok_or_else(invalid)?;
-            let ty = obj.get("type").and_then(Value::as_str).ok_or_else(invalid)?;
+            let member_name = obj
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?;
+            let ty = obj
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?;
             let contains = match obj.get("contains") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => Some(s.as_str()),
                 Some(_) => return Err(invalid()),
             };
-            Ok(Field { name: member_name, ty, contains })
+            Ok(Field {
+                name: member_name,
+                ty,
+                contains,
+            })
         })
         .collect()
 }
@@ -373,8 +403,14 @@ mod tests {
         });
         for rev in [Revision::V0, Revision::V1] {
             let schema = Schema::new(types_of(&types), rev);
-            assert!(matches!(schema.encode_type(Scope::User, "A"), Err(TypedDataError::RecursiveType(_))));
-            assert!(matches!(schema.encode_type(Scope::User, "Self"), Err(TypedDataError::RecursiveType(_))));
+            assert!(matches!(
+                schema.encode_type(Scope::User, "A"),
+                Err(TypedDataError::RecursiveType(_))
+            ));
+            assert!(matches!(
+                schema.encode_type(Scope::User, "Self"),
+                Err(TypedDataError::RecursiveType(_))
+            ));
             assert!(schema.encode_type(Scope::User, "Ok").is_ok());
         }
     }
@@ -383,10 +419,16 @@ mod tests {
     fn deep_chains_are_bounded() {
         let mut types = Map::new();
         for i in 0..100 {
-            types.insert(format!("T{i}"), json!([{ "name": "next", "type": format!("T{}", i + 1) }]));
+            types.insert(
+                format!("T{i}"),
+                json!([{ "name": "next", "type": format!("T{}", i + 1) }]),
+            );
         }
         let schema = Schema::new(&types, Revision::V1);
-        assert_eq!(schema.encode_type(Scope::User, "T0"), Err(TypedDataError::TooDeep(MAX_DEPTH)));
+        assert_eq!(
+            schema.encode_type(Scope::User, "T0"),
+            Err(TypedDataError::TooDeep(MAX_DEPTH))
+        );
         assert!(schema.encode_type(Scope::User, "T80").is_ok());
     }
 
@@ -403,7 +445,10 @@ mod tests {
         }
         types.insert("D30".into(), json!([{ "name": "v", "type": "felt" }]));
         let schema = Schema::new(&types, Revision::V0);
-        assert!(schema.encode_type(Scope::User, "D0").unwrap().starts_with("D0(l:D1,r:D1)D1("));
+        assert!(schema
+            .encode_type(Scope::User, "D0")
+            .unwrap()
+            .starts_with("D0(l:D1,r:D1)D1("));
     }
 
     #[test]
@@ -417,11 +462,26 @@ mod tests {
             "EnumNoContains": [{ "name": "x", "type": "enum" }]
         });
         let schema = Schema::new(types_of(&types), Revision::V1);
-        assert!(matches!(schema.encode_type(Scope::User, "NotList"), Err(TypedDataError::InvalidTypeDefinition(_))));
-        assert!(matches!(schema.encode_type(Scope::User, "BadMember"), Err(TypedDataError::InvalidTypeDefinition(_))));
-        assert!(matches!(schema.encode_type(Scope::User, "BadContains"), Err(TypedDataError::InvalidTypeDefinition(_))));
-        assert!(matches!(schema.encode_type(Scope::User, "Star*"), Err(TypedDataError::InvalidTypeDefinition(_))));
-        assert!(matches!(schema.encode_type(Scope::User, "UsesProto"), Err(TypedDataError::UnknownType(_))));
+        assert!(matches!(
+            schema.encode_type(Scope::User, "NotList"),
+            Err(TypedDataError::InvalidTypeDefinition(_))
+        ));
+        assert!(matches!(
+            schema.encode_type(Scope::User, "BadMember"),
+            Err(TypedDataError::InvalidTypeDefinition(_))
+        ));
+        assert!(matches!(
+            schema.encode_type(Scope::User, "BadContains"),
+            Err(TypedDataError::InvalidTypeDefinition(_))
+        ));
+        assert!(matches!(
+            schema.encode_type(Scope::User, "Star*"),
+            Err(TypedDataError::InvalidTypeDefinition(_))
+        ));
+        assert!(matches!(
+            schema.encode_type(Scope::User, "UsesProto"),
+            Err(TypedDataError::UnknownType(_))
+        ));
         assert!(matches!(
             schema.encode_type(Scope::User, "EnumNoContains"),
             Err(TypedDataError::InvalidTypeDefinition(_))
