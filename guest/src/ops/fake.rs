@@ -22,6 +22,9 @@ pub struct FakeSession {
     pub whitelist: Vec<Felt>,
 }
 
+/// A mutation applied to a JSON document.
+pub type Tamper = Box<dyn Fn(&mut Value)>;
+
 /// Fake side effects.
 pub struct FakePorts {
     pub store: HashMap<String, Vec<u8>>,
@@ -33,7 +36,7 @@ pub struct FakePorts {
     /// Status and body to answer the next request to a URL containing the key.
     pub fail: Option<(String, u16, String)>,
     /// Mutation applied to prepared typed data.
-    pub tamper: Option<Box<dyn Fn(&mut Value)>>,
+    pub tamper: Option<Tamper>,
     pub sessions: HashMap<Felt, FakeSession>,
     pub tx_counter: u64,
     /// Value written to the store between a read and the next CAS (simulates a concurrent writer).

@@ -235,7 +235,8 @@ mod tests {
 
     #[test]
     fn every_substitution_is_refused() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "calldata",
                 Box::new(|td| td["message"]["Calls"][0]["Calldata"][1] = json!("0x65")),
