@@ -112,6 +112,21 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
     assert_eq!(owner["saveToDatabase"], false);
     assert!(owner["userSignature"]["r"].is_string() && owner["userSignature"]["s"].is_string());
     assert_eq!(owner["walletType"], "CHIPI");
+    let signature_fields: Vec<&String> = owner["userSignature"]
+        .as_object()
+        .expect("owner signature object")
+        .keys()
+        .collect();
+    assert_eq!(signature_fields, ["r", "s"], "owner signature is {{r, s}}");
+    // prepare-typed-data: walletType only when the session key signs (as the SDK does).
+    let prepares: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("prepare-typed-data"))
+        .collect();
+    assert_eq!(prepares.len(), 4);
+    assert!(prepares[0].body.get("walletType").is_none(), "register");
+    assert_eq!(prepares[1].body["walletType"], "CHIPI", "execute");
+    assert!(prepares[3].body.get("walletType").is_none(), "revoke");
     let session = &sponsored[1].body;
     assert_eq!(session["saveToDatabase"], true);
     assert_eq!(session["isSessionSignature"], true);

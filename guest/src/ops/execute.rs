@@ -54,7 +54,8 @@ pub fn execute_with_session<P: Ports>(
 
     let key = signing::session_key(&env, &record)?;
     let session_pubkey = key.public_key();
-    let (typed_data, hash) = signing::prepare_and_hash(&env, ports, &calls)?;
+    let (typed_data, hash) =
+        signing::prepare_and_hash(&env, ports, &calls, chipi_api::Signer::Session)?;
     let signature = key
         .sign(&hash)
         .map_err(|e| SessionError::CreationFailed(format!("session signature failed: {e}")))?;

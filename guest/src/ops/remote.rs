@@ -41,10 +41,15 @@ fn chipi_headers<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Vec<(String, 
 }
 
 /// `POST /transactions/prepare-typed-data`; returns the typed data.
-pub fn prepare_typed_data<P: Ports>(env: &Env<'_>, ports: &mut P, calls: &[Call]) -> Result<Value> {
+pub fn prepare_typed_data<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    calls: &[Call],
+    signer: chipi_api::Signer,
+) -> Result<Value> {
     let headers = chipi_headers(env, ports)?;
     let url = chipi_api::endpoint_url(&env.ctx.config.api_base_url, chipi_api::PREPARE_TYPED_DATA);
-    let body = chipi_api::prepare_typed_data_body(&env.wallet, calls);
+    let body = chipi_api::prepare_typed_data_body(&env.wallet, calls, signer);
     let response = post_json(ports, &url, &headers, &body)?;
     chipi_api::typed_data_from_response(&response)
 }

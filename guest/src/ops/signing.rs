@@ -44,9 +44,10 @@ pub fn prepare_and_hash<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     calls: &[Call],
+    signer: chipi_api::Signer,
 ) -> Result<(serde_json::Value, Felt)> {
     let chain_id = remote::chain_id(env, ports)?;
-    let typed_data = remote::prepare_typed_data(env, ports, calls)?;
+    let typed_data = remote::prepare_typed_data(env, ports, calls, signer)?;
     let now = ports.now_unix();
     verify_outside_execution(&typed_data, calls, &chain_id, now)?;
     let hash = snip12::message_hash(&typed_data, &env.wallet)
@@ -62,14 +63,14 @@ pub fn owner_transaction<P: Ports>(
     owner: &SigningKey,
     calls: &[Call],
 ) -> Result<String> {
-    let (typed_data, hash) = prepare_and_hash(env, ports, calls)?;
+    let (typed_data, hash) = prepare_and_hash(env, ports, calls, chipi_api::Signer::Owner)?;
     let signature = owner
         .sign(&hash)
         .map_err(|e| SessionError::CreationFailed(format!("owner signature failed: {e}")))?;
     let body = chipi_api::execute_owner_body(
         &env.wallet,
         &typed_data,
-        chipi_api::owner_signature_json(&signature.r, &signature.s, signature.recovery),
+        chipi_api::owner_signature_json(&signature.r, &signature.s),
     );
     remote::execute_sponsored(env, ports, &body)
 }

@@ -53,19 +53,34 @@ pub fn headers(api_key: &str, bearer_token: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Body of `prepare-typed-data`.
-pub fn prepare_typed_data_body(wallet: &Felt, calls: &[Call]) -> Value {
-    json!({
+/// Which key will sign the typed data a `prepare-typed-data` request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signer {
+    /// The wallet's owner key (register, revoke, spending policy).
+    Owner,
+    /// The session key (`execute-with-session`).
+    Session,
+}
+
+/// Body of `prepare-typed-data`, field for field what Chipi's SDK sends:
+/// owner-signed flows carry no `walletType`, the session flow carries
+/// `"walletType": "CHIPI"`.
+pub fn prepare_typed_data_body(wallet: &Felt, calls: &[Call], signer: Signer) -> Value {
+    let mut body = json!({
         "publicKey": felt_to_hex(wallet),
         "calls": calls.iter().map(Call::to_api_json).collect::<Vec<_>>(),
         "accountClassHash": CHIPI_CLASS_HASH,
-        "walletType": "CHIPI",
-    })
+    });
+    if signer == Signer::Session {
+        body["walletType"] = json!("CHIPI");
+    }
+    body
 }
 
-/// Owner signature `{r, s, recovery}` with decimal strings, as Chipi's SDK sends it.
-pub fn owner_signature_json(r: &Felt, s: &Felt, recovery: u8) -> Value {
-    json!({ "r": r.to_string(), "s": s.to_string(), "recovery": recovery })
+/// Owner signature `{r, s}` with decimal strings, as Chipi's SDK sends it
+/// (no recovery bit).
+pub fn owner_signature_json(r: &Felt, s: &Felt) -> Value {
+    json!({ "r": r.to_string(), "s": s.to_string() })
 }
 
 /// Body of an owner-signed `execute-sponsored-transaction` (session management).
@@ -213,13 +228,19 @@ mod tests {
     }
 
     #[test]
+    fn prepare_body_carries_wallet_type_only_for_sessions() {
+        let owner = prepare_typed_data_body(&Felt::ONE, &[], Signer::Owner);
+        assert!(owner.get("walletType").is_none());
+        assert_eq!(owner["accountClassHash"], json!(CHIPI_CLASS_HASH));
+        let session = prepare_typed_data_body(&Felt::ONE, &[], Signer::Session);
+        assert_eq!(session["walletType"], json!("CHIPI"));
+    }
+
+    #[test]
     fn owner_body_layout() {
-        let sig = owner_signature_json(&Felt::from(10u8), &Felt::from(11u8), 1);
+        let sig = owner_signature_json(&Felt::from(10u8), &Felt::from(11u8));
         let body = execute_owner_body(&Felt::ONE, &json!({}), sig);
-        assert_eq!(
-            body["userSignature"],
-            json!({"r": "10", "s": "11", "recovery": 1})
-        );
+        assert_eq!(body["userSignature"], json!({"r": "10", "s": "11"}));
         assert_eq!(body["saveToDatabase"], json!(false));
         assert!(body.get("isSessionSignature").is_none());
     }

@@ -130,9 +130,11 @@ pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, Strin
                     .map(|c| parse_call_arg(c))
                     .collect::<anyhow::Result<Vec<_>>>()
                     .map_err(CliError::Usage)?,
-                None => return Err(CliError::Usage(anyhow!(
+                None => {
+                    return Err(CliError::Usage(anyhow!(
                     "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
-                ))),
+                )))
+                }
             };
             let tx = output::session_result(handle.execute_with_session(&ctx, &calls).await)?;
             Ok((tx_json(&tx), format!("executed; transaction {tx}")))

@@ -191,7 +191,9 @@ async fn prepare(shared: &Shared, req: Request) -> Result<Value, ApiError> {
     let wallet = felt_field(&obj, "publicKey")?;
     let calls = parse_calls(&obj)?;
     let class_hash = felt_field(&obj, "accountClassHash")?;
-    require_chipi_wallet_type(&obj, true)?;
+    // Chipi's SDK sends `walletType` only when the session key will sign; the
+    // account itself says what it is.
+    require_chipi_wallet_type(&obj, false)?;
 
     let now = shared.now();
     let mut guard = shared.lock();
@@ -267,7 +269,7 @@ fn parse_signature(obj: &Map<String, Value>) -> Result<UserSignature, ApiError> 
         }))
     } else {
         let o = sig.as_object().ok_or_else(|| {
-            format_err("userSignature must be {r, s, recovery} unless isSessionSignature is true")
+            format_err("userSignature must be {r, s} unless isSessionSignature is true")
         })?;
         let r = o.get("r").and_then(felt::parse_felt_json);
         let s = o.get("s").and_then(felt::parse_felt_json);

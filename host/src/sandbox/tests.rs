@@ -570,7 +570,7 @@ async fn prepare_typed_data_shape_and_validation() {
             "INVALID_REQUEST",
         ),
         (
-            json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH}),
+            json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH, "walletType": 7}),
             400,
             "INVALID_REQUEST",
         ),
@@ -587,6 +587,10 @@ async fn prepare_typed_data_shape_and_validation() {
         );
         assert_eq!(r.json()["statusCode"], status);
     }
+    // The owner-signed flow of Chipi's SDK sends no walletType at all.
+    let owner_flow = json!({"publicKey": w.address, "calls": [transfer(1)], "accountClassHash": CHIPI_CLASS_HASH});
+    let r = env.chipi("prepare-typed-data", &owner_flow).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = env.chipi("prepare-typed-data", &base).await;
     assert_eq!(r.status, 200);
 }
