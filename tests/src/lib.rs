@@ -2,6 +2,10 @@
 //! process, a sandbox per test with its own wallet, and a session context
 //! wired to it over 127.0.0.1.
 
+/// The JavaScript referee (starknet.js, crypto-es, Chipi's SDK) for the
+/// differential tests.
+pub mod interop;
+
 use std::sync::{Arc, OnceLock};
 
 use chipi_session_host::clock::SharedClock;

@@ -1,8 +1,10 @@
 //! Stark-curve private keys, public keys and ECDSA signatures.
 //!
 //! The secret is held as 32 big-endian bytes that are zeroized on drop and
-//! never printed. Signing is RFC 6979 deterministic (`starknet_crypto`),
-//! which yields the same `(r, s)` as starknet.js `ec.starkCurve.sign`.
+//! never printed. Signing is RFC 6979 deterministic and yields the same
+//! `(r, s)` as starknet.js `ec.starkCurve.sign` (see `NonceCandidates` for
+//! the one place where starknet.js and starknet-crypto derive different
+//! nonces, and which one we follow).
 //!
 //! Intermediate [`Felt`] copies of the secret that `starknet_crypto` needs
 //! while computing live on the stack and are not zeroized: `Felt` is `Copy`
@@ -10,7 +12,8 @@
 
 use core::fmt;
 
-use starknet_crypto::{get_public_key, rfc6979_generate_k, SignError};
+use rfc6979::HmacDrbg;
+use starknet_crypto::{get_public_key, SignError};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::KeyError;
@@ -30,9 +33,10 @@ const CURVE_ORDER_BE: [u8; 32] = [
 const MAX_MESSAGE_HASH_EXCLUSIVE: Felt =
     Felt::from_hex_unchecked("0x0800000000000000000000000000000000000000000000000000000000000000");
 
-/// Attempts at finding a usable nonce before giving up. A retry happens with
-/// probability about 2^-55 per attempt, so the bound is never reached.
-const MAX_SIGN_ATTEMPTS: u32 = 16;
+/// Nonce candidates drawn before giving up. A candidate is rejected with
+/// probability about 2^-4 (out of range) per draw, so the bound is never
+/// reached in practice.
+const MAX_SIGN_ATTEMPTS: u32 = 64;
 
 /// A Stark ECDSA signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +132,11 @@ impl SigningKey {
             return Err(KeyError::MessageHashOutOfRange);
         }
         let secret = self.secret_felt();
-        // Nonce retry as cairo-lang and starknet-rs do it: bump an extra seed.
-        let mut seed: Option<Felt> = None;
+        let mut nonces = NonceCandidates::new(&self.secret_be, msg_hash);
         for _ in 0..MAX_SIGN_ATTEMPTS {
-            let k = rfc6979_generate_k(msg_hash, &secret, seed.as_ref());
+            let Some(k) = nonces.next_in_range() else {
+                continue;
+            };
             match starknet_crypto::sign(&secret, msg_hash, &k) {
                 Ok(sig) => {
                     return Ok(Signature {
@@ -141,9 +146,8 @@ impl SigningKey {
                     })
                 }
                 Err(SignError::InvalidMessageHash) => return Err(KeyError::MessageHashOutOfRange),
-                Err(SignError::InvalidK) => {
-                    seed = Some(seed.map_or(Felt::ONE, |prev| prev + Felt::ONE));
-                }
+                // r or s is zero or out of range: draw the next nonce.
+                Err(SignError::InvalidK) => {}
             }
         }
         Err(KeyError::SigningFailed)
@@ -161,6 +165,57 @@ impl SigningKey {
         }
         Ok(())
     }
+}
+
+/// RFC 6979 nonce candidates exactly as starknet.js 9 (`@scure/starknet`,
+/// noble-curves) draws them.
+///
+/// HMAC-DRBG (SHA-256) is seeded with `int2octets(secret) || int2octets(hash)`
+/// and no extra entropy, and each 32-byte output becomes a candidate with
+/// `@scure/starknet`'s `bits2int`: leading zero **bytes** are dropped before
+/// the output is truncated to the curve's 252 bits. So an output whose first
+/// byte is zero is used whole, where starknet-crypto's `rfc6979_generate_k`
+/// (textbook `bits2int`) shifts every output right by 4 bits. The two agree
+/// except on those outputs (1 in 256), where starknet.js is the reference
+/// Chipi's stack signs with. Candidates outside `[1, n)` are skipped, and the
+/// DRBG simply continues after a rejected candidate, as in noble-curves.
+struct NonceCandidates {
+    drbg: HmacDrbg<sha2::Sha256>,
+}
+
+impl NonceCandidates {
+    fn new(secret_be: &[u8; 32], msg_hash: &Felt) -> Self {
+        Self {
+            drbg: HmacDrbg::new(secret_be, &msg_hash.to_bytes_be(), &[]),
+        }
+    }
+
+    /// The next DRBG output as a nonce, or `None` when it is outside `[1, n)`.
+    fn next_in_range(&mut self) -> Option<Felt> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        self.drbg.fill_bytes(bytes.as_mut());
+        let k = scure_bits2int(&bytes);
+        // Compare as integers before converting: `Felt` would reduce a value
+        // above the field prime, turning an out-of-range candidate into an
+        // in-range one.
+        let in_range = *k != [0u8; 32] && *k < CURVE_ORDER_BE;
+        in_range.then(|| Felt::from_bytes_be(&k))
+    }
+}
+
+/// `@scure/starknet`'s `bits2int` on a 32-byte DRBG output, as 32 big-endian
+/// bytes: a leading zero byte means the value is used as is (it already fits
+/// 248 bits); otherwise it keeps the top 252 bits (a right shift by 4).
+fn scure_bits2int(bytes: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    if bytes[0] == 0 {
+        return Zeroizing::new(*bytes);
+    }
+    let mut shifted = Zeroizing::new([0u8; 32]);
+    for i in 0..32 {
+        let high = if i == 0 { 0 } else { bytes[i - 1] << 4 };
+        shifted[i] = high | (bytes[i] >> 4);
+    }
+    shifted
 }
 
 /// Checks a signature against a public key and message hash.
@@ -250,6 +305,61 @@ mod tests {
         assert!(!verify(&pk, &hash, &forged));
         assert!(!verify(&Felt::from(3u8), &hash, &a), "not a curve point");
         assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, ..a }));
+    }
+
+    /// `(hash, r, s)` signed with [`KEY_2`], recorded from starknet.js 9.2.1
+    /// `ec.starkCurve.sign(hash, KEY_2)`.
+    const STARKNET_JS_SIGNATURES: &[(&str, &str, &str)] = &[
+        (
+            "0x1234",
+            "0x3c2c40b7128755ce2c6108c8e79fa3284fb8cda9dc9217bc8447bd47b8301a4",
+            "0x399f6af50bec07ea4c0b602fb2e8c620afd8f4a6dadbe27a27d86d2586e6b10",
+        ),
+        // First DRBG output above the field prime: rejected, the next one is used.
+        (
+            "0x6fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76",
+            "0x426ce8ec265c99b41ce1c4c788b452846c2592590126553122545af186b7e42",
+            "0x2678f0ce772199274442a14cceb6844a36631087efef95dd5340dbf933f892a",
+        ),
+        // First DRBG output starts with a zero byte: used whole (scure's bits2int),
+        // where starknet-crypto's rfc6979_generate_k would shift it.
+        (
+            "0x132",
+            "0x275d5578218a65fb0aafc078ef8a47ede798dd64b38599005e4909b3592cdef",
+            "0x522446de02cf091427012cae700fb67cb22c3c6455401ef2b75132f974bd046",
+        ),
+        (
+            "0x21e",
+            "0x26e1725e6f22194bbc732193832fd1cd2014b1d56563d40443c64e7ed54cd57",
+            "0x711e7ba8bac7bd66e69237ad068ac8ed42c6530786b291cce5d27e44b5732c5",
+        ),
+    ];
+
+    #[test]
+    fn signatures_equal_starknet_js() {
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        for (hash, r, s) in STARKNET_JS_SIGNATURES {
+            let hash = parse_felt(hash).unwrap();
+            let sig = key.sign(&hash).unwrap();
+            assert_eq!(sig.r, parse_felt(r).unwrap(), "r of {hash:#x}");
+            assert_eq!(sig.s, parse_felt(s).unwrap(), "s of {hash:#x}");
+            assert!(verify(&key.public_key(), &hash, &sig));
+        }
+    }
+
+    #[test]
+    fn zero_leading_byte_nonce_differs_from_textbook_bits2int() {
+        // The case starknet.js and starknet-crypto disagree on: prove the vector
+        // above really exercises it.
+        let key = SigningKey::from_hex(KEY_2).unwrap();
+        let hash = Felt::from(0x132u32);
+        let mut drbg = HmacDrbg::<sha2::Sha256>::new(&key.secret_be, &hash.to_bytes_be(), &[]);
+        let mut first = [0u8; 32];
+        drbg.fill_bytes(&mut first);
+        assert_eq!(first[0], 0);
+        let textbook_k = starknet_crypto::rfc6979_generate_k(&hash, &key.secret_felt(), None);
+        let textbook = starknet_crypto::sign(&key.secret_felt(), &hash, &textbook_k).unwrap();
+        assert_ne!(key.sign(&hash).unwrap().r, textbook.r);
     }
 
     #[test]

@@ -272,6 +272,23 @@ impl Sandbox {
         self.shared.create_wallet(pin, wallet_type)
     }
 
+    /// Deploy a wallet whose owner key was encrypted elsewhere (for example with
+    /// Chipi's SDK): `owner_public_key` is the Stark public key the account checks
+    /// owner signatures against; `encrypted_private_key` is handed back as is.
+    /// Fails when `owner_public_key` is not a felt.
+    pub fn import_wallet(
+        &self,
+        owner_public_key: &str,
+        encrypted_private_key: &str,
+        wallet_type: SandboxWalletType,
+    ) -> anyhow::Result<SandboxWallet> {
+        let key = felt::parse_felt_str(owner_public_key)
+            .ok_or_else(|| anyhow::anyhow!("owner public key is not a felt"))?;
+        Ok(self
+            .shared
+            .import_wallet(key, encrypted_private_key.to_string(), wallet_type))
+    }
+
     /// Replace the active faults.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.lock().faults = Some(faults);

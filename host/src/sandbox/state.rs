@@ -203,4 +203,25 @@ impl Shared {
         );
         g.wallet
     }
+
+    /// Deploy an account for an owner key encrypted elsewhere (for example by
+    /// Chipi's SDK), at a random address.
+    pub fn import_wallet(
+        &self,
+        owner_public_key: Felt,
+        encrypted_private_key: String,
+        wallet_type: super::wallets::SandboxWalletType,
+    ) -> super::wallets::SandboxWallet {
+        let address = super::felt::random_felt();
+        self.lock().accounts.insert(
+            address,
+            Account::new(address, owner_public_key, wallet_type),
+        );
+        super::wallets::SandboxWallet {
+            address: super::felt::padded_hex(&address),
+            owner_public_key: super::felt::hex(&owner_public_key),
+            encrypted_private_key,
+            wallet_type: wallet_type.as_str().to_string(),
+        }
+    }
 }
