@@ -311,9 +311,39 @@ fn compare_signatures(rng: &mut StdRng, what: &str, hashes: &[Felt]) {
     assert_no_mismatch(what, hashes.len(), &mismatches);
 }
 
+/// Corpus entries starknet.js hashes only through a bug, which we refuse on
+/// purpose (documented in `guest/src/core/snip12/js.rs`): signing such a
+/// hash would sign something the account contract encodes differently.
+const DELIBERATE_REFUSALS: &[(&str, &str)] = &[(
+    "quirk/string_with_tab_unpadded_char_code",
+    "starknet.js encodes characters below 0x10 with one hex digit, not two",
+)];
+
 #[test]
 fn snip12_corpus_hashes_and_signatures_match_starknet_js() {
-    let entries = corpus("typed_data.json");
+    let all = corpus("typed_data.json");
+    let (refused, entries): (Vec<Value>, Vec<Value>) = all.into_iter().partition(|e| {
+        DELIBERATE_REFUSALS
+            .iter()
+            .any(|(name, _)| e["name"].as_str() == Some(name))
+    });
+    assert_eq!(
+        refused.len(),
+        DELIBERATE_REFUSALS.len(),
+        "every listed refusal is in the corpus"
+    );
+    for e in &refused {
+        let account = parse_felt(e["account"].as_str().unwrap_or("0x1")).expect("account");
+        assert!(
+            snip12::message_hash(&e["typedData"], &account).is_err(),
+            "{} must be refused",
+            e["name"]
+        );
+    }
+    println!(
+        "corpus: {} deliberately refused (starknet.js bugs)",
+        refused.len()
+    );
     assert!(
         entries.len() >= 60,
         "the corpus has {} entries",
@@ -483,18 +513,17 @@ async fn crypto_es_owner_keys_register_sessions_in_the_component() {
         let handle = h.handle();
         // A wrong PIN is refused before anything is sent.
         let before = h.sandbox.requests().len();
+        ok(handle.create_session(&h.ctx(), &create_opts()).await);
         let e = chipi_session_e2e::err(
             handle
-                .create_session(&h.ctx_with_pin("000000"), &create_opts())
+                .register_session(&h.ctx_with_pin("000000"), &register_opts())
                 .await,
         );
-        let e2 = match e {
-            SessionError::SessionDecryptionFailed(_) => None,
-            other => Some(other),
-        };
-        assert!(e2.is_none(), "wrong PIN: {e2:?}");
-        assert_eq!(h.sandbox.requests().len(), before);
-        ok(handle.create_session(&h.ctx(), &create_opts()).await);
+        assert!(
+            matches!(e, SessionError::SessionDecryptionFailed(_)),
+            "wrong PIN: {e:?}"
+        );
+        assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
         ok(handle.register_session(&h.ctx(), &register_opts()).await);
         let status = ok(handle.get_session_status(&h.ctx()).await);
         assert_eq!(status.state, SessionState::Active);
@@ -652,7 +681,17 @@ async fn chipi_sdk_runs_on_the_sandbox_and_sends_what_we_send() {
         .session(&sdk_wallet, sdk_session)
         .expect("the SDK's session is known to the account");
     assert!(info.revoked, "revoked by the SDK");
-    assert_eq!(info.calls_used, 2, "two executions counted");
+    assert_eq!(
+        info.valid_until, 0,
+        "a revoked session reads as unregistered"
+    );
+    for tx in &txs[1..3] {
+        assert!(
+            matches!(&tx.signer, TxSigner::Session(k) if parse_felt(k).ok() == parse_felt(sdk_session).ok()),
+            "executed with the SDK's session key: {:?}",
+            tx.signer
+        );
+    }
     let sdk_requests = api_requests(&h.sandbox.requests());
     h.sandbox.clear_requests();
 

@@ -3,8 +3,9 @@
 //! exactly as a server returns it.
 //!
 //! - Revision detection ([`revision`]): `domain.revision` `"1"` or `1` is
-//!   revision 1 (domain type `StarknetDomain`, Poseidon); absent, `null`,
-//!   `"0"` or `0` is revision 0 (domain type `StarkNetDomain`, Pedersen).
+//!   revision 1 (domain type `StarknetDomain`, Poseidon); absent, `null` or
+//!   `"0"` is revision 0 (domain type `StarkNetDomain`, Pedersen). The JSON
+//!   number `0` is refused, as starknet.js refuses it.
 //!   The matching domain type must be declared.
 //! - Message hash: `H("StarkNet Message", domain struct hash, account,
 //!   message struct hash)` where `H` is the Pedersen chain
@@ -114,7 +115,8 @@ fn detect_revision(types: &Map<String, Value>, domain: &Value) -> Result<Revisio
         None | Some(Value::Null) => Revision::V0,
         Some(Value::String(s)) if s == "0" => Revision::V0,
         Some(Value::String(s)) if s == "1" => Revision::V1,
-        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Revision::V0,
+        // starknet.js's schema check compares `revision` with the string "0",
+        // so a JSON number 0 is refused there; the number 1 is accepted.
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Revision::V1,
         Some(_) => return Err(TypedDataError::UnknownRevision),
     };

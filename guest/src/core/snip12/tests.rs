@@ -1147,7 +1147,7 @@ fn revision_detection() {
     explicit["domain"]["revision"] = json!("0");
     assert_eq!(revision(&explicit).unwrap(), Revision::V0);
     explicit["domain"]["revision"] = json!(0);
-    assert_eq!(revision(&explicit).unwrap(), Revision::V0);
+    assert_eq!(revision(&explicit), Err(TypedDataError::UnknownRevision));
     explicit["domain"]["revision"] = Value::Null;
     assert_eq!(revision(&explicit).unwrap(), Revision::V0);
     let mut no_rev = td;
