@@ -555,6 +555,20 @@ async fn session_ciphertexts_are_bound_to_wallet_and_session_key() {
     let opened = envelope::open(&key.encrypted_private_key, PIN, &wallet, &public)
         .expect("the right wallet, session key and PIN open it");
     assert_eq!(opened.public_key(), public);
+    // The key pair the component made: starknet.js derives the same public key.
+    let secret: String = opened
+        .to_be_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let answer = referee(vec![
+        json!({"op": "starkKey", "privateKey": format!("0x{secret}")}),
+    ]);
+    assert_eq!(
+        felt_of(&answer[0]["publicKey"], "starknet.js public key"),
+        public,
+        "the component's session public key is starknet.js's getStarkKey"
+    );
 
     let refusals = [
         ("another wallet", Felt::from(0x1234u32), public),
