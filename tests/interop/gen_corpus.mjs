@@ -15,14 +15,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants, num, outsideExecution, typedData } from 'starknet';
+import { ANY_CALLER, OE_TYPES, SN_SEPOLIA_HEX } from './snip9.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 // ---------------------------------------------------------------- constants
-const SN_SEPOLIA_HEX = '0x534e5f5345504f4c4941';
 const SN_MAIN_HEX = '0x534e5f4d41494e';
 const SN_SEPOLIA_DEC = BigInt(SN_SEPOLIA_HEX).toString(10);
-const ANY_CALLER = '0x414e595f43414c4c4552';
 const ACCOUNT = '0x0635e6e4f8a7eb1f8f2a9ba7f9cf1e0a8f6e2f3c3b4e2e1f0a9b8c7d6e5f4a3b';
 const ACCOUNT_2 = '0x3a5b1c9d7e2f4a6b8c0d1e3f5a7b9c2d4e6f8a0b1c3d5e7f9a2b4c6d8e0f1a3';
 const STRK = '0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d';
@@ -50,26 +49,6 @@ const BEFORE = NOW + 3600;
 const NONCE = '0x6a5f0e2c1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3';
 
 // ---------------------------------------------------------------- outside execution (v2)
-const OE_TYPES = {
-  StarknetDomain: [
-    { name: 'name', type: 'shortstring' },
-    { name: 'version', type: 'shortstring' },
-    { name: 'chainId', type: 'shortstring' },
-    { name: 'revision', type: 'shortstring' },
-  ],
-  OutsideExecution: [
-    { name: 'Caller', type: 'ContractAddress' },
-    { name: 'Nonce', type: 'felt' },
-    { name: 'Execute After', type: 'u128' },
-    { name: 'Execute Before', type: 'u128' },
-    { name: 'Calls', type: 'Call*' },
-  ],
-  Call: [
-    { name: 'To', type: 'ContractAddress' },
-    { name: 'Selector', type: 'selector' },
-    { name: 'Calldata', type: 'felt*' },
-  ],
-};
 
 const transferCall = (amount = 1_000_000n, token = USDC, selector = SEL.transfer) => ({
   To: token,

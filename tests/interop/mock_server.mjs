@@ -26,35 +26,14 @@ import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ec, hash, num, typedData as td } from 'starknet';
+import { ANY_CALLER, OE_TYPES, SN_SEPOLIA_HEX } from './snip9.mjs';
 
-const SN_SEPOLIA_HEX = '0x534e5f5345504f4c4941';
-const ANY_CALLER = '0x414e595f43414c4c4552';
 const SELECTOR = {
   add: hash.getSelectorFromName('add_or_update_session_key'),
   revoke: hash.getSelectorFromName('revoke_session_key'),
   getData: hash.getSelectorFromName('get_session_data'),
 };
 
-const OE_TYPES = {
-  StarknetDomain: [
-    { name: 'name', type: 'shortstring' },
-    { name: 'version', type: 'shortstring' },
-    { name: 'chainId', type: 'shortstring' },
-    { name: 'revision', type: 'shortstring' },
-  ],
-  OutsideExecution: [
-    { name: 'Caller', type: 'ContractAddress' },
-    { name: 'Nonce', type: 'felt' },
-    { name: 'Execute After', type: 'u128' },
-    { name: 'Execute Before', type: 'u128' },
-    { name: 'Calls', type: 'Call*' },
-  ],
-  Call: [
-    { name: 'To', type: 'ContractAddress' },
-    { name: 'Selector', type: 'selector' },
-    { name: 'Calldata', type: 'felt*' },
-  ],
-};
 
 const norm = (v) => num.toHex(v);
 

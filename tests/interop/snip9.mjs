@@ -1,0 +1,29 @@
+// Shared constants of the SNIP-9 v2 outside execution (the typed data paymasters return
+// and session keys sign), used by gen_corpus.mjs and mock_server.mjs.
+
+/** Chain id of Starknet Sepolia, "SN_SEPOLIA" as a hex short string. */
+export const SN_SEPOLIA_HEX = '0x534e5f5345504f4c4941';
+/** "ANY_CALLER" as a short string: the Caller of paymaster outside executions. */
+export const ANY_CALLER = '0x414e595f43414c4c4552';
+
+/** SNIP-12 revision-1 types of `OutsideExecution` (SNIP-9 v2). */
+export const OE_TYPES = {
+  StarknetDomain: [
+    { name: 'name', type: 'shortstring' },
+    { name: 'version', type: 'shortstring' },
+    { name: 'chainId', type: 'shortstring' },
+    { name: 'revision', type: 'shortstring' },
+  ],
+  OutsideExecution: [
+    { name: 'Caller', type: 'ContractAddress' },
+    { name: 'Nonce', type: 'felt' },
+    { name: 'Execute After', type: 'u128' },
+    { name: 'Execute Before', type: 'u128' },
+    { name: 'Calls', type: 'Call*' },
+  ],
+  Call: [
+    { name: 'To', type: 'ContractAddress' },
+    { name: 'Selector', type: 'selector' },
+    { name: 'Calldata', type: 'felt*' },
+  ],
+};
