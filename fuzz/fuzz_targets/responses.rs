@@ -1,0 +1,60 @@
+//! Chipi API and Starknet JSON-RPC response decoding, and stored session
+//! records, on arbitrary bytes. Layout: two bytes of HTTP status, then the
+//! body. Never a panic; a record that decodes re-encodes to itself.
+#![no_main]
+
+use chipi_session_guest::protocol::model::SessionData;
+use chipi_session_guest::protocol::record::SessionRecord;
+use chipi_session_guest::protocol::state::{derive_state, remaining_calls};
+use chipi_session_guest::protocol::{chipi_api, rpc};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use starknet_crypto::Felt;
+
+const NOW: u64 = 1_800_000_000;
+
+fn rpc_result(result: &Value) -> Option<SessionData> {
+    let _ = rpc::chain_id_of(result);
+    let felts = rpc::felts_of(result).ok()?;
+    let _ = rpc::decode_spending_policy(&Felt::from(0x1234u32), &felts);
+    rpc::decode_session_data(&felts).ok()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (status, body) = match data {
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
+        _ => (200, data),
+    };
+    let err = chipi_api::error_from_response(status, body);
+    let _ = (err.code(), err.to_string());
+
+    let mut on_chain = None;
+    if let Ok(v) = chipi_api::parse_json(body) {
+        let _ = chipi_api::typed_data_from_response(&v);
+        let _ = chipi_api::transaction_hash_from_response(&v);
+        match rpc::result_of(&v) {
+            Ok(result) => on_chain = rpc_result(result),
+            Err(e) => {
+                let _ = (e.code(), e.to_string());
+            }
+        }
+        // The body itself as a result (nodes that answer bare arrays).
+        if on_chain.is_none() {
+            on_chain = rpc_result(&v);
+        }
+    }
+    if let Some(data) = &on_chain {
+        let _ = remaining_calls(Some(data));
+    }
+
+    if let Ok(record) = SessionRecord::decode(body) {
+        let bytes = record.encode().expect("a decoded record encodes");
+        let again = SessionRecord::decode(&bytes).expect("an encoded record decodes");
+        assert_eq!(again, record, "record round trip");
+        let _ = record.key_data();
+        let _ = record.is_registered();
+        let _ = SessionRecord::key(&record.wallet);
+        let _ = derive_state(Some(&record), on_chain.as_ref(), NOW);
+        let _ = derive_state(Some(&record), None, u64::from(status) << 20);
+    }
+});
