@@ -30,8 +30,51 @@ wit_bindgen::generate!({
 use chipi::session::types as t;
 use exports::chipi::session::session::Guest;
 
-/// [`Ports`] backed by the component's imports.
-struct WasiPorts;
+/// Time budget of an operation when the host sets none.
+const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+/// Longest wait for a connection.
+const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// Longest wait between two chunks of a response.
+const BETWEEN_BYTES_TIMEOUT_MS: u64 = 30_000;
+
+/// [`Ports`] backed by the component's imports, within one operation's time
+/// budget (monotonic clock).
+struct WasiPorts {
+    /// Monotonic deadline of the operation, nanoseconds.
+    deadline_ns: u64,
+}
+
+impl WasiPorts {
+    /// Ports for an operation with the time budget `timeout_ms`, starting now.
+    fn new(timeout_ms: Option<u64>) -> Self {
+        let budget_ms = timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        let now = wasip2::clocks::monotonic_clock::now();
+        Self {
+            deadline_ns: now.saturating_add(budget_ms.saturating_mul(1_000_000)),
+        }
+    }
+}
+
+/// Read a response body in a loop, refusing it past `cap` bytes whether or
+/// not it announced a length (chunked answers included).
+async fn read_capped(body: wstd::http::Body, cap: usize) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    if body.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(format!("response body larger than {cap} bytes"));
+    }
+    let mut body = body.into_boxed_body();
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the response failed: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return Err(format!("response body larger than {cap} bytes"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
 
 impl Ports for WasiPorts {
     fn http_post(
@@ -40,41 +83,73 @@ impl Ports for WasiPorts {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<HttpResponse, String> {
+        use wstd::future::FutureExt;
         use wstd::http::{Body, Client, Method, Request};
+        let remaining = self.remaining_ms();
+        if remaining == 0 {
+            return Err(format!(
+                "the operation's time budget ran out before the request to {}",
+                host_of(url)
+            ));
+        }
         let mut builder = Request::builder().method(Method::POST).uri(url);
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let request = builder
             .body(Body::from(body.to_vec()))
-            .map_err(|e| format!("invalid request: {e}"))?;
-        wstd::runtime::block_on(async move {
+            .map_err(|_| format!("invalid request to {}", host_of(url)))?;
+        let exchange = async move {
             let mut client = Client::new();
-            client.set_connect_timeout(Duration::from_secs(10));
-            client.set_first_byte_timeout(Duration::from_secs(30));
-            client.set_between_bytes_timeout(Duration::from_secs(30));
+            client.set_connect_timeout(Duration::from_millis(remaining.min(CONNECT_TIMEOUT_MS)));
+            client.set_first_byte_timeout(Duration::from_millis(remaining));
+            client.set_between_bytes_timeout(Duration::from_millis(
+                remaining.min(BETWEEN_BYTES_TIMEOUT_MS),
+            ));
             let response = client
                 .send(request)
                 .await
                 .map_err(|e| format!("request to {} failed: {e}", host_of(url)))?;
             let status = response.status().as_u16();
-            let mut body = response.into_body();
-            if body
-                .content_length()
-                .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
-            {
-                return Err("response body too large".to_string());
-            }
-            let bytes = body
-                .contents()
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = read_capped(response.into_body(), MAX_RESPONSE_BYTES)
                 .await
-                .map_err(|e| format!("reading the response of {} failed: {e}", host_of(url)))?
-                .to_vec();
+                .map_err(|e| format!("{} ({})", e, host_of(url)))?;
             Ok(HttpResponse {
                 status,
-                body: bytes,
+                retry_after,
+                body,
             })
+        };
+        wstd::runtime::block_on(async move {
+            exchange
+                .timeout(wstd::time::Duration::from_millis(remaining))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "request to {} ran out of the operation's time budget",
+                        host_of(url)
+                    ))
+                })
         })
+    }
+
+    fn remaining_ms(&mut self) -> u64 {
+        let now = wasip2::clocks::monotonic_clock::now();
+        self.deadline_ns.saturating_sub(now) / 1_000_000
+    }
+
+    fn sleep_ms(&mut self, ms: u64) {
+        let ms = ms.min(self.remaining_ms());
+        wstd::runtime::block_on(wstd::task::sleep(wstd::time::Duration::from_millis(ms)));
+    }
+
+    fn warn(&mut self, message: &str) {
+        eprintln!("warning: {message}");
     }
 
     fn store_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
@@ -106,10 +181,15 @@ impl Ports for WasiPorts {
     }
 }
 
-/// Scheme and authority of a URL, for error messages (never the query).
+/// Host and port of a URL, for error messages: never the userinfo, path or
+/// query.
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.split(['/', '?']).next().unwrap_or(rest)
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map(|(_, host)| host)
+        .unwrap_or(authority)
 }
 
 fn context(ctx: t::SessionContext) -> m::SessionContext {
@@ -130,6 +210,7 @@ fn context(ctx: t::SessionContext) -> m::SessionContext {
             chain_id: ctx.config.chain_id,
             default_duration_seconds: ctx.config.default_duration_seconds,
             default_max_calls: ctx.config.default_max_calls,
+            timeout_ms: ctx.config.timeout_ms,
         },
     }
 }
@@ -155,6 +236,8 @@ fn error(e: CoreError) -> t::SessionError {
         CoreError::InvalidInput(m) => t::SessionError::InvalidInput(m),
         CoreError::Store(m) => t::SessionError::Store(m),
         CoreError::Unauthorized(m) => t::SessionError::Unauthorized(m),
+        CoreError::TransactionPending(m) => t::SessionError::TransactionPending(m),
+        CoreError::AlreadyExecuted(m) => t::SessionError::AlreadyExecuted(m),
     }
 }
 
@@ -187,6 +270,15 @@ fn policy(p: m::SpendingPolicy) -> t::SpendingPolicy {
     }
 }
 
+/// Run one operation: convert the context, start its time budget, map errors.
+fn run<T>(
+    ctx: t::SessionContext,
+    op: impl FnOnce(&m::SessionContext, &mut WasiPorts) -> Result<T, CoreError>,
+) -> Result<T, t::SessionError> {
+    let mut ports = WasiPorts::new(ctx.config.timeout_ms);
+    op(&context(ctx), &mut ports).map_err(error)
+}
+
 /// The exported `chipi:session/session` implementation.
 struct Component;
 
@@ -199,9 +291,8 @@ impl Guest for Component {
             duration_seconds: options.duration_seconds,
             replace_existing: options.replace_existing,
         };
-        ops::create_session(&context(ctx), &options, &mut WasiPorts)
+        run(ctx, |ctx, ports| ops::create_session(ctx, &options, ports))
             .map(key_data)
-            .map_err(error)
     }
 
     fn register_session(
@@ -213,7 +304,7 @@ impl Guest for Component {
             max_calls: options.max_calls,
             allowed_entrypoints: options.allowed_entrypoints,
         };
-        ops::register_session(&context(ctx), &options, &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::register_session(ctx, &options, ports))
     }
 
     fn execute_with_session(
@@ -228,19 +319,19 @@ impl Guest for Component {
                 calldata: c.calldata,
             })
             .collect();
-        ops::execute_with_session(&context(ctx), &calls, &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::execute_with_session(ctx, &calls, ports))
     }
 
     fn revoke_session(ctx: t::SessionContext) -> Result<String, t::SessionError> {
-        ops::revoke_session(&context(ctx), &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::revoke_session(ctx, ports))
     }
 
     fn clear_session(ctx: t::SessionContext) -> Result<(), t::SessionError> {
-        ops::clear_session(&context(ctx), &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::clear_session(ctx, ports))
     }
 
     fn get_session_status(ctx: t::SessionContext) -> Result<t::SessionStatus, t::SessionError> {
-        let s = ops::get_session_status(&context(ctx), &mut WasiPorts).map_err(error)?;
+        let s = run(ctx, |ctx, ports| ops::get_session_status(ctx, ports))?;
         Ok(t::SessionStatus {
             state: state(s.state),
             is_active: s.is_active,
@@ -266,23 +357,22 @@ impl Guest for Component {
             max_per_window: p.max_per_window,
             window_seconds: p.window_seconds,
         };
-        ops::set_spending_policy(&context(ctx), &p, &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::set_spending_policy(ctx, &p, ports))
     }
 
     fn get_spending_policy(
         ctx: t::SessionContext,
         token: String,
     ) -> Result<Option<t::SpendingPolicy>, t::SessionError> {
-        ops::get_spending_policy(&context(ctx), &token, &mut WasiPorts)
+        run(ctx, |ctx, ports| ops::get_spending_policy(ctx, &token, ports))
             .map(|p| p.map(policy))
-            .map_err(error)
     }
 
     fn remove_spending_policy(
         ctx: t::SessionContext,
         token: String,
     ) -> Result<String, t::SessionError> {
-        ops::remove_spending_policy(&context(ctx), &token, &mut WasiPorts).map_err(error)
+        run(ctx, |ctx, ports| ops::remove_spending_policy(ctx, &token, ports))
     }
 }
 

@@ -22,7 +22,7 @@
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use zeroize::Zeroizing;
@@ -67,14 +67,15 @@ impl KdfParams {
         t: 2,
         p: 1,
     };
-    /// Largest memory cost accepted (256 MiB).
-    pub const MAX_M_KIB: u32 = 262_144;
+    /// Largest memory cost accepted (64 MiB): parameters come from stored
+    /// envelopes, which are input like any other.
+    pub const MAX_M_KIB: u32 = 65_536;
     /// Largest iteration count accepted.
     pub const MAX_T: u32 = 10;
     /// Largest lane count accepted.
-    pub const MAX_P: u32 = 8;
+    pub const MAX_P: u32 = 4;
 
-    /// Checks `1 <= t <= 10`, `1 <= p <= 8` and `8 * p <= m <= 262144`.
+    /// Checks `1 <= t <= 10`, `1 <= p <= 4` and `8 * p <= m <= 65536`.
     pub fn validate(&self) -> Result<(), EnvelopeError> {
         let ok = (1..=Self::MAX_T).contains(&self.t)
             && (1..=Self::MAX_P).contains(&self.p)
@@ -221,11 +222,26 @@ fn derive_key(
     params.validate()?;
     let argon_params = Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|_| EnvelopeError::ParamsOutOfBounds)?;
+    // Allocate the working memory fallibly: a failed allocation is a typed
+    // error, not an abort (a trap, in the component).
+    let mut blocks: Vec<Block> = Vec::new();
+    blocks
+        .try_reserve_exact(argon_params.block_count())
+        .map_err(|_| EnvelopeError::OutOfMemory)?;
+    blocks.resize(argon_params.block_count(), Block::default());
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
     let mut out = Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(encrypt_key.as_bytes(), salt, out.as_mut_slice())
-        .map_err(|_| EnvelopeError::EncryptionFailed)?;
+    let result = argon.hash_password_into_with_memory(
+        encrypt_key.as_bytes(),
+        salt,
+        out.as_mut_slice(),
+        &mut blocks,
+    );
+    // The blocks hold values derived from the encrypt key.
+    for block in blocks.iter_mut() {
+        *block = Block::default();
+    }
+    result.map_err(|_| EnvelopeError::EncryptionFailed)?;
     Ok(out)
 }
 
@@ -554,20 +570,36 @@ mod tests {
         assert!(KdfParams::DEFAULT.validate().is_ok());
         assert!(FAST.validate().is_ok());
         assert!(KdfParams {
-            m_kib: 262_144,
+            m_kib: 65_536,
             t: 10,
-            p: 8
+            p: 4
         }
         .validate()
         .is_ok());
         assert!(KdfParams {
             m_kib: 64,
             t: 1,
-            p: 8
+            p: 4
         }
         .validate()
         .is_ok());
         let bad = [
+            // The old maxima: a typed error, at once.
+            KdfParams {
+                m_kib: 262_144,
+                t: 10,
+                p: 8,
+            },
+            KdfParams {
+                m_kib: 65_537,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 5,
+            },
             KdfParams {
                 m_kib: 262_145,
                 t: 1,

@@ -82,6 +82,9 @@ pub enum EnvelopeError {
     /// The key derivation or cipher refused its inputs (never expected).
     #[error("encryption failed")]
     EncryptionFailed,
+    /// The memory the key derivation needs could not be allocated.
+    #[error("not enough memory for the key derivation")]
+    OutOfMemory,
 }
 
 /// Failure to decrypt a CryptoJS passphrase-mode ciphertext.

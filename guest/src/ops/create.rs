@@ -1,7 +1,7 @@
 //! `create-session` and `clear-session`.
 
 use super::ports::Ports;
-use super::{stored, Env};
+use super::{pending, signing, stored, Env};
 use crate::core::envelope::{self, KdfParams};
 use crate::core::felt::felt_to_hex;
 use crate::core::keys::SigningKey;
@@ -30,19 +30,34 @@ pub fn create_session<P: Ports>(
         )));
     }
 
-    let loaded = stored::load(&env, ports)?;
+    let mut loaded = stored::load(&env, ports)?;
+    if loaded.record.as_ref().is_some_and(|r| r.pending.is_some()) {
+        pending::reconcile(&env, ports, false)?;
+        loaded = stored::load(&env, ports)?;
+    }
     let now = ports.now_unix();
     if let Some(existing) = &loaded.record {
+        if existing.pending.is_some() {
+            return Err(SessionError::TransactionPending(
+                "a transaction of the stored session may still land; it must settle (retry it, \
+                 or wait for its window to close) before the session is replaced"
+                    .into(),
+            ));
+        }
         let state = derive_state(Some(existing), None, now);
-        if matches!(state, SessionState::Created | SessionState::Active)
-            && !options.replace_existing
-        {
-            return Err(SessionError::input(format!(
-                "a {} session already exists for this wallet; revoke or clear it first, or ask to replace it",
-                state.as_str()
-            )));
+        if state == SessionState::Active {
+            return Err(SessionError::input(
+                "a registered session is active on chain for this wallet; replacing it would \
+                 leave its key usable there: revoke it first",
+            ));
+        }
+        if state == SessionState::Created && !options.replace_existing {
+            return Err(SessionError::input(
+                "a created session already exists for this wallet; clear it first, or ask to replace it",
+            ));
         }
     }
+    let chain_id = signing::chain_for_new_session(&env, ports)?;
 
     let key = generate_key(ports)?;
     let public_key = key.public_key();
@@ -74,6 +89,8 @@ pub fn create_session<P: Ports>(
         registration: None,
         calls_used: 0,
         revoked_tx: None,
+        chain_id: Some(felt_to_hex(&chain_id)),
+        pending: None,
     };
     if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&record))? {
         return Err(SessionError::Store(

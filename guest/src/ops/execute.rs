@@ -1,19 +1,22 @@
 //! `execute-with-session`: calls signed by the session key.
 
 use super::ports::Ports;
-use super::{remote, signing, stored, Env};
+use super::signing::{self, Signer};
+use super::{pending, stored, Env};
 use crate::core::felt::parse_felt;
-use crate::protocol::calls::Call;
-use crate::protocol::chipi_api;
+use crate::protocol::calls::{calls_digest, parse_calls};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{CallInput, SessionContext};
 use crate::protocol::preflight::check_calls;
+use crate::protocol::record::PendingOperation;
 
 /// Execute `calls` with the stored session; returns the transaction hash.
 ///
-/// Every check the account would make is made first (expiry, calls left,
-/// admin blocklist, self-call, whitelist), so a doomed transaction is never
-/// signed or sent.
+/// A pending transaction of the wallet is reconciled first; when it is these
+/// same calls, its outcome is reported and nothing new is signed. Every check
+/// the account would make is made before signing (expiry, calls left, admin
+/// blocklist, self-call, whitelist), so a doomed transaction is never signed
+/// or sent.
 pub fn execute_with_session<P: Ports>(
     ctx: &SessionContext,
     calls: &[CallInput],
@@ -21,7 +24,16 @@ pub fn execute_with_session<P: Ports>(
 ) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
-    let calls = calls.iter().map(Call::parse).collect::<Result<Vec<_>>>()?;
+    let calls = parse_calls(calls)?;
+    let digest = calls_digest(&calls);
+    if stored::load(&env, ports)?.record.is_none() {
+        return Err(SessionError::NotRegistered(
+            "no session stored for this wallet".into(),
+        ));
+    }
+    if let Some(hash) = pending::settle_before_signing(&env, ports, &digest)? {
+        return Ok(hash);
+    }
     let record = stored::load(&env, ports)?
         .record
         .ok_or_else(|| SessionError::NotRegistered("no session stored for this wallet".into()))?;
@@ -53,24 +65,15 @@ pub fn execute_with_session<P: Ports>(
     check_calls(&env.wallet, &whitelist, &calls)?;
 
     let key = signing::session_key(&env, &record)?;
-    let session_pubkey = key.public_key();
-    let (typed_data, hash) =
-        signing::prepare_and_hash(&env, ports, &calls, chipi_api::Signer::Session)?;
-    let signature = key
-        .sign(&hash)
-        .map_err(|e| SessionError::CreationFailed(format!("session signature failed: {e}")))?;
-    drop(key);
-    let body = chipi_api::execute_session_body(
-        &env.wallet,
-        &typed_data,
-        &session_pubkey,
-        &signature.r,
-        &signature.s,
-        registration.valid_until,
-    );
-    let tx = remote::execute_sponsored(&env, ports, &body)?;
-    stored::update(&env, ports, &record.public_key, |r| {
-        r.calls_used = r.calls_used.saturating_add(1);
-    })?;
-    Ok(tx)
+    signing::sign_and_send(
+        &env,
+        ports,
+        &record,
+        &calls,
+        Signer::Session {
+            key: &key,
+            valid_until: registration.valid_until,
+        },
+        PendingOperation::Execute,
+    )
 }

@@ -2,7 +2,7 @@
 //! tests of the use cases. It applies the session-management calls it is
 //! sent, so a whole lifecycle can run without a network.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::{RngCore, SeedableRng};
 use serde_json::{json, Value};
@@ -41,6 +41,26 @@ pub struct FakePorts {
     pub tx_counter: u64,
     /// Value written to the store between a read and the next CAS (simulates a concurrent writer).
     pub interfere: Option<Vec<u8>>,
+    /// Outside-execution nonces the account has consumed.
+    pub nonces_used: HashSet<Felt>,
+    /// The next N executions are applied, then their answer is lost.
+    pub lose_answers: u32,
+    /// Answer executions with this status after applying them.
+    pub status_after_apply: Option<u16>,
+    /// Every store write fails while set.
+    pub store_broken: bool,
+    /// Break the store right after the next execution is applied.
+    pub break_store_after_execute: bool,
+    /// Chain id the node and the prepared typed data use.
+    pub chain: String,
+    /// Milliseconds slept (backoff).
+    pub slept_ms: u64,
+    /// Warnings reported.
+    pub warnings: Vec<String>,
+    /// `Retry-After` sent with `fail` answers.
+    pub retry_after: Option<String>,
+    /// Answer this many requests matching `fail` only (then answer normally).
+    pub fail_times: Option<u32>,
 }
 
 impl Default for FakePorts {
@@ -56,6 +76,16 @@ impl Default for FakePorts {
             sessions: HashMap::new(),
             tx_counter: 0,
             interfere: None,
+            nonces_used: HashSet::new(),
+            lose_answers: 0,
+            status_after_apply: None,
+            store_broken: false,
+            break_store_after_execute: false,
+            chain: "SN_SEPOLIA".into(),
+            slept_ms: 0,
+            warnings: Vec::new(),
+            retry_after: None,
+            fail_times: None,
         }
     }
 }
@@ -102,10 +132,10 @@ impl FakePorts {
                 ]
             },
             "primaryType": "OutsideExecution",
-            "domain": {"name": "Account.execute_from_outside", "version": "2", "chainId": "SN_SEPOLIA", "revision": "1"},
+            "domain": {"name": "Account.execute_from_outside", "version": "2", "chainId": self.chain, "revision": "1"},
             "message": {
                 "Caller": "0x414e595f43414c4c4552",
-                "Nonce": format!("{:#x}", self.tx_counter + 1),
+                "Nonce": format!("{:#x}", 0x1000 + self.requests.len()),
                 "Execute After": format!("{:#x}", self.now - 60),
                 "Execute Before": format!("{:#x}", self.now + 3600),
                 "Calls": calls,
@@ -117,7 +147,11 @@ impl FakePorts {
         json!({ "typedData": td, "walletType": "CHIPI" })
     }
 
-    fn execute(&mut self, body: &Value) -> Value {
+    fn execute(&mut self, body: &Value) -> Option<Value> {
+        let nonce = parse_felt(body["typedData"]["message"]["Nonce"].as_str().unwrap()).unwrap();
+        if !self.nonces_used.insert(nonce) {
+            return None;
+        }
         let calls = body["typedData"]["message"]["Calls"]
             .as_array()
             .cloned()
@@ -153,13 +187,13 @@ impl FakePorts {
             }
         }
         self.tx_counter += 1;
-        json!({ "transactionHash": format!("{:#x}", 0xabc000 + self.tx_counter) })
+        Some(json!({ "transactionHash": format!("{:#x}", 0xabc000 + self.tx_counter) }))
     }
 
     fn rpc(&self, body: &Value) -> Value {
         let result = match body["method"].as_str() {
             Some("starknet_chainId") => {
-                json!(felt_to_hex(&encode_short_string("SN_SEPOLIA").unwrap()))
+                json!(felt_to_hex(&encode_short_string(&self.chain).unwrap()))
             }
             Some("starknet_call") => {
                 let req = &body["params"]["request"];
@@ -171,7 +205,9 @@ impl FakePorts {
                     .map(|v| parse_felt(v.as_str().unwrap()).unwrap())
                     .collect();
                 let s = self.sessions.get(&args[0]).cloned().unwrap_or_default();
-                if sel == selector_for("get_session_data").unwrap() {
+                if sel == selector_for("is_valid_outside_execution_nonce").unwrap() {
+                    json!([if self.nonces_used.contains(&args[0]) { "0x0" } else { "0x1" }])
+                } else if sel == selector_for("get_session_data").unwrap() {
                     json!([
                         format!("{:#x}", s.valid_until),
                         format!("{:#x}", s.max_calls),
@@ -200,8 +236,17 @@ impl Ports for FakePorts {
         self.requests.push((url.to_string(), body.clone()));
         if let Some((part, status, text)) = self.fail.clone() {
             if url.contains(&part) {
+                match self.fail_times {
+                    Some(n) if n <= 1 => {
+                        self.fail = None;
+                        self.fail_times = None;
+                    }
+                    Some(n) => self.fail_times = Some(n - 1),
+                    None => {}
+                }
                 return Ok(HttpResponse {
                     status,
+                    retry_after: self.retry_after.clone(),
                     body: text.into_bytes(),
                 });
             }
@@ -209,12 +254,34 @@ impl Ports for FakePorts {
         let answer = if url.contains("prepare-typed-data") {
             self.prepare(&body)
         } else if url.contains("execute-sponsored-transaction") {
-            self.execute(&body)
+            let Some(answer) = self.execute(&body) else {
+                return Ok(HttpResponse {
+                    status: 400,
+                    retry_after: None,
+                    body: br#"{"message":"argent/duplicated-outside-nonce"}"#.to_vec(),
+                });
+            };
+            if self.break_store_after_execute {
+                self.store_broken = true;
+            }
+            if self.lose_answers > 0 {
+                self.lose_answers -= 1;
+                return Err("connection reset by peer".into());
+            }
+            if let Some(status) = self.status_after_apply {
+                return Ok(HttpResponse {
+                    status,
+                    retry_after: None,
+                    body: br#"{"message":"upstream timeout"}"#.to_vec(),
+                });
+            }
+            answer
         } else {
             self.rpc(&body)
         };
         Ok(HttpResponse {
             status: 200,
+            retry_after: None,
             body: serde_json::to_vec(&answer).unwrap(),
         })
     }
@@ -229,6 +296,9 @@ impl Ports for FakePorts {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool, String> {
+        if self.store_broken {
+            return Err("disk I/O error".into());
+        }
         if let Some(value) = self.interfere.take() {
             self.store.insert(key.to_string(), value);
         }
@@ -252,5 +322,17 @@ impl Ports for FakePorts {
 
     fn bearer_token(&mut self) -> Result<Zeroizing<String>, String> {
         self.token.clone().map(Zeroizing::new)
+    }
+
+    fn remaining_ms(&mut self) -> u64 {
+        60_000u64.saturating_sub(self.slept_ms)
+    }
+
+    fn sleep_ms(&mut self, ms: u64) {
+        self.slept_ms += ms;
+    }
+
+    fn warn(&mut self, message: &str) {
+        self.warnings.push(message.to_string());
     }
 }

@@ -3,6 +3,7 @@
 
 mod create;
 mod execute;
+mod pending;
 mod policy;
 pub mod ports;
 mod register;
@@ -25,6 +26,9 @@ use starknet_crypto::Felt;
 use crate::core::felt::{felt_to_hex, parse_felt};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, WalletType};
+
+/// Longest encrypt key accepted (a PIN, a passphrase or an encoded secret).
+pub const MAX_ENCRYPT_KEY_BYTES: usize = 1024;
 
 /// A validated context: the caller's inputs plus the parsed wallet address.
 pub struct Env<'a> {
@@ -61,6 +65,11 @@ impl<'a> Env<'a> {
         }
         if self.ctx.encrypt_key.is_empty() {
             return Err(SessionError::input("missing encrypt key"));
+        }
+        if self.ctx.encrypt_key.len() > MAX_ENCRYPT_KEY_BYTES {
+            return Err(SessionError::input(format!(
+                "encrypt key longer than {MAX_ENCRYPT_KEY_BYTES} bytes"
+            )));
         }
         self.require_urls()
     }

@@ -4,12 +4,13 @@
 use starknet_crypto::Felt;
 
 use super::ports::Ports;
-use super::{remote, signing, stored, Env};
+use super::signing::{self, Signer};
+use super::{pending, remote, stored, Env};
 use crate::core::felt::parse_felt;
-use crate::protocol::calls::{entrypoints, set_spending_policy_calldata, Call, U256};
+use crate::protocol::calls::{calls_digest, entrypoints, set_spending_policy_calldata, Call, U256};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, SpendingPolicy, SpendingPolicyInput};
-use crate::protocol::record::SessionRecord;
+use crate::protocol::record::{PendingOperation, SessionRecord};
 use crate::protocol::rpc::decode_spending_policy;
 
 /// Stored registered session and its public key, or the matching error.
@@ -28,6 +29,24 @@ fn registered_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<(Session
     let pubkey = parse_felt(&record.public_key)
         .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
     Ok((record, pubkey))
+}
+
+/// Reconcile, re-check the session, then sign `call` with the owner key.
+fn owner_policy_transaction<P: Ports>(env: &Env<'_>, ports: &mut P, call: Call) -> Result<String> {
+    let calls = [call];
+    if let Some(hash) = pending::settle_before_signing(env, ports, &calls_digest(&calls))? {
+        return Ok(hash);
+    }
+    let (record, _) = registered_session(env, ports)?;
+    let owner = signing::owner_key(env)?;
+    signing::sign_and_send(
+        env,
+        ports,
+        &record,
+        &calls,
+        Signer::Owner(&owner),
+        PendingOperation::Policy,
+    )
 }
 
 fn parse_token(token: &str) -> Result<Felt> {
@@ -70,13 +89,12 @@ pub fn set_spending_policy<P: Ports>(
     env.require_signing()?;
     let (token, per_call, per_window) = validate(policy)?;
     let (_, pubkey) = registered_session(&env, ports)?;
-    let owner = signing::owner_key(&env)?;
     let call = Call::named(
         env.wallet,
         entrypoints::SET_SPENDING_POLICY,
         set_spending_policy_calldata(pubkey, token, per_call, per_window, policy.window_seconds),
     )?;
-    signing::owner_transaction(&env, ports, &owner, &[call])
+    owner_policy_transaction(&env, ports, call)
 }
 
 /// Remove the spending policy of the stored session for a token; returns the tx hash.
@@ -89,13 +107,12 @@ pub fn remove_spending_policy<P: Ports>(
     env.require_signing()?;
     let token = parse_token(token)?;
     let (_, pubkey) = registered_session(&env, ports)?;
-    let owner = signing::owner_key(&env)?;
     let call = Call::named(
         env.wallet,
         entrypoints::REMOVE_SPENDING_POLICY,
         vec![pubkey, token],
     )?;
-    signing::owner_transaction(&env, ports, &owner, &[call])
+    owner_policy_transaction(&env, ports, call)
 }
 
 /// Read the spending policy of the stored session for a token.

@@ -1,43 +1,114 @@
 //! Chipi backend and Starknet RPC clients over [`Ports`].
+//!
+//! Idempotent requests (JSON-RPC reads, `prepare-typed-data`) are retried with
+//! exponential backoff on transport failures, 429 and 5xx, honouring
+//! `Retry-After`, within the operation's time budget; JSON-RPC requests fail
+//! over to the next configured node. `execute-sponsored-transaction` is never
+//! retried here: its outcome is classified ([`Sent`]) so the caller can keep
+//! the signed body pending when the answer is lost.
 
 use serde_json::Value;
 use starknet_crypto::Felt;
 
-use super::ports::Ports;
+use super::ports::{HttpResponse, Ports};
 use super::Env;
 use crate::protocol::calls::Call;
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::rpc;
 
-/// POST JSON and parse the JSON answer; non-2xx becomes a typed error.
-fn post_json<P: Ports>(
+/// Attempts of one idempotent request against one URL.
+const ATTEMPTS: u32 = 3;
+/// First backoff delay; doubled after each attempt.
+const BACKOFF_MS: u64 = 250;
+/// Longest `Retry-After` honoured, seconds (a longer one fails at once).
+const MAX_RETRY_AFTER_SECS: u64 = 10;
+
+/// POST JSON; returns the raw response (any status) or a transport error.
+fn post<P: Ports>(
+    ports: &mut P,
+    url: &str,
+    headers: &[(String, String)],
+    body: &Value,
+) -> Result<HttpResponse> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| SessionError::input(format!("cannot encode request: {e}")))?;
+    ports
+        .http_post(url, headers, &bytes)
+        .map_err(SessionError::Transport)
+}
+
+/// True for answers worth retrying: 429 and 5xx.
+fn retryable_status(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status)
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is not honoured: backoff applies).
+fn retry_after_ms(response: &HttpResponse) -> Option<u64> {
+    let secs: u64 = response.retry_after.as_deref()?.trim().parse().ok()?;
+    Some(secs.saturating_mul(1000))
+}
+
+/// POST an idempotent request, retrying transport failures, 429 and 5xx with
+/// backoff; returns the parsed JSON of a 2xx answer.
+fn post_idempotent<P: Ports>(
     ports: &mut P,
     url: &str,
     headers: &[(String, String)],
     body: &Value,
 ) -> Result<Value> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| SessionError::input(format!("cannot encode request: {e}")))?;
-    let response = ports
-        .http_post(url, headers, &bytes)
-        .map_err(SessionError::Transport)?;
-    if !(200..300).contains(&response.status) {
-        return Err(chipi_api::error_from_response(
-            response.status,
-            &response.body,
-        ));
+    let mut delay = BACKOFF_MS;
+    let mut attempt = 1;
+    loop {
+        let (err, wait) = match post(ports, url, headers, body) {
+            Ok(r) if (200..300).contains(&r.status) => return chipi_api::parse_json(&r.body),
+            Ok(r) if retryable_status(r.status) => {
+                let wait = retry_after_ms(&r);
+                let err = chipi_api::error_from_response(r.status, &r.body);
+                if wait.is_some_and(|w| w > MAX_RETRY_AFTER_SECS * 1000) {
+                    return Err(err);
+                }
+                (err, wait.unwrap_or(delay))
+            }
+            Ok(r) => return Err(chipi_api::error_from_response(r.status, &r.body)),
+            Err(err) => (err, delay),
+        };
+        // Leave room for the next attempt itself.
+        if attempt >= ATTEMPTS || ports.remaining_ms() <= wait.saturating_mul(2) {
+            return Err(err);
+        }
+        ports.sleep_ms(wait);
+        attempt += 1;
+        delay = delay.saturating_mul(2);
     }
-    chipi_api::parse_json(&response.body)
+}
+
+/// Longest header value sent (bearer token, API key).
+const MAX_HEADER_VALUE: usize = 8 * 1024;
+
+/// Visible ASCII only (no CR/LF injection), bounded.
+fn header_safe(value: &str) -> bool {
+    value.len() <= MAX_HEADER_VALUE && value.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Chipi request headers with a fresh bearer token.
 fn chipi_headers<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Vec<(String, String)>> {
     let token = ports.bearer_token().map_err(SessionError::Unauthorized)?;
-    if token.trim().is_empty() {
+    let token = token.trim();
+    if token.is_empty() {
         return Err(SessionError::Unauthorized("bearer token is empty".into()));
     }
-    Ok(chipi_api::headers(&env.ctx.config.api_key, token.trim()))
+    if !header_safe(token) {
+        return Err(SessionError::Unauthorized(format!(
+            "bearer token is not a header value of at most {MAX_HEADER_VALUE} visible ASCII characters"
+        )));
+    }
+    if !header_safe(&env.ctx.config.api_key) {
+        return Err(SessionError::input(format!(
+            "API key is not a header value of at most {MAX_HEADER_VALUE} visible ASCII characters"
+        )));
+    }
+    Ok(chipi_api::headers(&env.ctx.config.api_key, token))
 }
 
 /// `POST /transactions/prepare-typed-data`; returns the typed data.
@@ -50,27 +121,61 @@ pub fn prepare_typed_data<P: Ports>(
     let headers = chipi_headers(env, ports)?;
     let url = chipi_api::endpoint_url(&env.ctx.config.api_base_url, chipi_api::PREPARE_TYPED_DATA);
     let body = chipi_api::prepare_typed_data_body(&env.wallet, calls, signer);
-    let response = post_json(ports, &url, &headers, &body)?;
+    let response = post_idempotent(ports, &url, &headers, &body)?;
     chipi_api::typed_data_from_response(&response)
 }
 
-/// `POST /transactions/execute-sponsored-transaction`; returns the tx hash.
-pub fn execute_sponsored<P: Ports>(env: &Env<'_>, ports: &mut P, body: &Value) -> Result<String> {
-    let headers = chipi_headers(env, ports)?;
-    let url = chipi_api::endpoint_url(&env.ctx.config.api_base_url, chipi_api::EXECUTE_SPONSORED);
-    let response = post_json(ports, &url, &headers, body)?;
-    chipi_api::transaction_hash_from_response(&response)
+/// Outcome of handing a signed transaction to the backend.
+#[derive(Debug)]
+pub enum Sent {
+    /// Accepted: the transaction hash.
+    Accepted(String),
+    /// Refused before processing (a 4xx answer other than 408 and 429): the
+    /// transaction will not land from this request.
+    Refused(SessionError),
+    /// The answer was lost or says nothing definite (transport failure,
+    /// time-out, 408, 429, 5xx, a 2xx without a usable hash): the transaction
+    /// may have landed.
+    Unknown(SessionError),
 }
 
-/// Send a JSON-RPC request to each configured node in turn until one answers;
-/// transport failures and 5xx/429 move on to the next node.
+/// `POST /transactions/execute-sponsored-transaction` with a signed body
+/// (its exact bytes), sent once.
+pub fn execute_sponsored<P: Ports>(env: &Env<'_>, ports: &mut P, body: &[u8]) -> Result<Sent> {
+    let headers = chipi_headers(env, ports)?;
+    let url = chipi_api::endpoint_url(&env.ctx.config.api_base_url, chipi_api::EXECUTE_SPONSORED);
+    Ok(match ports.http_post(&url, &headers, body) {
+        Err(err) => Sent::Unknown(SessionError::Transport(err)),
+        Ok(r) if (200..300).contains(&r.status) => {
+            match chipi_api::parse_json(&r.body)
+                .and_then(|v| chipi_api::transaction_hash_from_response(&v))
+            {
+                Ok(hash) => Sent::Accepted(hash),
+                Err(err) => Sent::Unknown(err),
+            }
+        }
+        Ok(r) if r.status == 408 || retryable_status(r.status) => {
+            Sent::Unknown(chipi_api::error_from_response(r.status, &r.body))
+        }
+        Ok(r) => Sent::Refused(chipi_api::error_from_response(r.status, &r.body)),
+    })
+}
+
+/// Send a JSON-RPC request to each configured node in turn (each with
+/// retries) until one answers with a result; node errors, transport failures,
+/// 429 and 5xx move on to the next node. Returns the last error.
 fn rpc_request<P: Ports>(env: &Env<'_>, ports: &mut P, body: &Value) -> Result<Value> {
     let headers = vec![("content-type".to_string(), "application/json".to_string())];
     let mut last = SessionError::input("no RPC URL configured");
     for url in &env.ctx.config.rpc_urls {
-        match post_json(ports, url, &headers, body) {
-            Ok(response) => return rpc::result_of(&response).cloned(),
-            Err(err @ SessionError::Transport(_)) => last = err,
+        match post_idempotent(ports, url, &headers, body) {
+            Ok(response) => match rpc::result_of(&response) {
+                Ok(result) => return Ok(result.clone()),
+                Err(err) => last = err,
+            },
+            Err(err @ (SessionError::Transport(_) | SessionError::InvalidResponse(_))) => {
+                last = err
+            }
             Err(SessionError::Backend(b)) if b.status >= 500 || b.status == 429 => {
                 last = SessionError::Backend(b)
             }
@@ -92,14 +197,26 @@ pub fn call_wallet<P: Ports>(
     rpc::felts_of(&result)
 }
 
-/// The chain id: configured, or read with `starknet_chainId`.
-pub fn chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
-    if let Some(configured) = &env.ctx.config.chain_id {
-        return crate::protocol::typed_data_check::felt_value(&Value::String(configured.clone()))
-            .ok_or_else(|| {
-                SessionError::input("configured chain id is not a felt or short string")
-            });
+/// SNIP-9 `is_valid_outside_execution_nonce(nonce)`: false once an outside
+/// execution with that nonce ran on the account.
+pub fn outside_nonce_is_unused<P: Ports>(env: &Env<'_>, ports: &mut P, nonce: &Felt) -> Result<bool> {
+    let felts = call_wallet(
+        env,
+        ports,
+        crate::protocol::calls::entrypoints::IS_VALID_OUTSIDE_EXECUTION_NONCE,
+        &[*nonce],
+    )?;
+    match felts.as_slice() {
+        [v] if *v == Felt::ONE => Ok(true),
+        [v] if *v == Felt::ZERO => Ok(false),
+        _ => Err(SessionError::response(
+            "is_valid_outside_execution_nonce returned something other than a bool",
+        )),
     }
+}
+
+/// The chain id the node reports (`starknet_chainId`).
+pub fn node_chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
     let result = rpc_request(env, ports, &rpc::chain_id_body(1))?;
     rpc::chain_id_of(&result)
 }

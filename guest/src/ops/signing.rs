@@ -1,19 +1,20 @@
-//! Decrypting keys and the prepare -> verify -> sign -> execute flow shared by
-//! every transaction.
+//! Decrypting keys, the pinned chain, and the prepare -> approve -> sign ->
+//! send flow shared by every transaction.
 
 use starknet_crypto::Felt;
 
+use super::pending::{self, Outgoing};
 use super::ports::Ports;
-use super::{remote, Env};
+use super::{remote, stored, Env};
 use crate::core::envelope;
+use crate::core::felt::{felt_to_hex, parse_felt};
 use crate::core::keys::SigningKey;
 use crate::core::owner_key::decrypt_owner_key;
-use crate::core::snip12;
-use crate::protocol::calls::Call;
+use crate::protocol::calls::{calls_digest, Call};
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::record::SessionRecord;
-use crate::protocol::typed_data_check::verify_outside_execution;
+use crate::protocol::record::{PendingOperation, SessionRecord};
+use crate::protocol::typed_data_check::{approve_outside_execution, chain_id_value, Request};
 
 /// Decrypt the wallet's owner key with the encrypt key.
 pub fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
@@ -27,7 +28,7 @@ pub fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
 
 /// Decrypt the stored session's private key with the encrypt key.
 pub fn session_key(env: &Env<'_>, record: &SessionRecord) -> Result<SigningKey> {
-    let public_key = crate::core::felt::parse_felt(&record.public_key)
+    let public_key = parse_felt(&record.public_key)
         .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
     envelope::open(
         &record.encrypted_private_key,
@@ -38,39 +39,139 @@ pub fn session_key(env: &Env<'_>, record: &SessionRecord) -> Result<SigningKey> 
     .map_err(|e| SessionError::DecryptionFailed(format!("session key: {e}")))
 }
 
-/// Ask the backend for the typed data of `calls`, check it, and return it with
-/// its message hash. Nothing is signed when the check fails.
-pub fn prepare_and_hash<P: Ports>(
-    env: &Env<'_>,
-    ports: &mut P,
-    calls: &[Call],
-    signer: chipi_api::Signer,
-) -> Result<(serde_json::Value, Felt)> {
-    let chain_id = remote::chain_id(env, ports)?;
-    let typed_data = remote::prepare_typed_data(env, ports, calls, signer)?;
-    let now = ports.now_unix();
-    verify_outside_execution(&typed_data, calls, &chain_id, now)?;
-    let hash = snip12::message_hash(&typed_data, &env.wallet)
-        .map_err(|e| SessionError::response(format!("cannot hash typed data: {e}")))?;
-    Ok((typed_data, hash))
+/// The configured chain id, if any.
+pub fn configured_chain(env: &Env<'_>) -> Result<Option<Felt>> {
+    env.ctx
+        .config
+        .chain_id
+        .as_deref()
+        .map(|text| {
+            chain_id_value(text).ok_or_else(|| {
+                SessionError::input("configured chain id is not a felt or short string")
+            })
+        })
+        .transpose()
 }
 
-/// Run `calls` on the wallet as an owner-signed gasless transaction
-/// (`saveToDatabase: false`); returns the transaction hash.
-pub fn owner_transaction<P: Ports>(
+/// The chain a new session is pinned to: configured, or read once from the node.
+pub fn chain_for_new_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
+    match configured_chain(env)? {
+        Some(chain) => Ok(chain),
+        None => remote::node_chain_id(env, ports),
+    }
+}
+
+/// The chain the stored session is pinned to. A configuration naming another
+/// chain is refused; a record from before pinning is pinned now (configured
+/// chain, or the node's).
+pub fn pinned_chain<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
-    owner: &SigningKey,
+    record: &SessionRecord,
+) -> Result<Felt> {
+    let configured = configured_chain(env)?;
+    let Some(pinned) = &record.chain_id else {
+        let chain = match configured {
+            Some(chain) => chain,
+            None => remote::node_chain_id(env, ports)?,
+        };
+        let hex = felt_to_hex(&chain);
+        stored::update(env, ports, &record.public_key, |r| {
+            r.chain_id.get_or_insert_with(|| hex.clone());
+        })?;
+        return Ok(chain);
+    };
+    let pinned = parse_felt(pinned)
+        .map_err(|_| SessionError::Store("stored chain id is not a felt".into()))?;
+    if let Some(configured) = configured {
+        if configured != pinned {
+            return Err(SessionError::input(format!(
+                "the session is pinned to chain {}, the configuration names {}; nothing was signed",
+                felt_to_hex(&pinned),
+                felt_to_hex(&configured)
+            )));
+        }
+    }
+    Ok(pinned)
+}
+
+/// Which key signs a transaction.
+pub enum Signer<'a> {
+    /// The owner key: signature `{r, s}`.
+    Owner(&'a SigningKey),
+    /// The session key: signature `[pubkey, r, s, valid_until]`.
+    Session {
+        /// The decrypted session key.
+        key: &'a SigningKey,
+        /// The registered expiry carried in the signature.
+        valid_until: u64,
+    },
+}
+
+/// Prepare, approve, sign and send `calls` for the stored session `record`,
+/// recording the transaction as pending before it is sent. Returns the
+/// transaction hash. The caller has already reconciled any earlier pending
+/// transaction ([`pending::settle_before_signing`]).
+pub fn sign_and_send<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    record: &SessionRecord,
     calls: &[Call],
+    signer: Signer<'_>,
+    operation: PendingOperation,
 ) -> Result<String> {
-    let (typed_data, hash) = prepare_and_hash(env, ports, calls, chipi_api::Signer::Owner)?;
-    let signature = owner
-        .sign(&hash)
-        .map_err(|e| SessionError::CreationFailed(format!("owner signature failed: {e}")))?;
-    let body = chipi_api::execute_owner_body(
-        &env.wallet,
+    let chain_id = pinned_chain(env, ports, record)?;
+    let api_signer = match signer {
+        Signer::Owner(_) => chipi_api::Signer::Owner,
+        Signer::Session { .. } => chipi_api::Signer::Session,
+    };
+    let typed_data = remote::prepare_typed_data(env, ports, calls, api_signer)?;
+    let now = ports.now_unix();
+    let approved = approve_outside_execution(
         &typed_data,
-        chipi_api::owner_signature_json(&signature.r, &signature.s),
-    );
-    remote::execute_sponsored(env, ports, &body)
+        &Request {
+            wallet: env.wallet,
+            chain_id,
+            calls,
+            now,
+        },
+    )?;
+    let body = match signer {
+        Signer::Owner(key) => {
+            let signature = key.sign(&approved.hash).map_err(|e| {
+                SessionError::CreationFailed(format!("owner signature failed: {e}"))
+            })?;
+            chipi_api::execute_owner_body(
+                &env.wallet,
+                &typed_data,
+                chipi_api::owner_signature_json(&signature.r, &signature.s),
+            )
+        }
+        Signer::Session { key, valid_until } => {
+            let signature = key.sign(&approved.hash).map_err(|e| {
+                SessionError::CreationFailed(format!("session signature failed: {e}"))
+            })?;
+            chipi_api::execute_session_body(
+                &env.wallet,
+                &typed_data,
+                &key.public_key(),
+                &signature.r,
+                &signature.s,
+                valid_until,
+            )
+        }
+    };
+    let body = serde_json::to_vec(&body)
+        .map_err(|e| SessionError::input(format!("cannot encode request: {e}")))?;
+    pending::send(
+        env,
+        ports,
+        &record.public_key,
+        Outgoing {
+            operation,
+            calls_digest: calls_digest(calls),
+            approved: &approved,
+            body,
+        },
+    )
 }

@@ -32,6 +32,7 @@ fn ctx_with(pin: &str, wallet_type: WalletType) -> SessionContext {
             chain_id: None,
             default_duration_seconds: 21_600,
             default_max_calls: 1000,
+            timeout_ms: None,
         },
     }
 }
@@ -61,7 +62,9 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
     let mut p = FakePorts::default();
     let key = create_session(&ctx(), &CreateOptions::default(), &mut p).unwrap();
     assert_eq!(key.valid_until, p.now + 21_600);
-    assert!(p.requests.is_empty());
+    // Only the chain id was read (to pin it); nothing was sent to the backend.
+    assert_eq!(p.requests.len(), 1);
+    assert_eq!(p.requests[0].1["method"], "starknet_chainId");
     let raw = p
         .store
         .get(&SessionRecord::key(WALLET))
@@ -69,6 +72,7 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
         .clone();
     let record = SessionRecord::decode(&raw).unwrap();
     assert_eq!(record.public_key, key.public_key);
+    assert_eq!(record.chain_id.as_deref(), Some("0x534e5f5345504f4c4941"));
     // The envelope opens to the key of that public key, and only with the PIN.
     let context = ctx();
     let env = Env::new(&context).unwrap();
@@ -96,10 +100,7 @@ fn whole_lifecycle_updates_state() {
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.state, SessionState::Created);
-    assert!(
-        p.requests.is_empty(),
-        "a created session is not looked up on chain"
-    );
+    assert_eq!(p.count("transactions"), 0, "status sends nothing");
 
     let tx = register_session(&c, &register_opts(2), &mut p).unwrap();
     assert!(tx.starts_with("0xabc"));
@@ -158,15 +159,27 @@ fn failed_registration_keeps_the_created_session() {
         500,
         r#"{"message":"paymaster down"}"#.into(),
     ));
+    // A 500 says nothing definite: the transaction is kept pending.
     let e = register_session(&c, &register_opts(5), &mut p).unwrap_err();
-    assert!(
-        matches!(e, SessionError::Backend(ref b) if b.status == 500 && b.message == "paymaster down")
-    );
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert!(e.to_string().contains("paymaster down"), "{e}");
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.state, SessionState::Created);
     assert_eq!(status.session.unwrap().public_key, key.public_key);
     p.fail = None;
+    // The retry sends the same signed body again: no new prepare, no new signature.
+    let prepares = p.count("prepare-typed-data");
+    let bodies: Vec<_> = p
+        .requests
+        .iter()
+        .filter(|(u, _)| u.contains("execute-sponsored"))
+        .map(|(_, b)| b.clone())
+        .collect();
     register_session(&c, &register_opts(5), &mut p).unwrap();
+    assert_eq!(p.count("prepare-typed-data"), prepares);
+    let last = p.requests.iter().rev().find(|(u, _)| u.contains("execute-sponsored")).unwrap();
+    assert_eq!(last.1, bodies[0]);
+    assert_eq!(p.tx_counter, 1);
     assert_eq!(
         get_session_status(&c, &mut p).unwrap().state,
         SessionState::Active
@@ -189,7 +202,7 @@ fn wrong_pin_and_ready_wallet_fail_before_the_network() {
     assert_eq!(e.code(), "INVALID_WALLET_TYPE_FOR_SESSION");
     let e = create_session(&ready, &CreateOptions::default(), &mut p).unwrap_err();
     assert_eq!(e.code(), "INVALID_WALLET_TYPE_FOR_SESSION");
-    assert!(p.requests.is_empty());
+    assert_eq!(p.count("transactions"), 0);
 }
 
 #[test]
@@ -213,13 +226,17 @@ fn backend_answers_are_validated() {
     let c = ctx();
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     register_session(&c, &register_opts(5), &mut p).unwrap();
+    // A 2xx without a hash says nothing definite: pending, resolved by the retry.
     p.fail = Some(("execute-sponsored".into(), 200, "{}".into()));
     assert_eq!(
         execute_with_session(&c, &[transfer()], &mut p)
             .unwrap_err()
             .code(),
-        "SESSION_INVALID_RESPONSE"
+        "TRANSACTION_PENDING"
     );
+    p.fail = None;
+    assert!(execute_with_session(&c, &[transfer()], &mut p).is_ok());
+    assert_eq!(p.tx_counter, 2);
     p.fail = Some(("prepare-typed-data".into(), 200, "{not json".into()));
     assert_eq!(
         execute_with_session(&c, &[transfer()], &mut p)
@@ -308,3 +325,6 @@ fn input_validation() {
         "INVALID_INPUT"
     );
 }
+
+mod exactly_once;
+mod hardening;

@@ -8,6 +8,36 @@ use super::error::{Result, SessionError};
 use super::model::CallInput;
 use crate::core::felt::{felt_to_hex, parse_felt};
 
+/// Most calls in one execute.
+pub const MAX_CALLS: usize = 64;
+/// Longest calldata of one call, in felts.
+pub const MAX_CALLDATA_LEN: usize = 4096;
+
+/// Validate the caller's calls: between 1 and [`MAX_CALLS`] of them.
+pub fn parse_calls(inputs: &[CallInput]) -> Result<Vec<Call>> {
+    if inputs.is_empty() {
+        return Err(SessionError::input("no calls to execute"));
+    }
+    if inputs.len() > MAX_CALLS {
+        return Err(SessionError::input(format!(
+            "{} calls requested, at most {MAX_CALLS} fit in one transaction",
+            inputs.len()
+        )));
+    }
+    inputs.iter().map(Call::parse).collect()
+}
+
+/// Digest identifying a list of requested calls (Poseidon over
+/// `to, selector, calldata_len, calldata...` of each call), 0x-hex.
+pub fn calls_digest(calls: &[Call]) -> String {
+    let mut items = Vec::new();
+    for c in calls {
+        items.extend([c.to, c.selector, Felt::from(c.calldata.len())]);
+        items.extend(c.calldata.iter().copied());
+    }
+    felt_to_hex(&starknet_crypto::poseidon_hash_many(&items))
+}
+
 /// Entrypoints of the session account used by this crate.
 pub mod entrypoints {
     /// Registers or updates a session key.
@@ -24,6 +54,8 @@ pub mod entrypoints {
     pub const REMOVE_SPENDING_POLICY: &str = "remove_spending_policy";
     /// Reads a spending policy.
     pub const GET_SPENDING_POLICY: &str = "get_spending_policy";
+    /// SNIP-9: true while an outside-execution nonce is unused.
+    pub const IS_VALID_OUTSIDE_EXECUTION_NONCE: &str = "is_valid_outside_execution_nonce";
 }
 
 /// A validated call: target, entrypoint as given, its selector and calldata.
@@ -59,6 +91,12 @@ impl Call {
             ))
         })?;
         let selector = selector_for(&input.entrypoint)?;
+        if input.calldata.len() > MAX_CALLDATA_LEN {
+            return Err(SessionError::input(format!(
+                "calldata of {} felts, at most {MAX_CALLDATA_LEN} are accepted",
+                input.calldata.len()
+            )));
+        }
         let calldata = input
             .calldata
             .iter()

@@ -119,12 +119,13 @@ pub fn execute_session_body(
     })
 }
 
-/// Parse a JSON body, refusing oversized or malformed ones.
+/// Parse a JSON body, refusing oversized, malformed, too deeply nested ones
+/// and ones with duplicate keys ([`super::strict_json`]).
 pub fn parse_json(body: &[u8]) -> Result<Value> {
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(SessionError::response("response body too large"));
     }
-    serde_json::from_slice(body)
+    super::strict_json::parse(body)
         .map_err(|e| SessionError::response(format!("response is not valid JSON: {e}")))
 }
 

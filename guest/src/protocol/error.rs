@@ -62,6 +62,13 @@ pub enum SessionError {
     /// The bearer token could not be obtained.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// TRANSACTION_PENDING: a signed transaction was sent and its answer lost;
+    /// it is kept as pending and reconciled by the next operation.
+    #[error("transaction pending: {0}")]
+    TransactionPending(String),
+    /// ALREADY_EXECUTED: the retried request already landed (answer lost).
+    #[error("already executed: {0}")]
+    AlreadyExecuted(String),
 }
 
 impl SessionError {
@@ -83,6 +90,8 @@ impl SessionError {
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::Store(_) => "STORE_ERROR",
             Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::TransactionPending(_) => "TRANSACTION_PENDING",
+            Self::AlreadyExecuted(_) => "ALREADY_EXECUTED",
         }
     }
 

@@ -9,4 +9,5 @@ pub mod preflight;
 pub mod record;
 pub mod rpc;
 pub mod state;
+pub mod strict_json;
 pub mod typed_data_check;

@@ -39,6 +39,8 @@ pub struct Config {
     pub default_duration_seconds: u64,
     /// Max calls when `register` gets none.
     pub default_max_calls: u32,
+    /// Time budget of one operation in milliseconds (network included).
+    pub timeout_ms: Option<u64>,
 }
 
 /// Inputs every operation receives.

@@ -27,9 +27,18 @@ pub fn is_admin_selector(selector: &Felt) -> bool {
         .any(|name| selector_for(name).is_ok_and(|s| s == *selector))
 }
 
+/// Longest whitelist accepted (what `get-session-status` reads back).
+pub const MAX_WHITELIST_LEN: usize = crate::protocol::rpc::MAX_WHITELIST_READ as usize;
+
 /// Parse a whitelist given as names or selectors; admin entrypoints are refused
 /// because the account would never let a session call them.
 pub fn parse_whitelist(entries: &[String]) -> Result<Vec<Felt>> {
+    if entries.len() > MAX_WHITELIST_LEN {
+        return Err(SessionError::input(format!(
+            "{} whitelist entries, at most {MAX_WHITELIST_LEN} are accepted",
+            entries.len()
+        )));
+    }
     let mut out: Vec<Felt> = Vec::with_capacity(entries.len());
     for entry in entries {
         let selector = selector_for(entry)?;

@@ -18,8 +18,54 @@ pub struct Registration {
     pub max_calls: u32,
     /// Registered whitelist (0x-hex selectors).
     pub allowed_entrypoints: Vec<String>,
-    /// Registration transaction hash.
-    pub transaction_hash: String,
+    /// Registration transaction hash; `None` when the registration was
+    /// learned from the chain after its answer was lost.
+    pub transaction_hash: Option<String>,
+}
+
+/// What a pending transaction does to the record once it lands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum PendingOperation {
+    /// Session-signed calls: one more call used.
+    Execute,
+    /// `add_or_update_session_key` with these values.
+    Register {
+        /// Registered expiry.
+        valid_until: u64,
+        /// Registered max calls.
+        max_calls: u32,
+        /// Registered whitelist (0x-hex selectors).
+        allowed_entrypoints: Vec<String>,
+    },
+    /// `revoke_session_key`.
+    Revoke,
+    /// `set_spending_policy` or `remove_spending_policy` (no local effect).
+    Policy,
+}
+
+/// A signed transaction handed to the backend whose outcome is not known yet.
+/// Written before the send; cleared once the outcome is known. Holds only
+/// public data (the signed request body goes to the backend as is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingTransaction {
+    /// What it does.
+    pub operation: PendingOperation,
+    /// Digest of the requested calls (0x-hex), so a retry of the same request
+    /// is recognised ([`calls_digest`](crate::protocol::calls::calls_digest)).
+    pub calls_digest: String,
+    /// SNIP-9 nonce of the outside execution (0x-hex).
+    pub nonce: String,
+    /// Signed message hash (0x-hex).
+    pub message_hash: String,
+    /// `Execute Before` of the outside execution: after it (and a clock-skew
+    /// allowance) the transaction can never land.
+    pub execute_before: u64,
+    /// The exact `execute-sponsored-transaction` body that was signed and sent.
+    pub body: String,
+    /// When it was first sent (Unix seconds).
+    pub sent_at: u64,
 }
 
 /// One stored session for a wallet.
@@ -44,9 +90,17 @@ pub struct SessionRecord {
     /// Transactions this store has seen succeed (a lower bound of `calls_used`).
     #[serde(default)]
     pub calls_used: u32,
-    /// Revocation transaction hash, once revoked.
+    /// Revocation transaction hash, once revoked (empty when the revocation
+    /// was learned from the chain after its answer was lost).
     #[serde(default)]
     pub revoked_tx: Option<String>,
+    /// Chain the session is pinned to (0x-hex), set at creation; signing on
+    /// any other chain is refused.
+    #[serde(default)]
+    pub chain_id: Option<String>,
+    /// A sent transaction whose outcome is not known yet.
+    #[serde(default)]
+    pub pending: Option<PendingTransaction>,
 }
 
 impl SessionRecord {
@@ -104,6 +158,8 @@ mod tests {
             registration: None,
             calls_used: 0,
             revoked_tx: None,
+            chain_id: None,
+            pending: None,
         }
     }
 
@@ -114,7 +170,7 @@ mod tests {
             valid_until: 100,
             max_calls: 5,
             allowed_entrypoints: vec!["0x1".into()],
-            transaction_hash: "0x9".into(),
+            transaction_hash: Some("0x9".into()),
         });
         let bytes = r.encode().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();

@@ -58,10 +58,12 @@ mod tests {
                 valid_until: 1000,
                 max_calls: 3,
                 allowed_entrypoints: vec![],
-                transaction_hash: "0x1".into(),
+                transaction_hash: Some("0x1".into()),
             }),
             calls_used: 0,
             revoked_tx: revoked.then(|| "0x3".into()),
+            chain_id: None,
+            pending: None,
         }
     }
 

@@ -1,13 +1,26 @@
-//! "Never sign blindly": before any signature, the typed data returned by the
-//! backend must be an outside execution on the configured chain carrying exactly
-//! the requested calls in a sane time window (DESIGN.md section 6).
+//! "Never sign blindly", by construction: the component builds locally the
+//! outside execution it means to sign (wallet, chain id, the requested calls,
+//! and only `Caller`, `Nonce`, `Execute After` and `Execute Before` taken from
+//! the backend's answer after checking them), hashes it with the fixed
+//! SNIP-9 v2 schema, hashes the backend's document exactly as starknet.js
+//! would ([`snip12::message_hash`]), and approves the document only when the
+//! two hashes are equal (DESIGN.md section 6).
+//!
+//! There is no second reader: whatever representation the backend chose (hex,
+//! decimal strings, JSON numbers, short-string chain ids, names or hex
+//! selectors), the document is approved only if starknet.js's reading of it
+//! commits to exactly the requested calls. A value that one parser reads as the
+//! request and the hasher reads as something else cannot pass, because the
+//! decision is taken on the hash that is signed.
 
 use serde_json::{json, Value};
-use starknet_crypto::Felt;
+use starknet_core::utils::starknet_keccak;
+use starknet_crypto::{poseidon_hash_many, Felt};
 
-use super::calls::{felt_to_u128, selector_for, Call};
+use super::calls::{felt_to_u128, Call};
 use super::error::{Result, SessionError};
-use crate::core::felt::{encode_short_string, felt_to_hex, parse_felt};
+use crate::core::felt::{encode_short_string, felt_to_hex};
+use crate::core::snip12;
 
 /// Domain name of SNIP-9 v2 outside executions.
 pub const OUTSIDE_EXECUTION_DOMAIN: &str = "Account.execute_from_outside";
@@ -16,8 +29,19 @@ pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
 /// Longest validity window accepted for a prepared transaction, seconds.
 pub const MAX_WINDOW_SECS: u64 = 24 * 3600;
 
+/// `"StarkNet Message"` as a Cairo short string.
+const STARKNET_MESSAGE: Felt = Felt::from_hex_unchecked("0x537461726b4e6574204d657373616765");
+/// Type hash of `StarknetDomain` (revision 1), DESIGN.md section 6.
+const DOMAIN_TYPE_HASH: Felt =
+    Felt::from_hex_unchecked("0x1ff2f602e42168014d405a94f75e8a93d640751d71d16311266e140d8b0a210");
+/// Type hash of `Call`, DESIGN.md section 6.
+const CALL_TYPE_HASH: Felt =
+    Felt::from_hex_unchecked("0x3635c7f2a7ba93844c0d064e18e487f35ab90f7c39d00f186a781fc3f0c2ca9");
+/// The revision-1 type string of `OutsideExecution` (with its `Call` dependency).
+const OUTSIDE_EXECUTION_TYPE: &str = "\"OutsideExecution\"(\"Caller\":\"ContractAddress\",\"Nonce\":\"felt\",\"Execute After\":\"u128\",\"Execute Before\":\"u128\",\"Calls\":\"Call*\")\"Call\"(\"To\":\"ContractAddress\",\"Selector\":\"selector\",\"Calldata\":\"felt*\")";
+
 /// The schema every outside execution must declare, field by field.
-fn expected_types() -> Value {
+pub fn expected_types() -> Value {
     json!({
         "StarknetDomain": [
             {"name": "name", "type": "shortstring"},
@@ -40,17 +64,94 @@ fn expected_types() -> Value {
     })
 }
 
-/// A JSON value read the way starknet.js reads SNIP-12 values: numbers, hex or
-/// decimal strings are integers; other strings are Cairo short strings.
-pub fn felt_value(v: &Value) -> Option<Felt> {
-    match v {
-        Value::Number(n) => n
-            .as_u64()
-            .map(Felt::from)
-            .or_else(|| n.as_u128().map(Felt::from)),
-        Value::String(s) => parse_felt(s).ok().or_else(|| encode_short_string(s).ok()),
-        _ => None,
+/// A chain id as a SNIP-12 `shortstring` (`SN_MAIN`, `0x534e5f4d41494e`, ...),
+/// read exactly as the domain's `chainId` is hashed.
+pub fn chain_id_value(text: &str) -> Option<Felt> {
+    snip12::encode_basic_v1("shortstring", &Value::String(text.to_owned())).ok()
+}
+
+/// What the component means to sign: everything but the four values the
+/// backend chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The wallet (account) address, the SNIP-12 `account` of the hash.
+    pub wallet: Felt,
+    /// The chain the session is pinned to.
+    pub chain_id: Felt,
+    /// The calls the caller asked for, in order.
+    pub calls: &'a [Call],
+    /// Current Unix time, for the window check.
+    pub now: u64,
+}
+
+/// An outside execution fully determined locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideExecution<'a> {
+    /// `Caller` (`ANY_CALLER` for paymaster flows).
+    pub caller: Felt,
+    /// SNIP-9 nonce.
+    pub nonce: Felt,
+    /// `Execute After` (Unix seconds).
+    pub execute_after: u128,
+    /// `Execute Before` (Unix seconds).
+    pub execute_before: u128,
+    /// The calls.
+    pub calls: &'a [Call],
+}
+
+impl OutsideExecution<'_> {
+    /// SNIP-12 revision-1 message hash of this outside execution for `wallet`
+    /// on `chain_id`, computed with the fixed schema (no JSON involved).
+    pub fn message_hash(&self, wallet: &Felt, chain_id: &Felt) -> Felt {
+        let domain = poseidon_hash_many(&[
+            DOMAIN_TYPE_HASH,
+            short_string_const(OUTSIDE_EXECUTION_DOMAIN),
+            Felt::TWO,
+            *chain_id,
+            Felt::ONE,
+        ]);
+        let calls: Vec<Felt> = self
+            .calls
+            .iter()
+            .map(|c| {
+                poseidon_hash_many(&[
+                    CALL_TYPE_HASH,
+                    c.to,
+                    c.selector,
+                    poseidon_hash_many(&c.calldata),
+                ])
+            })
+            .collect();
+        let message = poseidon_hash_many(&[
+            starknet_keccak(OUTSIDE_EXECUTION_TYPE.as_bytes()),
+            self.caller,
+            self.nonce,
+            Felt::from(self.execute_after),
+            Felt::from(self.execute_before),
+            poseidon_hash_many(&calls),
+        ]);
+        poseidon_hash_many(&[STARKNET_MESSAGE, domain, *wallet, message])
     }
+}
+
+/// `text` (at most 31 ASCII bytes, checked by the tests) as a short string.
+fn short_string_const(text: &str) -> Felt {
+    encode_short_string(text).unwrap_or(Felt::ZERO)
+}
+
+/// A document the component may sign: its hash and the values the backend chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approved {
+    /// The message hash to sign (equal for the local build and the document).
+    pub hash: Felt,
+    /// `Caller` of the outside execution.
+    pub caller: Felt,
+    /// SNIP-9 nonce of the outside execution.
+    pub nonce: Felt,
+    /// `Execute After` (Unix seconds).
+    pub execute_after: u128,
+    /// `Execute Before` (Unix seconds): after it the transaction can never land.
+    pub execute_before: u128,
 }
 
 fn field<'a>(obj: &'a Value, name: &str) -> Result<&'a Value> {
@@ -58,32 +159,21 @@ fn field<'a>(obj: &'a Value, name: &str) -> Result<&'a Value> {
         .ok_or_else(|| SessionError::response(format!("typed data lacks {name:?}")))
 }
 
-fn felt_field(obj: &Value, name: &str) -> Result<Felt> {
-    felt_value(field(obj, name)?)
-        .ok_or_else(|| SessionError::response(format!("typed data field {name:?} is not a felt")))
+/// One member of the message, read as `ty` exactly as the hasher reads it.
+fn member(message: &Value, name: &str, ty: &str) -> Result<Felt> {
+    snip12::encode_basic_v1(ty, field(message, name)?)
+        .map_err(|e| SessionError::response(format!("typed data {name:?} is invalid: {e}")))
 }
 
-/// Check the typed data against the request. `chain_id` is the configured chain;
-/// `now` the current Unix time.
-pub fn verify_outside_execution(
-    typed_data: &Value,
-    expected_calls: &[Call],
-    chain_id: &Felt,
-    now: u64,
-) -> Result<()> {
-    let types = field(typed_data, "types")?;
-    let types_obj = types
-        .as_object()
-        .ok_or_else(|| SessionError::response("typed data types is not an object"))?;
-    let expected = expected_types();
-    let expected_obj = expected
-        .as_object()
-        .ok_or_else(|| SessionError::response("schema"))?;
-    if types_obj.len() != expected_obj.len()
-        || expected_obj
-            .iter()
-            .any(|(name, fields)| types_obj.get(name) != Some(fields))
-    {
+/// Check the backend's typed data against `request` and return what to sign.
+///
+/// Refused with `SESSION_INVALID_RESPONSE` (nothing to sign) unless the
+/// document is a SNIP-9 v2 outside execution whose starknet.js message hash
+/// equals the hash of the locally built outside execution of exactly the
+/// requested calls on the pinned chain, in a sane time window.
+pub fn approve_outside_execution(typed_data: &Value, request: &Request<'_>) -> Result<Approved> {
+    // Shape first, for clear messages; the hash comparison below is what decides.
+    if field(typed_data, "types")? != &expected_types() {
         return Err(SessionError::response(
             "typed data is not a SNIP-9 v2 outside execution (unexpected types)",
         ));
@@ -93,226 +183,69 @@ pub fn verify_outside_execution(
             "typed data primaryType is not OutsideExecution",
         ));
     }
-
     let domain = field(typed_data, "domain")?;
     if field(domain, "name")?.as_str() != Some(OUTSIDE_EXECUTION_DOMAIN) {
         return Err(SessionError::response(
             "typed data domain is not an outside execution",
         ));
     }
-    if felt_field(domain, "version")? != Felt::TWO {
-        return Err(SessionError::response("outside execution version is not 2"));
-    }
-    if felt_field(domain, "revision")? != Felt::ONE {
-        return Err(SessionError::response("typed data revision is not 1"));
-    }
-    let td_chain = felt_field(domain, "chainId")?;
-    if td_chain != *chain_id {
-        return Err(SessionError::response(format!(
-            "typed data is for chain {}, expected {}",
-            felt_to_hex(&td_chain),
-            felt_to_hex(chain_id)
-        )));
-    }
 
     let message = field(typed_data, "message")?;
-    felt_field(message, "Caller")?;
-    felt_field(message, "Nonce")?;
-    let after = felt_to_u128(&felt_field(message, "Execute After")?)
-        .ok_or_else(|| SessionError::response("Execute After is not a u128"))?;
-    let before = felt_to_u128(&felt_field(message, "Execute Before")?)
-        .ok_or_else(|| SessionError::response("Execute Before is not a u128"))?;
-    let now = u128::from(now);
-    if after >= before
-        || after > now + u128::from(MAX_CLOCK_SKEW_SECS)
-        || before <= now
-        || before > now + u128::from(MAX_WINDOW_SECS)
+    let caller = member(message, "Caller", "ContractAddress")?;
+    let nonce = member(message, "Nonce", "felt")?;
+    let execute_after = window_bound(message, "Execute After")?;
+    let execute_before = window_bound(message, "Execute Before")?;
+    let now = u128::from(request.now);
+    if execute_after >= execute_before
+        || execute_after > now + u128::from(MAX_CLOCK_SKEW_SECS)
+        || execute_before <= now
+        || execute_before > now + u128::from(MAX_WINDOW_SECS)
     {
         return Err(SessionError::response(format!(
-            "outside execution time window [{after}, {before}] is not sane at {now}"
+            "outside execution time window [{execute_after}, {execute_before}] is not sane at {now}"
         )));
     }
-
     let calls = field(message, "Calls")?
         .as_array()
         .ok_or_else(|| SessionError::response("Calls is not an array"))?;
-    if calls.len() != expected_calls.len() {
+    if calls.len() != request.calls.len() {
         return Err(SessionError::response(format!(
             "typed data carries {} calls, {} were requested",
             calls.len(),
-            expected_calls.len()
+            request.calls.len()
         )));
     }
-    for (i, (got, want)) in calls.iter().zip(expected_calls).enumerate() {
-        if felt_field(got, "To")? != want.to {
-            return Err(SessionError::response(format!(
-                "call {i} targets another contract"
-            )));
-        }
-        let selector = match field(got, "Selector")? {
-            Value::String(s) if !(s.starts_with("0x") || s.starts_with("0X")) => selector_for(s)
-                .map_err(|_| SessionError::response(format!("call {i} selector is invalid")))?,
-            other => felt_value(other)
-                .ok_or_else(|| SessionError::response(format!("call {i} selector is invalid")))?,
-        };
-        if selector != want.selector {
-            return Err(SessionError::response(format!(
-                "call {i} has another selector"
-            )));
-        }
-        let calldata = field(got, "Calldata")?
-            .as_array()
-            .ok_or_else(|| SessionError::response(format!("call {i} calldata is not an array")))?;
-        let same = calldata.len() == want.calldata.len()
-            && calldata
-                .iter()
-                .zip(&want.calldata)
-                .all(|(g, w)| felt_value(g) == Some(*w));
-        if !same {
-            return Err(SessionError::response(format!(
-                "call {i} calldata differs from the request"
-            )));
-        }
+
+    let local = OutsideExecution {
+        caller,
+        nonce,
+        execute_after,
+        execute_before,
+        calls: request.calls,
     }
-    Ok(())
+    .message_hash(&request.wallet, &request.chain_id);
+    let received = snip12::message_hash(typed_data, &request.wallet)
+        .map_err(|e| SessionError::response(format!("cannot hash typed data: {e}")))?;
+    if received != local {
+        return Err(SessionError::response(format!(
+            "typed data does not hash to the requested outside execution on chain {} \
+             (its calls, chain or values differ from the request); nothing was signed",
+            felt_to_hex(&request.chain_id)
+        )));
+    }
+    Ok(Approved {
+        hash: local,
+        caller,
+        nonce,
+        execute_after,
+        execute_before,
+    })
+}
+
+fn window_bound(message: &Value, name: &str) -> Result<u128> {
+    felt_to_u128(&member(message, name, "u128")?)
+        .ok_or_else(|| SessionError::response(format!("{name} is not a u128")))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: u64 = 1_800_000_000;
-
-    fn calls() -> Vec<Call> {
-        vec![Call::named(
-            Felt::from(0x1234u32),
-            "transfer",
-            vec![Felt::from(0x99u32), Felt::from(100u32), Felt::ZERO],
-        )
-        .unwrap()]
-    }
-
-    fn typed_data() -> Value {
-        json!({
-            "types": expected_types(),
-            "primaryType": "OutsideExecution",
-            "domain": {"name": OUTSIDE_EXECUTION_DOMAIN, "version": "2", "chainId": "0x534e5f5345504f4c4941", "revision": "1"},
-            "message": {
-                "Caller": "0x414e595f43414c4c4552",
-                "Nonce": "0x5",
-                "Execute After": format!("{:#x}", NOW - 60),
-                "Execute Before": format!("{:#x}", NOW + 3600),
-                "Calls": [{
-                    "To": "0x1234",
-                    "Selector": felt_to_hex(&selector_for("transfer").unwrap()),
-                    "Calldata": ["0x99", "0x64", "0x0"],
-                }],
-            },
-        })
-    }
-
-    fn chain() -> Felt {
-        encode_short_string("SN_SEPOLIA").unwrap()
-    }
-
-    fn check(td: &Value) -> Result<()> {
-        verify_outside_execution(td, &calls(), &chain(), NOW)
-    }
-
-    #[test]
-    fn honest_typed_data_passes_in_every_representation() {
-        check(&typed_data()).unwrap();
-        let mut td = typed_data();
-        td["domain"]["chainId"] = json!("SN_SEPOLIA");
-        td["domain"]["version"] = json!(2);
-        td["domain"]["revision"] = json!(1);
-        td["message"]["Execute After"] = json!(NOW - 60);
-        td["message"]["Execute Before"] = json!((NOW + 3600).to_string());
-        td["message"]["Calls"][0]["Selector"] = json!("transfer");
-        td["message"]["Calls"][0]["Calldata"] = json!(["153", 100, "0"]);
-        check(&td).unwrap();
-    }
-
-    #[test]
-    fn every_substitution_is_refused() {
-        type Mutation = Box<dyn Fn(&mut Value)>;
-        let cases: Vec<(&str, Mutation)> = vec![
-            (
-                "calldata",
-                Box::new(|td| td["message"]["Calls"][0]["Calldata"][1] = json!("0x65")),
-            ),
-            (
-                "target",
-                Box::new(|td| td["message"]["Calls"][0]["To"] = json!("0x1235")),
-            ),
-            (
-                "selector",
-                Box::new(|td| td["message"]["Calls"][0]["Selector"] = json!("approve")),
-            ),
-            (
-                "extra call",
-                Box::new(|td| {
-                    let c = td["message"]["Calls"][0].clone();
-                    td["message"]["Calls"].as_array_mut().unwrap().push(c);
-                }),
-            ),
-            (
-                "dropped call",
-                Box::new(|td| td["message"]["Calls"] = json!([])),
-            ),
-            (
-                "chain",
-                Box::new(|td| td["domain"]["chainId"] = json!("SN_MAIN")),
-            ),
-            (
-                "far window",
-                Box::new(|td| td["message"]["Execute Before"] = json!(NOW + 400 * 86400)),
-            ),
-            (
-                "future start",
-                Box::new(|td| td["message"]["Execute After"] = json!(NOW + 3000)),
-            ),
-            (
-                "past window",
-                Box::new(|td| td["message"]["Execute Before"] = json!(NOW - 1)),
-            ),
-            (
-                "primary type",
-                Box::new(|td| td["primaryType"] = json!("Call")),
-            ),
-            (
-                "domain",
-                Box::new(|td| td["domain"]["name"] = json!("Other")),
-            ),
-            (
-                "revision",
-                Box::new(|td| td["domain"]["revision"] = json!("0")),
-            ),
-            ("extra type", Box::new(|td| td["types"]["Evil"] = json!([]))),
-            (
-                "schema",
-                Box::new(|td| td["types"]["Call"][2]["type"] = json!("felt")),
-            ),
-            (
-                "missing message",
-                Box::new(|td| {
-                    td.as_object_mut().unwrap().remove("message");
-                }),
-            ),
-            (
-                "calldata length",
-                Box::new(|td| td["message"]["Calls"][0]["Calldata"] = json!(["0x99", "0x64"])),
-            ),
-            (
-                "non felt",
-                Box::new(|td| td["message"]["Nonce"] = json!({"x": 1})),
-            ),
-        ];
-        for (name, mutate) in cases {
-            let mut td = typed_data();
-            mutate(&mut td);
-            let err = check(&td).unwrap_err();
-            assert_eq!(err.code(), "SESSION_INVALID_RESPONSE", "{name}: {err}");
-        }
-    }
-}
+mod tests;

@@ -157,6 +157,14 @@ fn top_level_struct_hash(
     encoder.struct_hash(Scope::User, name, &fields, data, 0)
 }
 
+/// How starknet.js encodes one revision-1 value of a basic type (`felt`,
+/// `shortstring`, `ContractAddress`, `u128`, `selector`, ...), the exact
+/// reading [`message_hash`] applies to a member of that type.
+pub fn encode_basic_v1(ty: &str, value: &Value) -> Result<Felt, TypedDataError> {
+    let no_types = Map::new();
+    Encoder::new(Schema::new(&no_types, Revision::V1)).encode_value(Scope::User, ty, value, None, 0)
+}
+
 /// starknet.js `encodeType(types, name, revision)` on a `types` object.
 pub fn encode_type(
     types: &Value,

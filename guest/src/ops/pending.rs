@@ -1,0 +1,338 @@
+//! Exactly once: a signed transaction is recorded as pending before it is
+//! sent, and an operation on the wallet first reconciles a pending one with
+//! the account (SNIP-9 `is_valid_outside_execution_nonce`) instead of signing
+//! anything new while the first may still land.
+//!
+//! | the account says | window | what happens |
+//! |---|---|---|
+//! | nonce consumed | any | it landed: its effect is recorded once, pending cleared |
+//! | nonce unused | open | the same signed body is sent again (never a new signature) |
+//! | nonce unused | closed (+ skew allowance) | it can never land: pending dropped |
+//!
+//! A retry of the same request (same calls) reports the pending one's
+//! outcome: its hash when known, `ALREADY_EXECUTED` when it landed with its
+//! answer lost, `TRANSACTION_PENDING` while it may still land.
+
+use super::ports::Ports;
+use super::remote::{self, Sent};
+use super::{stored, Env};
+use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::protocol::error::{Result, SessionError};
+use crate::protocol::record::{
+    PendingOperation, PendingTransaction, Registration, SessionRecord,
+};
+use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
+
+/// A transaction about to be signed and sent.
+pub struct Outgoing<'a> {
+    /// Its effect once landed.
+    pub operation: PendingOperation,
+    /// Digest of the requested calls.
+    pub calls_digest: String,
+    /// The approved outside execution.
+    pub approved: &'a Approved,
+    /// The exact request body (signature included).
+    pub body: Vec<u8>,
+}
+
+/// Record `outgoing` as pending, send it once, and settle the record.
+/// Returns the transaction hash.
+///
+/// - accepted: effect recorded, pending cleared; a store failure at that point
+///   still returns the hash (with a warning): the pending record left behind
+///   is reconciled, and counted once, by the next operation;
+/// - refused before processing (4xx): pending cleared, the error returned;
+/// - answer lost: pending kept, `TRANSACTION_PENDING` returned.
+pub fn send<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    outgoing: Outgoing<'_>,
+) -> Result<String> {
+    let body_text = String::from_utf8(outgoing.body)
+        .map_err(|_| SessionError::input("request body is not UTF-8"))?;
+    let pending = PendingTransaction {
+        operation: outgoing.operation,
+        calls_digest: outgoing.calls_digest,
+        nonce: felt_to_hex(&outgoing.approved.nonce),
+        message_hash: felt_to_hex(&outgoing.approved.hash),
+        execute_before: u64::try_from(outgoing.approved.execute_before).unwrap_or(u64::MAX),
+        body: body_text,
+        sent_at: ports.now_unix(),
+    };
+    mark_pending(env, ports, public_key, &pending)?;
+    let sent = remote::execute_sponsored(env, ports, pending.body.as_bytes())?;
+    settle_sent(env, ports, public_key, &pending, sent)
+}
+
+/// Store `pending` in the record (compare-and-swap), refusing when another
+/// transaction is pending (sent meanwhile by another instance).
+fn mark_pending<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+) -> Result<()> {
+    for _ in 0..16 {
+        let loaded = stored::load(env, ports)?;
+        let mut record = current(loaded.record, public_key)?;
+        if record.pending.is_some() {
+            return Err(SessionError::TransactionPending(
+                "another transaction of this wallet was sent meanwhile and is pending; nothing was sent"
+                    .into(),
+            ));
+        }
+        record.pending = Some(pending.clone());
+        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
+            return Ok(());
+        }
+    }
+    Err(SessionError::Store(
+        "the stored session keeps changing concurrently; nothing was sent".into(),
+    ))
+}
+
+/// The record, if it is still the session `public_key`.
+fn current(record: Option<SessionRecord>, public_key: &str) -> Result<SessionRecord> {
+    match record {
+        Some(r) if r.public_key == public_key => Ok(r),
+        Some(_) => Err(SessionError::Store(
+            "the session was replaced concurrently".into(),
+        )),
+        None => Err(SessionError::Store("the session was cleared concurrently".into())),
+    }
+}
+
+fn settle_sent<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+    sent: Sent,
+) -> Result<String> {
+    match sent {
+        Sent::Accepted(hash) => {
+            if let Err(err) = land(env, ports, public_key, pending, Some(&hash)) {
+                ports.warn(&format!(
+                    "transaction {hash} was accepted but the local session record could not be updated ({err}); \
+                     the next operation reconciles it with the account"
+                ));
+            }
+            Ok(hash)
+        }
+        Sent::Refused(err) => {
+            // Best effort: a pending record left behind is reconciled later.
+            let _ = clear(env, ports, public_key, pending);
+            Err(err)
+        }
+        Sent::Unknown(err) => Err(lost_answer(&err, pending)),
+    }
+}
+
+fn lost_answer(err: &SessionError, pending: &PendingTransaction) -> SessionError {
+    SessionError::TransactionPending(format!(
+        "the answer to transaction with nonce {} was lost ({err}); it may still land until {}. \
+         It is kept as pending: the next operation on this wallet checks it with the account \
+         first, and retrying the same request never signs a second transaction",
+        pending.nonce, pending.execute_before
+    ))
+}
+
+/// Apply the effect of a landed `pending` to the record and clear it, once:
+/// nothing happens if the record no longer holds this pending transaction.
+fn land<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+    hash: Option<&str>,
+) -> Result<()> {
+    change_if_pending(env, ports, public_key, pending, |r| {
+        apply(r, &pending.operation, hash);
+    })
+}
+
+/// Clear `pending` without applying its effect.
+fn clear<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+) -> Result<()> {
+    change_if_pending(env, ports, public_key, pending, |_| {})
+}
+
+fn change_if_pending<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+    change: impl Fn(&mut SessionRecord),
+) -> Result<()> {
+    for _ in 0..16 {
+        let loaded = stored::load(env, ports)?;
+        let mut record = current(loaded.record, public_key)?;
+        if record.pending.as_ref() != Some(pending) {
+            // Someone else settled it already: its effect is recorded once.
+            return Ok(());
+        }
+        change(&mut record);
+        record.pending = None;
+        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
+            return Ok(());
+        }
+    }
+    Err(SessionError::Store(
+        "the stored session keeps changing concurrently".into(),
+    ))
+}
+
+/// The local effect of a landed transaction.
+fn apply(record: &mut SessionRecord, operation: &PendingOperation, hash: Option<&str>) {
+    match operation {
+        PendingOperation::Execute => {
+            record.calls_used = record.calls_used.saturating_add(1);
+        }
+        PendingOperation::Register {
+            valid_until,
+            max_calls,
+            allowed_entrypoints,
+        } => {
+            record.valid_until = *valid_until;
+            record.calls_used = 0;
+            record.registration = Some(Registration {
+                valid_until: *valid_until,
+                max_calls: *max_calls,
+                allowed_entrypoints: allowed_entrypoints.clone(),
+                transaction_hash: hash.map(str::to_owned),
+            });
+        }
+        PendingOperation::Revoke => {
+            record.revoked_tx = Some(hash.unwrap_or_default().to_owned());
+        }
+        PendingOperation::Policy => {}
+    }
+}
+
+/// What reconciling found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Nothing was pending.
+    Nothing,
+    /// The pending transaction landed (hash known when a resubmission was
+    /// answered); its effect is recorded.
+    Landed {
+        /// Digest of its requested calls.
+        calls_digest: String,
+        /// Its hash, when known.
+        hash: Option<String>,
+    },
+    /// Its window closed before it landed: it never will; dropped.
+    Dropped {
+        /// Digest of its requested calls.
+        calls_digest: String,
+    },
+    /// It may still land; this says why and until when.
+    StillPending {
+        /// Digest of its requested calls.
+        calls_digest: String,
+        /// Explanation.
+        reason: String,
+    },
+}
+
+/// Reconcile the wallet's pending transaction, if any, with the account.
+/// With `resubmit`, a transaction whose nonce is unused and whose window is
+/// open is sent again with the same signed body.
+pub fn reconcile<P: Ports>(env: &Env<'_>, ports: &mut P, resubmit: bool) -> Result<Reconciled> {
+    let Some(record) = stored::load(env, ports)?.record else {
+        return Ok(Reconciled::Nothing);
+    };
+    let Some(pending) = record.pending.clone() else {
+        return Ok(Reconciled::Nothing);
+    };
+    let digest = pending.calls_digest.clone();
+    let nonce = parse_felt(&pending.nonce)
+        .map_err(|_| SessionError::Store("stored pending nonce is not a felt".into()))?;
+    if !remote::outside_nonce_is_unused(env, ports, &nonce)? {
+        land(env, ports, &record.public_key, &pending, None)?;
+        return Ok(Reconciled::Landed {
+            calls_digest: digest,
+            hash: None,
+        });
+    }
+    let now = ports.now_unix();
+    if now > pending.execute_before.saturating_add(MAX_CLOCK_SKEW_SECS) {
+        clear(env, ports, &record.public_key, &pending)?;
+        return Ok(Reconciled::Dropped {
+            calls_digest: digest,
+        });
+    }
+    if !resubmit {
+        return Ok(Reconciled::StillPending {
+            calls_digest: digest,
+            reason: format!(
+                "transaction with nonce {} may still land until {}",
+                pending.nonce, pending.execute_before
+            ),
+        });
+    }
+    let reason = match remote::execute_sponsored(env, ports, pending.body.as_bytes())? {
+        Sent::Accepted(hash) => {
+            land(env, ports, &record.public_key, &pending, Some(&hash))?;
+            return Ok(Reconciled::Landed {
+                calls_digest: digest,
+                hash: Some(hash),
+            });
+        }
+        Sent::Refused(err) => {
+            // Refused now, perhaps because the first send is being processed:
+            // ask the account once more before keeping it pending.
+            if !remote::outside_nonce_is_unused(env, ports, &nonce)? {
+                land(env, ports, &record.public_key, &pending, None)?;
+                return Ok(Reconciled::Landed {
+                    calls_digest: digest,
+                    hash: None,
+                });
+            }
+            format!("its resubmission was refused ({err})")
+        }
+        Sent::Unknown(err) => format!("its resubmission got no answer ({err})"),
+    };
+    Ok(Reconciled::StillPending {
+        calls_digest: digest,
+        reason: format!(
+            "transaction with nonce {} may still land until {}: {reason}",
+            pending.nonce, pending.execute_before
+        ),
+    })
+}
+
+/// Reconcile before a new transaction for the request `calls_digest`.
+///
+/// `Ok(Some(hash))` when this request is the retry of the pending transaction
+/// and it landed with a known hash (the caller returns it); `Ok(None)` when
+/// the caller may go on and sign; otherwise `TRANSACTION_PENDING` (something
+/// may still land) or `ALREADY_EXECUTED` (this request landed, hash unknown).
+pub fn settle_before_signing<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    calls_digest: &str,
+) -> Result<Option<String>> {
+    match reconcile(env, ports, true)? {
+        Reconciled::Nothing | Reconciled::Dropped { .. } => Ok(None),
+        Reconciled::Landed { calls_digest: d, hash } if d == calls_digest => match hash {
+            Some(hash) => Ok(Some(hash)),
+            None => Err(SessionError::AlreadyExecuted(
+                "this request already landed in an earlier attempt whose answer was lost \
+                 (the account consumed its nonce); it was counted once and nothing was signed \
+                 or sent again"
+                    .into(),
+            )),
+        },
+        Reconciled::Landed { .. } => Ok(None),
+        Reconciled::StillPending { reason, .. } => Err(SessionError::TransactionPending(format!(
+            "{reason}; nothing new is signed while it may land"
+        ))),
+    }
+}

@@ -1,0 +1,202 @@
+//! At most one transaction per intent, whatever the backend does with the answer.
+
+use super::*;
+
+fn registered(max_calls: u32) -> (FakePorts, SessionContext) {
+    let mut p = FakePorts::default();
+    let c = ctx();
+    create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    register_session(&c, &register_opts(max_calls), &mut p).unwrap();
+    (p, c)
+}
+
+fn record(p: &FakePorts) -> SessionRecord {
+    SessionRecord::decode(p.store.get(&SessionRecord::key(WALLET)).unwrap()).unwrap()
+}
+
+fn session_calls_used(p: &FakePorts) -> u32 {
+    p.sessions.values().map(|s| s.calls_used).sum()
+}
+
+fn other_call() -> CallInput {
+    CallInput {
+        contract_address: "0x70ce".into(),
+        entrypoint: "transfer".into(),
+        calldata: vec!["0x2".into(), "20".into(), "0".into()],
+    }
+}
+
+#[test]
+fn lost_answer_then_retry_reports_already_executed_and_signs_nothing() {
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert!(record(&p).pending.is_some());
+    let (txs, prepares) = (p.tx_counter, p.count("prepare-typed-data"));
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+    assert_eq!(p.tx_counter, txs, "no second transaction");
+    assert_eq!(p.count("prepare-typed-data"), prepares, "nothing signed");
+    let r = record(&p);
+    assert!(r.pending.is_none());
+    assert_eq!(r.calls_used, 1, "counted once");
+    assert_eq!(session_calls_used(&p), 1);
+}
+
+#[test]
+fn lost_answer_then_other_calls_counts_the_first_once_and_goes_on() {
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    execute_with_session(&c, &[other_call()], &mut p).unwrap();
+    assert_eq!(record(&p).calls_used, 2);
+    assert_eq!(session_calls_used(&p), 2);
+    assert!(record(&p).pending.is_none());
+}
+
+#[test]
+fn server_error_after_apply_is_pending_then_already_executed() {
+    let (mut p, c) = registered(10);
+    p.status_after_apply = Some(502);
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    p.status_after_apply = None;
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED");
+    assert_eq!(session_calls_used(&p), 1);
+    assert_eq!(record(&p).calls_used, 1);
+}
+
+#[test]
+fn unapplied_send_is_resubmitted_with_the_same_signature() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    p.fail = None;
+    let first = p.requests.last().unwrap().1.clone();
+    let prepares = p.count("prepare-typed-data");
+    let hash = execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert!(hash.starts_with("0xabc"));
+    assert_eq!(p.requests.last().unwrap().1, first, "the same signed body");
+    assert_eq!(p.count("prepare-typed-data"), prepares, "no new signature");
+    assert_eq!(session_calls_used(&p), 1);
+    assert_eq!(record(&p).calls_used, 1);
+}
+
+#[test]
+fn other_request_while_resubmission_fails_is_refused() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    let prepares = p.count("prepare-typed-data");
+    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    assert_eq!(p.count("prepare-typed-data"), prepares, "nothing new signed");
+    let e = revoke_session(&c, &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    assert_eq!(p.tx_counter, 1, "only the registration landed");
+}
+
+#[test]
+fn closed_window_drops_the_pending_transaction() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 500, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    p.fail = None;
+    let before = record(&p).pending.unwrap().execute_before;
+    p.now = before + 301;
+    // Registered for 6 h: still valid. The pending one can never land; a new one is signed.
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(session_calls_used(&p), 1);
+    assert_eq!(record(&p).calls_used, 1);
+}
+
+#[test]
+fn store_failure_after_send_returns_the_hash_and_counts_once_later() {
+    let (mut p, c) = registered(10);
+    p.break_store_after_execute = true;
+    let hash = execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert!(hash.starts_with("0xabc"));
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(p.warnings[0].contains(&hash));
+    p.store_broken = false;
+    p.break_store_after_execute = false;
+    // The pending record left behind is reconciled by the next operation.
+    let status = get_session_status(&c, &mut p).unwrap();
+    assert_eq!(status.remaining_calls, Some(9));
+    let r = record(&p);
+    assert!(r.pending.is_none());
+    assert_eq!(r.calls_used, 1);
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(record(&p).calls_used, 2);
+}
+
+#[test]
+fn registration_whose_answer_was_lost_is_seen_active() {
+    let mut p = FakePorts::default();
+    let c = ctx();
+    create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    p.lose_answers = 1;
+    let e = register_session(&c, &register_opts(5), &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    let status = get_session_status(&c, &mut p).unwrap();
+    assert_eq!(status.state, SessionState::Active);
+    assert_eq!(status.remaining_calls, Some(5));
+    let r = record(&p);
+    assert!(r.pending.is_none());
+    assert_eq!(r.registration.unwrap().transaction_hash, None);
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+}
+
+#[test]
+fn created_record_without_pending_learns_its_registration_from_the_chain() {
+    let mut p = FakePorts::default();
+    let c = ctx();
+    create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    let before = p.store.clone();
+    register_session(&c, &register_opts(5), &mut p).unwrap();
+    // As if the record had been written by a version without pending records.
+    p.store = before;
+    assert_eq!(
+        get_session_status(&c, &mut p).unwrap().state,
+        SessionState::Active
+    );
+    assert!(record(&p).registration.is_some());
+}
+
+#[test]
+fn hostile_node_values_are_reported_not_remembered() {
+    let (mut p, c) = registered(5);
+    let key = Felt::from_hex(&record(&p).public_key).unwrap();
+    p.sessions.get_mut(&key).unwrap().calls_used = 1_000;
+    let status = get_session_status(&c, &mut p).unwrap();
+    assert_eq!(status.on_chain.unwrap().calls_used, 1_000);
+    assert_eq!(record(&p).calls_used, 0, "not trusted locally");
+    p.sessions.get_mut(&key).unwrap().calls_used = 0;
+    p.sessions.get_mut(&key).unwrap().valid_until = u64::MAX;
+    get_session_status(&c, &mut p).unwrap();
+    let r = record(&p);
+    assert_ne!(r.valid_until, u64::MAX);
+    assert_eq!(r.calls_used, 0);
+    // Still usable: the client's own checks were not poisoned.
+    p.sessions.get_mut(&key).unwrap().valid_until = r.valid_until;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+}
+
+#[test]
+fn replayed_pending_is_counted_once_across_instances() {
+    // Two instances sharing a store: the second sees the first's pending
+    // transaction and reconciles it instead of signing a second one.
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    let status = get_session_status(&c, &mut p).unwrap();
+    assert_eq!(status.remaining_calls, Some(9));
+    assert_eq!(record(&p).calls_used, 1);
+    let e = execute_with_session(&c, &[transfer()], &mut p);
+    // The pending one was settled by status: this is a new intent and is signed.
+    assert!(e.is_ok());
+    assert_eq!(record(&p).calls_used, 2);
+}
