@@ -99,6 +99,7 @@ impl Harness {
             chain_id: None,
             default_duration_seconds: 21_600,
             default_max_calls: 1_000,
+            timeout_ms: None,
         }
     }
 
@@ -114,7 +115,7 @@ impl Harness {
                     WalletType::Chipi
                 },
             },
-            encrypt_key: pin.to_string(),
+            encrypt_key: pin.into(),
             config: self.config(),
         }
     }
@@ -133,6 +134,7 @@ impl Harness {
             token: Arc::new(StaticToken::new(token)),
             allowed_authorities: authorities_from_urls(&urls).expect("valid URLs"),
             clock: Some(self.clock.clone()),
+            on_warning: None,
         }
     }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::runtime::{parse_secret, SecretString};
+
 /// Session keys for Chipi smart wallets on Starknet, run in a sandboxed
 /// WebAssembly component.
 #[derive(Debug, Parser)]
@@ -18,7 +20,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every subcommand.
+/// Options shared by every subcommand. `Debug` never shows the encrypt key or
+/// the bearer token (they are [`SecretString`]s).
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Chipi API base URL.
@@ -45,20 +48,34 @@ pub struct GlobalArgs {
         long,
         env = "CHIPI_BEARER_TOKEN",
         hide_env_values = true,
-        global = true
+        global = true,
+        value_parser = parse_secret
     )]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<SecretString>,
     /// Wallet JSON file as Chipi returns it: `{publicKey, encryptedPrivateKey, walletType}`.
     #[arg(long, env = "CHIPI_WALLET", global = true)]
     pub wallet: Option<PathBuf>,
     /// Encrypt key (PIN) of the wallet. Prefer the environment variable over the flag.
-    #[arg(long, env = "CHIPI_ENCRYPT_KEY", hide_env_values = true, global = true)]
-    pub encrypt_key: Option<String>,
+    #[arg(
+        long,
+        env = "CHIPI_ENCRYPT_KEY",
+        hide_env_values = true,
+        global = true,
+        value_parser = parse_secret
+    )]
+    pub encrypt_key: Option<SecretString>,
     /// Session store (SQLite file). Default: `$XDG_DATA_HOME/chipi-session/sessions.sqlite`.
     #[arg(long, env = "CHIPI_STORE", global = true)]
     pub store: Option<PathBuf>,
-    /// Extra `host:port` the component may reach (the API and RPC hosts are always allowed).
-    #[arg(long = "allow-host", global = true)]
+    /// Extra origin the component may reach, as `https://host:port`,
+    /// `http://host:port` or a bare `host:port` (https only); repeat for
+    /// several. The API and RPC URLs' own scheme, host and port are always
+    /// allowed; nothing else is.
+    #[arg(
+        long = "allow-host",
+        value_name = "[SCHEME://]HOST:PORT",
+        global = true
+    )]
     pub allow_hosts: Vec<String>,
     /// Expected chain id (`SN_MAIN`, `SN_SEPOLIA` or hex); read from the RPC node when absent.
     #[arg(long, env = "CHIPI_CHAIN_ID", global = true)]
@@ -164,9 +181,63 @@ pub struct SandboxArgs {
     #[arg(long, default_value = "127.0.0.1:8545")]
     pub listen: SocketAddr,
     /// Create a CHIPI wallet with this PIN and write its JSON to `--wallet-out`.
-    #[arg(long, requires = "wallet_out")]
-    pub pin: Option<String>,
+    #[arg(long, requires = "wallet_out", value_parser = parse_secret)]
+    pub pin: Option<SecretString>,
     /// Where to write the created wallet JSON.
     #[arg(long)]
     pub wallet_out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_args_never_debug_print_secrets() {
+        let cli = Cli::try_parse_from([
+            "chipi-session",
+            "--encrypt-key",
+            "pin-0451-secret",
+            "--bearer-token",
+            "jwt-eyJ-secret",
+            "--allow-host",
+            "http://127.0.0.1:8545",
+            "sandbox",
+            "--pin",
+            "sandbox-pin-secret",
+            "--wallet-out",
+            "/tmp/w.json",
+        ])
+        .unwrap();
+        let global = &cli.global;
+        assert_eq!(
+            global.encrypt_key.as_ref().map(SecretString::expose),
+            Some("pin-0451-secret")
+        );
+        assert_eq!(
+            global.bearer_token.as_ref().map(SecretString::expose),
+            Some("jwt-eyJ-secret")
+        );
+        assert_eq!(global.allow_hosts, ["http://127.0.0.1:8545"]);
+        for debug in [
+            format!("{cli:?}"),
+            format!("{cli:#?}"),
+            format!("{global:?}"),
+        ] {
+            assert!(!debug.contains("secret"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+    }
+
+    #[test]
+    fn secret_flags_are_documented_and_hidden_in_help() {
+        use clap::CommandFactory as _;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("--allow-host <[SCHEME://]HOST:PORT>"),
+            "{help}"
+        );
+        assert!(help.contains("https only"), "{help}");
+        assert!(help.contains("--encrypt-key"), "{help}");
+    }
 }

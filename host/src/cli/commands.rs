@@ -86,9 +86,22 @@ fn tx_json(tx: &str) -> Value {
 }
 
 /// Run one session subcommand; returns the JSON result and its human text.
+/// Warnings the component reports are printed to stderr as they arrive and,
+/// on success, listed under `"warnings"` in the JSON result.
 pub async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, String), CliError> {
+    let warnings = context::Warnings::default();
+    let (mut value, text) = run_with(global, command, &warnings).await?;
+    warnings.add_to(&mut value);
+    Ok((value, text))
+}
+
+async fn run_with(
+    global: &GlobalArgs,
+    command: &Command,
+    warnings: &context::Warnings,
+) -> Result<(Value, String), CliError> {
     let ctx = context::session_context(global).map_err(CliError::Usage)?;
-    let imports = context::imports(global, &ctx.config).map_err(CliError::Usage)?;
+    let imports = context::imports(global, &ctx.config, warnings).map_err(CliError::Usage)?;
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
     let handle = runtime.instance(imports);
     match command {

@@ -2,7 +2,7 @@
 //! context, the store, the token source and the HTTP allow-list.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::args::GlobalArgs;
 use crate::runtime::{
-    authorities_from_urls, ComponentSource, Config, Imports, RuntimeOptions, SessionContext,
-    StaticToken, Wallet, WalletType,
+    authorities_from_urls, canonical_entry, ComponentSource, Config, Imports, RuntimeOptions,
+    SessionContext, StaticToken, Wallet, WalletType,
 };
 use crate::store::{SessionStore, SqliteStore};
 
@@ -82,6 +82,7 @@ pub fn config(global: &GlobalArgs) -> anyhow::Result<Config> {
         chain_id: global.chain_id.clone(),
         default_duration_seconds: DEFAULT_DURATION_SECS,
         default_max_calls: DEFAULT_MAX_CALLS,
+        timeout_ms: None,
     })
 }
 
@@ -100,8 +101,12 @@ pub fn session_context(global: &GlobalArgs) -> anyhow::Result<SessionContext> {
 }
 
 /// The imports: SQLite store, static bearer token, allow-list of the API and
-/// RPC authorities plus `--allow-host`.
-pub fn imports(global: &GlobalArgs, config: &Config) -> anyhow::Result<Imports> {
+/// RPC origins plus `--allow-host`, and `warnings` as the warning sink.
+pub fn imports(
+    global: &GlobalArgs,
+    config: &Config,
+    warnings: &Warnings,
+) -> anyhow::Result<Imports> {
     let store_path = global.store.clone().unwrap_or_else(default_store_path);
     let store: Arc<dyn SessionStore> = Arc::new(
         SqliteStore::open(&store_path)
@@ -114,16 +119,61 @@ pub fn imports(global: &GlobalArgs, config: &Config) -> anyhow::Result<Imports> 
         )),
         allowed_authorities: allow_list(config, &global.allow_hosts)?,
         clock: None,
+        on_warning: Some(warnings.sink()),
     })
 }
 
-/// Authorities of the configured URLs plus extra `host:port` entries.
+/// Origins (`scheme://host:port`) of the configured URLs plus the
+/// `--allow-host` entries: `scheme://host:port`, or a bare `host:port`
+/// meaning `https://host:port`. Errors never show URL userinfo.
 pub fn allow_list(config: &Config, extra: &[String]) -> anyhow::Result<Vec<String>> {
     let mut urls: Vec<&str> = vec![config.api_base_url.as_str()];
     urls.extend(config.rpc_urls.iter().map(String::as_str));
     let mut list = authorities_from_urls(&urls)?;
-    list.extend(extra.iter().map(|h| h.to_ascii_lowercase()));
+    for entry in extra {
+        let origin = canonical_entry(entry).context("invalid --allow-host")?;
+        if !list.contains(&origin) {
+            list.push(origin);
+        }
+    }
     Ok(list)
+}
+
+/// The component's warnings during one CLI run: each is printed to stderr as
+/// `warning: ...` when it arrives and kept for the `--json` output.
+#[derive(Clone, Debug, Default)]
+pub struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl Warnings {
+    /// A sink for [`Imports::on_warning`] that prints and records.
+    pub fn sink(&self) -> crate::runtime::WarningSink {
+        let seen = Arc::clone(&self.0);
+        Arc::new(move |warning: &str| {
+            eprintln!("warning: {warning}");
+            seen.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(warning.to_owned());
+        })
+    }
+
+    /// The warnings received so far.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Add `"warnings": [...]` to a JSON success object when there were any.
+    pub fn add_to(&self, value: &mut serde_json::Value) {
+        let list = self.list();
+        if list.is_empty() {
+            return;
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.insert("warnings".into(), serde_json::json!(list));
+        }
+    }
 }
 
 /// Runtime options from the global options.
@@ -134,4 +184,113 @@ pub fn runtime_options(global: &GlobalArgs) -> RuntimeOptions {
     }
     options.call_timeout = Duration::from_secs(global.timeout.max(1));
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{SecretString, StaticToken};
+
+    fn config(api: &str, rpc: &str) -> Config {
+        Config {
+            api_base_url: api.into(),
+            api_key: "pk_x".into(),
+            rpc_urls: vec![rpc.into()],
+            chain_id: None,
+            default_duration_seconds: DEFAULT_DURATION_SECS,
+            default_max_calls: DEFAULT_MAX_CALLS,
+            timeout_ms: None,
+        }
+    }
+
+    #[test]
+    fn allow_list_keeps_schemes_and_bare_hosts_are_https() {
+        let config = config("https://api.chipipay.com/v1", "http://127.0.0.1:5050/rpc");
+        let list = allow_list(
+            &config,
+            &[
+                "RPC.example.org:8545".into(),
+                "http://10.0.0.1:80".into(),
+                "https://api.chipipay.com:443".into(), // already there
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            list,
+            [
+                "https://api.chipipay.com:443",
+                "http://127.0.0.1:5050",
+                "https://rpc.example.org:8545",
+                "http://10.0.0.1:80",
+            ]
+        );
+        assert!(allow_list(&config, &["ftp://x:21".into()]).is_err());
+        assert!(allow_list(&config, &["x:99999".into()]).is_err());
+    }
+
+    #[test]
+    fn allow_list_errors_never_show_passwords() {
+        let secret = "Tr0ub4dor-secret";
+        let good = config("https://api.chipipay.com/v1", "https://rpc.example/");
+        let mut messages = Vec::new();
+        for extra in [
+            format!("https://alice:{secret}@rpc.example:443"),
+            format!("alice:{secret}@rpc.example:443"),
+            format!("http://alice:{secret}@rpc.example:99999"),
+        ] {
+            let err = allow_list(&good, &[extra]).unwrap_err();
+            messages.push(format!("{err:#}"));
+        }
+        for (api, rpc) in [
+            (
+                format!("ftp://alice:{secret}@api.example/"),
+                "https://rpc.example/".to_owned(),
+            ),
+            (
+                "https://api.example/".to_owned(),
+                format!("https://alice:{secret}@:8545/"),
+            ),
+            (
+                "https://api.example/".to_owned(),
+                format!("https://alice:{secret}@rpc.example:1x/"),
+            ),
+        ] {
+            let err = allow_list(&config(&api, &rpc), &[]).unwrap_err();
+            messages.push(format!("{err:#}"));
+            // The CLI's error output goes through the same redaction.
+            let cli = crate::cli::output::CliError::Usage(err);
+            messages.push(cli.message());
+            messages.push(cli.to_json().to_string());
+        }
+        for message in &messages {
+            assert!(!message.contains(secret), "{message}");
+            assert!(!message.contains("alice"), "{message}");
+        }
+    }
+
+    #[test]
+    fn warnings_are_recorded_and_added_to_json() {
+        let warnings = Warnings::default();
+        let mut value = serde_json::json!({ "transactionHash": "0x1" });
+        warnings.add_to(&mut value);
+        assert!(value.get("warnings").is_none());
+        let sink = warnings.sink();
+        sink("session store not updated after sending 0x1");
+        sink("second");
+        assert_eq!(warnings.list().len(), 2);
+        warnings.add_to(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "transactionHash": "0x1",
+                "warnings": ["session store not updated after sending 0x1", "second"],
+            })
+        );
+    }
+
+    #[test]
+    fn bearer_token_goes_into_a_redacted_static_token() {
+        let token = StaticToken::new(SecretString::new("jwt-secret-99"));
+        assert!(!format!("{token:?}").contains("jwt-secret-99"));
+    }
 }

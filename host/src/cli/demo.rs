@@ -52,6 +52,7 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         .await
         .map_err(CliError::Host)?;
     let pin = "246810";
+    let warnings = context::Warnings::default();
     let created_wallet = sandbox.create_wallet(pin, SandboxWalletType::Chipi);
     let config = Config {
         api_base_url: sandbox.api_url(),
@@ -60,6 +61,7 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         chain_id: None,
         default_duration_seconds: context::DEFAULT_DURATION_SECS,
         default_max_calls: context::DEFAULT_MAX_CALLS,
+        timeout_ms: None,
     };
     let ctx = SessionContext {
         wallet: Wallet {
@@ -67,7 +69,7 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
             encrypted_private_key: created_wallet.encrypted_private_key.clone(),
             wallet_type: WalletType::Chipi,
         },
-        encrypt_key: pin.to_string(),
+        encrypt_key: pin.into(),
         config: config.clone(),
     };
     let imports = Imports {
@@ -75,6 +77,7 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         token: Arc::new(StaticToken::new(bearer)),
         allowed_authorities: context::allow_list(&config, &[]).map_err(CliError::Usage)?,
         clock: None,
+        on_warning: Some(warnings.sink()),
     };
     let mut steps = Steps {
         json: global.json,
@@ -170,8 +173,10 @@ pub async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
         )));
     }
     sandbox.shutdown().await;
+    let mut value = json!({ "ok": true, "steps": steps.steps });
+    warnings.add_to(&mut value);
     Ok((
-        json!({ "ok": true, "steps": steps.steps }),
+        value,
         "demo finished: create -> register -> execute -> status -> revoke all succeeded".into(),
     ))
 }

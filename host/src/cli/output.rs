@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::runtime::{SessionError, SessionState, SessionStatus};
+use crate::runtime::{redact_urls_in, SessionError, SessionState, SessionStatus};
 
 /// Exit code of a successful command.
 pub const EXIT_OK: i32 = 0;
@@ -50,12 +50,14 @@ impl CliError {
         }
     }
 
-    /// Human-readable message (never contains secrets).
+    /// Human-readable message (never contains secrets: the userinfo of any
+    /// URL in it is redacted).
     pub fn message(&self) -> String {
-        match self {
+        let message = match self {
             Self::Session(e) => e.message(),
             Self::Usage(e) | Self::Host(e) => format!("{e:#}"),
-        }
+        };
+        redact_urls_in(&message).into_owned()
     }
 
     /// `{error: {code, message}}` (plus backend details when present).
@@ -63,7 +65,7 @@ impl CliError {
         let mut error = json!({ "code": self.code(), "message": self.message() });
         if let Self::Session(SessionError::Backend(b)) = self {
             error["status"] = json!(b.status);
-            error["backendCode"] = json!(b.code);
+            error["backendCode"] = json!(b.code.as_deref().map(|c| redact_urls_in(c).into_owned()));
         }
         json!({ "error": error })
     }
@@ -144,4 +146,36 @@ pub fn status_text(status: &SessionStatus) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::BackendError;
+
+    #[test]
+    fn error_output_never_shows_url_passwords() {
+        let secret = "s3cr3t-pass";
+        let errors = [
+            CliError::Session(SessionError::Transport(format!(
+                "cannot reach https://bob:{secret}@rpc.example/v1: refused"
+            ))),
+            CliError::Session(SessionError::Backend(BackendError {
+                status: 502,
+                code: Some(format!("http://bob:{secret}@h")),
+                message: format!("upstream http://bob:{secret}@10.0.0.1:8080/x failed"),
+            })),
+            CliError::Usage(anyhow::anyhow!("bad url `https://bob:{secret}@h:99999/`")),
+            CliError::Host(
+                anyhow::anyhow!("guest stderr: ftp://bob:{secret}@h").context("call failed"),
+            ),
+        ];
+        for err in &errors {
+            for text in [err.message(), err.to_json().to_string()] {
+                assert!(!text.contains(secret), "{text}");
+                assert!(!text.contains("bob"), "{text}");
+                assert!(text.contains("<redacted>@"), "{text}");
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> Result<(), CliError
         config.api_key = key.clone();
     }
     if let Some(token) = &global.bearer_token {
-        config.bearer_token = token.clone();
+        config.bearer_token = token.expose().to_owned();
     }
     let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
     let sandbox = Sandbox::start(config, args.listen)
@@ -33,7 +33,7 @@ pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> Result<(), CliError
         "bearerToken": bearer,
     });
     if let (Some(pin), Some(out)) = (&args.pin, &args.wallet_out) {
-        let wallet = sandbox.create_wallet(pin, SandboxWalletType::Chipi);
+        let wallet = sandbox.create_wallet(pin.expose(), SandboxWalletType::Chipi);
         let text = serde_json::to_string_pretty(&wallet)
             .context("cannot encode wallet")
             .map_err(CliError::Host)?;

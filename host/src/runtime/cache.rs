@@ -6,6 +6,11 @@
 //! changed component, engine configuration or wasmtime never loads a stale
 //! entry. Entries are written to a temporary file and renamed into place;
 //! an entry that fails to load is recompiled and replaced.
+//!
+//! Loading an entry runs its machine code, so the cache is trusted only when
+//! the directory is real (not a symbolic link), owned by the current user and
+//! not writable by group or others, and the entry is a real, private file of
+//! ours (see [`CacheStatus::Unavailable`]).
 
 use std::fs;
 use std::hash::{Hash as _, Hasher};
@@ -32,10 +37,13 @@ pub enum CacheStatus {
     /// The component was compiled and the result stored in the cache
     /// (replacing an entry that could not be loaded, if there was one).
     Stored,
-    /// The component was compiled but the cache could not be used: the entry
-    /// could not be written, or the directory is writable by other users (a
-    /// cache entry is machine code, so such a directory is never read). The
-    /// runtime works; the next start compiles again.
+    /// The component was compiled in memory because the cache could not be
+    /// used; the string says why. A cache entry is machine code, so the cache
+    /// directory is never read when it is a symbolic link, is owned by another
+    /// user or is writable by group or others (Unix), and an entry that is a
+    /// symbolic link (or not a regular file) is neither loaded nor replaced.
+    /// Also reported when the entry could not be written. The runtime works;
+    /// the next start compiles again.
     Unavailable(String),
 }
 
@@ -102,32 +110,33 @@ pub(crate) fn load_or_compile(
             path: None,
         });
     };
-    if let Err(reason) = check_private(dir) {
-        let component = Component::new(engine, wasm)?;
-        return Ok(Loaded {
-            component,
-            status: CacheStatus::Unavailable(reason),
-            path: None,
-        });
+    if let Err(reason) = check_dir(dir) {
+        return compile_in_memory(engine, wasm, reason);
     }
     let path = entry_path(dir, &cache_key(engine, wasm));
-    if path.is_file() && check_private(&path).is_ok() {
-        // SAFETY: `deserialize_file` trusts the file to be the output of
-        // `Component::serialize` for a compatible engine. Entries in our cache
-        // directory are written only by `store_entry` below (temp file +
-        // rename, so never partially visible), are named by a key covering the
-        // wasm bytes and the engine configuration, and neither the directory
-        // nor the file is writable by other users (`check_private`). Wasmtime
-        // still checks the header and engine compatibility, rejecting foreign
-        // files.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
-            return Ok(Loaded {
-                component,
-                status: CacheStatus::Hit,
-                path: Some(path),
-            });
+    match check_entry(&path) {
+        Entry::Refused(reason) => return compile_in_memory(engine, wasm, reason),
+        Entry::Trusted => {
+            // SAFETY: `deserialize_file` trusts the file to be the output of
+            // `Component::serialize` for a compatible engine. Entries in our
+            // cache directory are written only by `store_entry` below (temp
+            // file + rename, so never partially visible), are named by a key
+            // covering the wasm bytes and the engine configuration; the
+            // directory and the file are real (not symbolic links), owned by
+            // the current user and not writable by group or others
+            // (`check_dir`, `check_entry`). Wasmtime still checks the header
+            // and engine compatibility, rejecting foreign files.
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+                return Ok(Loaded {
+                    component,
+                    status: CacheStatus::Hit,
+                    path: Some(path),
+                });
+            }
+            // Corrupt or incompatible: fall through, recompile and overwrite.
         }
-        // Corrupt or incompatible: fall through, recompile and overwrite.
+        // Missing, or not trusted but replaceable (the rename replaces it).
+        Entry::Missing | Entry::Replace => {}
     }
     let component = Component::new(engine, wasm)?;
     let status = match component
@@ -145,31 +154,115 @@ pub(crate) fn load_or_compile(
     })
 }
 
-/// Refuse cache locations other local users can write to (Unix): loading a
-/// compiled entry runs its machine code. A missing path is fine (we create it
-/// private).
-#[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    match fs::metadata(path) {
-        Ok(meta) if meta.permissions().mode() & 0o022 != 0 => Err(format!(
-            "{} is writable by other users; the compiled-component cache is not used",
+/// Compile without the cache, saying why it was not used.
+fn compile_in_memory(engine: &Engine, wasm: &[u8], reason: String) -> anyhow::Result<Loaded> {
+    let component = Component::new(engine, wasm)?;
+    Ok(Loaded {
+        component,
+        status: CacheStatus::Unavailable(reason),
+        path: None,
+    })
+}
+
+/// What to do with the cache entry for this component.
+#[derive(Debug, PartialEq, Eq)]
+enum Entry {
+    /// No entry yet: compile and store.
+    Missing,
+    /// A private regular file of ours: load it.
+    Trusted,
+    /// A regular file we do not trust (another owner, or writable by group or
+    /// others): never loaded; compiled and atomically replaced.
+    Replace,
+    /// A symbolic link or something that is not a file: neither loaded nor
+    /// replaced; the component is compiled in memory.
+    Refused(String),
+}
+
+/// Check the cache directory: it must not be a symbolic link, and (Unix) must
+/// be owned by the current user and not writable by group or others, because
+/// loading a compiled entry runs its machine code. A missing directory is
+/// fine (`store_entry` creates it private and checks it again).
+fn check_dir(dir: &Path) -> Result<(), String> {
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(format!("cannot inspect {}: {err}", dir.display())),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{} is a symbolic link; the compiled-component cache is not used",
+            dir.display()
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(format!(
+            "{} is not a directory; the compiled-component cache is not used",
+            dir.display()
+        ));
+    }
+    check_owner_and_mode(dir, &meta)
+}
+
+/// Classify the entry at `path` (never following a symbolic link).
+fn check_entry(path: &Path) -> Entry {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Entry::Missing,
+        Err(err) => return Entry::Refused(format!("cannot inspect {}: {err}", path.display())),
+    };
+    if meta.file_type().is_symlink() {
+        return Entry::Refused(format!(
+            "{} is a symbolic link; the compiled-component cache is not used",
             path.display()
-        )),
-        _ => Ok(()),
+        ));
+    }
+    if !meta.is_file() {
+        return Entry::Refused(format!(
+            "{} is not a regular file; the compiled-component cache is not used",
+            path.display()
+        ));
+    }
+    match check_owner_and_mode(path, &meta) {
+        Ok(()) => Entry::Trusted,
+        Err(_) => Entry::Replace,
     }
 }
 
+/// Owned by the current (effective) user and not writable by group or others.
+#[cfg(unix)]
+fn check_owner_and_mode(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!(
+            "{} is owned by uid {}, not by the current user (uid {me}); the compiled-component cache is not used",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by other users (mode {:o}); the compiled-component cache is not used",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(not(unix))]
-fn check_private(_path: &Path) -> Result<(), String> {
+fn check_owner_and_mode(_path: &Path, _meta: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync,
-/// rename). Creates `dir` (mode `0700` on Unix) if needed.
+/// rename). Creates `dir` (mode `0700` on Unix) if needed, and checks it
+/// again before writing (it may have been created concurrently).
 fn store_entry(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    if !dir.is_dir() {
+    if fs::symlink_metadata(dir).is_err() {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -179,6 +272,7 @@ fn store_entry(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         }
         builder.create(dir)?;
     }
+    check_dir(dir).map_err(anyhow::Error::msg)?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -341,6 +435,114 @@ mod tests {
         assert!(matches!(shared.status, CacheStatus::Unavailable(_)));
         assert!(shared.path.is_none());
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    /// A private cache directory holding a valid entry for [`EMPTY_COMPONENT`].
+    fn populated_cache(engine: &Engine) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let first = load_or_compile(engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_eq!(first.status, CacheStatus::Stored);
+        let again = load_or_compile(engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_eq!(again.status, CacheStatus::Hit);
+        (dir, cache)
+    }
+
+    /// Compiled in memory, not from (or into) the cache, saying why.
+    fn assert_in_memory(loaded: &Loaded, why: &str) {
+        match &loaded.status {
+            CacheStatus::Unavailable(reason) => assert!(reason.contains(why), "{reason}"),
+            other => panic!("expected an in-memory compile ({why}), got {other:?}"),
+        }
+        assert!(loaded.path.is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_writable_cache_dir_is_not_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = engine();
+        let (_dir, cache) = populated_cache(&engine);
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_in_memory(&loaded, "writable by other users");
+        // Group-writable is refused too.
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o770)).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_in_memory(&loaded, "writable by other users");
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_eq!(loaded.status, CacheStatus::Hit);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn cache_dir_owned_by_another_user_is_not_read() {
+        use std::os::unix::fs::MetadataExt as _;
+        let engine = engine();
+        // SAFETY: no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if me == 0 {
+            // As root: hand a populated private cache to uid 1.
+            let (_dir, cache) = populated_cache(&engine);
+            let entries = fs::read_dir(&cache).unwrap().count();
+            std::os::unix::fs::chown(&cache, Some(1), None).unwrap();
+            assert_eq!(fs::metadata(&cache).unwrap().uid(), 1);
+            let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+            assert_in_memory(&loaded, "owned by uid 1");
+            // Nothing was written there either.
+            assert_eq!(fs::read_dir(&cache).unwrap().count(), entries);
+        } else {
+            // Not root: `/` is a private directory of another user (root).
+            let root = Path::new("/");
+            assert_ne!(fs::metadata(root).unwrap().uid(), me);
+            let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(root)).unwrap();
+            assert_in_memory(&loaded, "owned by uid 0");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_cache_dir_is_not_read() {
+        let engine = engine();
+        let (dir, cache) = populated_cache(&engine);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&cache, &link).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&link)).unwrap();
+        assert_in_memory(&loaded, "symbolic link");
+        // The real directory still works.
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(&cache)).unwrap();
+        assert_eq!(loaded.status, CacheStatus::Hit);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_cache_entry_is_not_read_or_replaced() {
+        let engine = engine();
+        // A valid entry elsewhere (as an attacker's file would be).
+        let (_other_dir, other_cache) = populated_cache(&engine);
+        let key = cache_key(&engine, EMPTY_COMPONENT);
+        let target = entry_path(&other_cache, &key);
+        // Our private cache directory, whose entry is a symbolic link to it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = entry_path(dir.path(), &key);
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert_in_memory(&loaded, "symbolic link");
+        // The link is left alone (not followed, not replaced).
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_symlink());
+        assert_eq!(fs::read_link(&path).unwrap(), target);
+    }
+
+    #[test]
+    fn entry_that_is_a_directory_is_not_used() {
+        let engine = engine();
+        let dir = tempfile::tempdir().unwrap();
+        let path = entry_path(dir.path(), &cache_key(&engine, EMPTY_COMPONENT));
+        fs::create_dir(&path).unwrap();
+        let loaded = load_or_compile(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert_in_memory(&loaded, "not a regular file");
     }
 
     #[test]

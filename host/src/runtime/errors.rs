@@ -26,6 +26,8 @@ impl SessionError {
             SessionError::InvalidInput(_) => "INVALID_INPUT",
             SessionError::Store(_) => "STORE_ERROR",
             SessionError::Unauthorized(_) => "UNAUTHORIZED",
+            SessionError::TransactionPending(_) => "TRANSACTION_PENDING",
+            SessionError::AlreadyExecuted(_) => "ALREADY_EXECUTED",
         }
     }
 
@@ -46,7 +48,9 @@ impl SessionError {
             | SessionError::Transport(m)
             | SessionError::InvalidInput(m)
             | SessionError::Store(m)
-            | SessionError::Unauthorized(m) => m.clone(),
+            | SessionError::Unauthorized(m)
+            | SessionError::TransactionPending(m)
+            | SessionError::AlreadyExecuted(m) => m.clone(),
             SessionError::Backend(b) => b.describe(),
         }
     }
@@ -98,6 +102,8 @@ mod tests {
             SessionError::InvalidInput(m()),
             SessionError::Store(m()),
             SessionError::Unauthorized(m()),
+            SessionError::TransactionPending(m()),
+            SessionError::AlreadyExecuted(m()),
         ]
     }
 
@@ -122,6 +128,8 @@ mod tests {
                 "INVALID_INPUT",
                 "STORE_ERROR",
                 "UNAUTHORIZED",
+                "TRANSACTION_PENDING",
+                "ALREADY_EXECUTED",
             ]
         );
         let mut unique = codes.clone();

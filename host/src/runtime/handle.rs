@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use wasmtime::{Store, Trap};
 
+use super::context::LoweredContext;
 use super::engine::{deadline_ticks, RuntimeInner};
 use super::host_state::{HostState, HostStateParts, StderrCapture};
 use super::http_policy::{AllowList, DeniedCounter, HttpPolicy};
 use super::imports::Imports;
+use super::redact::redact_urls_in;
 use super::{
     Call, CreateOptions, RegisterOptions, SessionContext, SessionError, SessionKeyData,
     SessionStatus, SpendingPolicy, SpendingPolicyInput,
@@ -36,17 +38,25 @@ pub struct SessionHandle {
 /// Run one export in a fresh instance: `guest_call!(self, "wit-name",
 /// call_method(args...))`.
 macro_rules! guest_call {
-    ($handle:ident, $op:literal, $method:ident ( $($arg:expr),* )) => {{
+    ($handle:ident, $op:literal, $method:ident ( $ctx:expr $(, $arg:expr)* )) => {{
+        // Dropped (and its copy of the encrypt key zeroized) when this
+        // future completes or is dropped.
+        let ctx = $handle.budgeted($ctx);
         let (mut store, stderr) = $handle.new_store()?;
         let pre = &$handle.runtime.pre;
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance
                 .chipi_session_session()
-                .$method(&mut store, $($arg),*)
+                .$method(&mut store, ctx.record() $(, $arg)*)
                 .await
         };
-        $handle.finish($op, &stderr, call).await
+        let result = $handle.finish($op, &stderr, call).await;
+        // The per-call store (the guest's memory, with its lowered copy of
+        // the context) goes away with the call.
+        drop(store);
+        drop(ctx);
+        result
     }};
 }
 
@@ -177,6 +187,16 @@ impl SessionHandle {
         )
     }
 
+    /// `ctx` as the generated WIT record for one call, with its time budget
+    /// fitted inside this runtime's hard per-call limit (see
+    /// [`fit_timeout_ms`](super::context::fit_timeout_ms)), so the component
+    /// runs out of time (and says so with a typed error) before the host has
+    /// to stop it. The returned value zeroizes its copy of the encrypt key
+    /// when dropped.
+    pub(super) fn budgeted(&self, ctx: &SessionContext) -> LoweredContext {
+        LoweredContext::new(ctx, self.runtime.call_timeout)
+    }
+
     /// A fresh store with limits, epoch deadline and the sandboxed WASI state.
     fn new_store(&self) -> anyhow::Result<(Store<HostState>, StderrCapture)> {
         let allow = match &self.allow {
@@ -208,12 +228,27 @@ impl SessionHandle {
     ) -> anyhow::Result<R> {
         let limit = self.runtime.call_timeout;
         match tokio::time::timeout(limit, call).await {
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => {
+                self.report_warnings(stderr);
+                Ok(value)
+            }
             Ok(Err(err)) => Err(call_error(op, limit, err, stderr)),
             // The guest was waiting on the host (usually HTTP) at the deadline.
             Err(_) => Err(anyhow!(
                 "component call `{op}` exceeded the time limit of {limit:?} (waiting on the host)"
             )),
+        }
+    }
+}
+
+impl SessionHandle {
+    /// Hand the `warning: ` lines of a call that returned normally to the
+    /// warning sink, if one is installed.
+    fn report_warnings(&self, stderr: &StderrCapture) {
+        if let Some(sink) = &self.imports.on_warning {
+            for warning in stderr.warnings() {
+                sink(&warning);
+            }
         }
     }
 }
@@ -233,7 +268,7 @@ fn call_error(
     }
     let err = anyhow::Error::from(err);
     let err = match stderr.text() {
-        Some(text) => err.context(format!("guest stderr: {text}")),
+        Some(text) => err.context(format!("guest stderr: {}", redact_urls_in(&text))),
         None => err,
     };
     err.context(format!("component call `{op}` failed"))

@@ -13,6 +13,7 @@ use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::http_policy::HttpPolicy;
+use super::redact::redact_urls_in;
 use super::token::TokenSource;
 use crate::clock::SharedClock;
 use crate::store::SessionStore;
@@ -155,6 +156,35 @@ impl StderrCapture {
         }
         Some(text)
     }
+
+    /// The warnings in the captured output (see [`parse_warnings`]).
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        parse_warnings(&buf.bytes)
+    }
+}
+
+/// Prefix of the guest's stderr lines that report a warning on success.
+pub(crate) const WARNING_PREFIX: &str = "warning: ";
+
+/// The `warning: ` lines of captured guest stderr, in order, prefix removed,
+/// with URL userinfo redacted and control characters (terminal escapes)
+/// replaced by `?`. Other lines and empty warnings are ignored. The capture is
+/// bounded ([`STDERR_CAPTURE_BYTES`]), so this is too.
+pub(crate) fn parse_warnings(captured: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(captured)
+        .lines()
+        .filter_map(|line| line.strip_prefix(WARNING_PREFIX))
+        .map(|text| {
+            let clean: String = text
+                .trim()
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            redact_urls_in(&clean).into_owned()
+        })
+        .filter(|text| !text.is_empty())
+        .collect()
 }
 
 impl IsTerminal for StderrCapture {
@@ -208,6 +238,54 @@ mod tests {
         assert!(text.ends_with("[stderr truncated]"));
         assert!(text.len() <= STDERR_CAPTURE_BYTES + 32);
         assert!(!capture.is_terminal());
+    }
+
+    #[test]
+    fn warnings_are_parsed_from_captured_stderr() {
+        let captured = [
+            "panicked somewhere",
+            "warning: store update failed after sending 0x1: disk full\r",
+            "  warning: indented lines are not warnings",
+            "WARNING: neither are shouting ones",
+            "warning:   ",
+            "warning: beep\x07 \x1b[31mred",
+            "warning: rpc https://alice:hunter2@rpc.example/x unreachable",
+            "warning: last, without newline",
+        ]
+        .join("\n");
+        let captured = captured.as_bytes();
+        assert_eq!(
+            parse_warnings(captured),
+            [
+                "store update failed after sending 0x1: disk full",
+                "beep? ?[31mred",
+                "rpc https://<redacted>@rpc.example/x unreachable",
+                "last, without newline",
+            ]
+        );
+        assert!(parse_warnings(b"").is_empty());
+        assert!(parse_warnings(b"nothing to see\n").is_empty());
+        assert_eq!(
+            parse_warnings(b"warning: \xff bad utf8"),
+            ["\u{fffd} bad utf8"]
+        );
+    }
+
+    #[tokio::test]
+    async fn warnings_come_from_the_bounded_capture() {
+        let capture = StderrCapture::default();
+        let mut writer = Pin::from(capture.async_stream());
+        writer.write_all(b"warning: first\n").await.unwrap();
+        // Far more than the capture keeps: later warnings are dropped, the
+        // buffer stays bounded.
+        let flood = "warning: flood\n".repeat(STDERR_CAPTURE_BYTES);
+        writer.write_all(flood.as_bytes()).await.unwrap();
+        writer.write_all(b"warning: never seen\n").await.unwrap();
+        let warnings = capture.warnings();
+        assert_eq!(warnings[0], "first");
+        assert!(warnings.len() <= STDERR_CAPTURE_BYTES / "warning: flood\n".len() + 1);
+        assert!(!warnings.iter().any(|w| w == "never seen"));
+        assert!(capture.inner.lock().unwrap().bytes.len() <= STDERR_CAPTURE_BYTES);
     }
 
     #[test]

@@ -12,23 +12,38 @@ use super::token::TokenSource;
 use crate::clock::SharedClock;
 use crate::store::{SessionStore, StoreError};
 
+/// Receives the warnings a component call reports on success (one message per
+/// call of the function, without the `warning: ` prefix), e.g. "the
+/// transaction was sent but the session store could not be updated".
+pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The host side of one [`SessionHandle`](super::SessionHandle): where
-/// sessions are stored, where the bearer token comes from, which authorities
-/// the component may reach, and (optionally) the clock it sees.
+/// sessions are stored, where the bearer token comes from, which origins
+/// the component may reach, (optionally) the clock it sees and where its
+/// warnings go.
 #[derive(Clone)]
 pub struct Imports {
     /// Backs `chipi:session/store`.
     pub store: Arc<dyn SessionStore>,
     /// Backs `chipi:session/credentials`.
     pub token: Arc<dyn TokenSource>,
-    /// Authorities outgoing HTTP may reach: `host:port` (e.g. `127.0.0.1:8080`,
-    /// `api.chipipay.com:443`), `host` alone (the request scheme's default
-    /// port) or an `http(s)://` URL. Matched case-insensitively; IPv6 literals
-    /// in brackets. Empty denies every request. See
+    /// Origins outgoing HTTP may reach, each one `(scheme, host, port)`:
+    /// `scheme://host:port` (e.g. `http://127.0.0.1:8080`,
+    /// `https://api.chipipay.com:443`), `scheme://host` (the scheme's default
+    /// port) or a full `http(s)://` URL (path ignored). A bare `host:port` or
+    /// `host` means `https` only. An `https` entry never allows `http` to the
+    /// same host and port, nor the other way round. Hosts match
+    /// case-insensitively; IPv6 literals in brackets. Entries with userinfo
+    /// are refused. Empty denies every request. See
     /// [`authorities_from_urls`](super::authorities_from_urls).
     pub allowed_authorities: Vec<String>,
     /// Clock behind `wasi:clocks/wall-clock`; the system clock when `None`.
     pub clock: Option<SharedClock>,
+    /// Called with each warning (a guest stderr line starting with
+    /// `warning: `, prefix removed, URL userinfo and control characters
+    /// scrubbed) after a call that returned normally, in order. `None` drops
+    /// warnings.
+    pub on_warning: Option<WarningSink>,
 }
 
 impl Imports {
@@ -40,6 +55,7 @@ impl Imports {
             token,
             allowed_authorities: Vec::new(),
             clock: None,
+            on_warning: None,
         }
     }
 
@@ -65,6 +81,14 @@ impl Imports {
         self.clock = Some(clock);
         self
     }
+
+    /// Send the component's warnings to `sink` (see
+    /// [`on_warning`](Imports::on_warning)).
+    #[must_use]
+    pub fn with_warning_sink(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_warning = Some(Arc::new(sink));
+        self
+    }
 }
 
 impl std::fmt::Debug for Imports {
@@ -72,6 +96,10 @@ impl std::fmt::Debug for Imports {
         f.debug_struct("Imports")
             .field("allowed_authorities", &self.allowed_authorities)
             .field("clock", &self.clock)
+            .field(
+                "on_warning",
+                &self.on_warning.as_ref().map(|_| format_args!("<fn>")),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -246,5 +274,13 @@ mod tests {
         assert!(imports.clock.is_some());
         let debug = format!("{imports:?}");
         assert!(!debug.contains("jwt"), "{debug}");
+        assert!(debug.contains("on_warning: None"), "{debug}");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&seen);
+        let imports = imports.with_warning_sink(move |w| sink.lock().unwrap().push(w.to_owned()));
+        let debug = format!("{imports:?}");
+        assert!(debug.contains("on_warning: Some(<fn>)"), "{debug}");
+        (imports.on_warning.as_ref().unwrap())("w1");
+        assert_eq!(*seen.lock().unwrap(), ["w1"]);
     }
 }

@@ -9,10 +9,15 @@
 //!   bounded run time, and outgoing HTTP restricted to allow-listed
 //!   authorities.
 //! - [`Imports`] says what the host provides: a [`SessionStore`](crate::store::SessionStore),
-//!   a [`TokenSource`], allowed authorities and an optional shared clock.
+//!   a [`TokenSource`], allowed `(scheme, host, port)` origins, an optional
+//!   shared clock and an optional [`WarningSink`].
+//! - [`SessionContext`] is the `session-context` record with the encrypt key
+//!   held as a [`SecretString`] (zeroized, never printed); the generated
+//!   bindings stay private.
 
 mod bindings;
 mod cache;
+mod context;
 mod engine;
 mod errors;
 mod handle;
@@ -20,22 +25,28 @@ mod host_state;
 mod http_policy;
 mod imports;
 mod options;
+mod redact;
+mod secret;
 mod token;
 
 pub use bindings::chipi::session::types::{
-    BackendError, Call, Config, CreateOptions, RegisterOptions, SessionContext, SessionData,
-    SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy, SpendingPolicyInput,
-    Wallet, WalletType,
+    BackendError, Call, Config, CreateOptions, RegisterOptions, SessionData, SessionError,
+    SessionKeyData, SessionState, SessionStatus, SpendingPolicy, SpendingPolicyInput, Wallet,
+    WalletType,
 };
 pub use cache::CacheStatus;
+pub use context::SessionContext;
 pub use engine::SessionRuntime;
 pub use handle::SessionHandle;
 pub use http_policy::authorities_from_urls;
-pub use imports::Imports;
+pub(crate) use http_policy::canonical_entry;
+pub use imports::{Imports, WarningSink};
 pub use options::{
     default_cache_dir, embedded_component, ComponentSource, RuntimeOptions, DEFAULT_CALL_TIMEOUT,
     DEFAULT_MEMORY_LIMIT_BYTES,
 };
+pub(crate) use redact::redact_urls_in;
+pub use secret::{parse_secret, SecretString};
 pub use token::{NoToken, StaticToken, TokenSource};
 
 #[cfg(test)]

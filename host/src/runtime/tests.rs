@@ -74,6 +74,7 @@ fn context(wallet_type: WalletType) -> SessionContext {
             chain_id: Some("SN_MAIN".into()),
             default_duration_seconds: 21600,
             default_max_calls: 1000,
+            timeout_ms: None,
         },
     }
 }
@@ -310,9 +311,28 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
     assert!(denied.denied_requests() >= 1);
     assert_eq!(stub.count(), 0);
 
-    // Allow-listed: the request reaches the server.
-    let allowed =
-        runtime.instance(base.with_allowed_authorities([format!("127.0.0.1:{}", stub.port)]));
+    // The right host and port but the wrong scheme: a bare `host:port` means
+    // https only, and so does an explicit https entry. Never reaches the
+    // plain-http server.
+    for entry in [
+        format!("127.0.0.1:{}", stub.port),
+        format!("https://127.0.0.1:{}", stub.port),
+    ] {
+        let wrong_scheme = runtime.instance(base.clone().with_allowed_authorities([entry]));
+        let err = wrong_scheme
+            .get_session_status(&ctx)
+            .await
+            .unwrap()
+            .expect_err("http is not allowed by an https entry");
+        assert_eq!(err.code(), "TRANSPORT_ERROR", "{err:?}");
+        assert!(wrong_scheme.denied_requests() >= 1);
+        assert_eq!(stub.count(), 0);
+    }
+
+    // Allow-listed (the origin of the RPC URL): the request reaches the server.
+    let allowed = runtime.instance(
+        base.with_allowed_authorities(authorities_from_urls(&[stub.url().as_str()]).unwrap()),
+    );
     let result = allowed.get_session_status(&ctx).await.unwrap();
     assert!(
         result.is_err(),
@@ -320,4 +340,55 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
     );
     assert_eq!(allowed.denied_requests(), 0);
     assert!(stub.count() >= 1);
+}
+
+#[tokio::test]
+async fn handle_fits_the_time_budget_inside_the_call_timeout() {
+    if !embedded_with_session_export("handle_fits_the_time_budget_inside_the_call_timeout") {
+        return;
+    }
+    let runtime = SessionRuntime::new(RuntimeOptions {
+        call_timeout: Duration::from_secs(2),
+        ..options(Some(shared_cache_dir().into()))
+    })
+    .unwrap();
+    let handle = runtime.instance(imports());
+    let mut ctx = context(WalletType::Chipi);
+    // No budget asked: the hard limit minus a tenth.
+    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(1_800));
+    // A smaller budget is kept; a larger one is capped.
+    ctx.config.timeout_ms = Some(500);
+    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(500));
+    ctx.config.timeout_ms = Some(600_000);
+    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(1_800));
+    // The encrypt key is passed through, the caller's context untouched.
+    assert_eq!(handle.budgeted(&ctx).record().encrypt_key, "1234");
+    assert_eq!(ctx.config.timeout_ms, Some(600_000));
+    // The default runtime (60 s) keeps 5 s.
+    let default = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    ctx.config.timeout_ms = None;
+    assert_eq!(
+        default.instance(imports()).budgeted(&ctx).timeout_ms(),
+        Some(55_000)
+    );
+}
+
+#[tokio::test]
+async fn a_normal_call_reports_no_warnings_and_the_sink_is_kept() {
+    if !embedded_with_session_export("a_normal_call_reports_no_warnings_and_the_sink_is_kept") {
+        return;
+    }
+    let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&seen);
+    let handle =
+        runtime.instance(imports().with_warning_sink(move |w| sink.lock().unwrap().push(w.into())));
+    assert!(handle.imports().on_warning.is_some());
+    let result = handle.clear_session(&context(WalletType::Chipi)).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
 }

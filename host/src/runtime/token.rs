@@ -1,6 +1,6 @@
 //! Bearer-token sources backing the `chipi:session/credentials` import.
 
-use zeroize::Zeroizing;
+use super::secret::SecretString;
 
 /// Supplies the bearer token the component sends to the Chipi backend (the
 /// hook's `getBearerToken`). Called once per token the component needs, on a
@@ -11,25 +11,29 @@ pub trait TokenSource: Send + Sync + 'static {
     fn bearer_token(&self) -> Result<String, String>;
 }
 
-/// A fixed bearer token. The stored copy is zeroized on drop and never shown
-/// by `Debug`.
+/// A fixed bearer token, held as a [`SecretString`]: zeroized on drop, shown
+/// by `Debug` as `StaticToken(<redacted>)`, not serializable.
+///
+/// The copy handed to the component (the `String` the credentials import
+/// returns) is lowered into the guest's memory by wasmtime and released with
+/// the per-call store; the host cannot zeroize wasmtime's transient copy.
 #[derive(Clone)]
 pub struct StaticToken {
-    token: Zeroizing<String>,
+    token: SecretString,
 }
 
 impl StaticToken {
-    /// Wrap a token.
-    pub fn new(token: impl Into<String>) -> Self {
+    /// Wrap a token (a `String`, `&str` or [`SecretString`]).
+    pub fn new(token: impl Into<SecretString>) -> Self {
         Self {
-            token: Zeroizing::new(token.into()),
+            token: token.into(),
         }
     }
 }
 
 impl std::fmt::Debug for StaticToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StaticToken(<redacted>)")
+        write!(f, "StaticToken({:?})", self.token)
     }
 }
 
@@ -38,7 +42,7 @@ impl TokenSource for StaticToken {
         if self.token.is_empty() {
             return Err("no bearer token configured".to_owned());
         }
-        Ok(self.token.as_str().to_owned())
+        Ok(self.token.expose().to_owned())
     }
 }
 
@@ -81,9 +85,17 @@ mod tests {
     fn static_token_is_redacted() {
         let token = StaticToken::new("secret-jwt");
         assert_eq!(token.bearer_token().unwrap(), "secret-jwt");
-        let debug = format!("{token:?}");
-        assert!(!debug.contains("secret"), "{debug}");
+        for debug in [format!("{token:?}"), format!("{token:#?}")] {
+            assert!(!debug.contains("secret"), "{debug}");
+            assert_eq!(debug, "StaticToken(<redacted>)");
+        }
+        let from_secret = StaticToken::new(SecretString::new(String::from("jwt-2")));
+        assert_eq!(from_secret.bearer_token().unwrap(), "jwt-2");
+        assert!(!format!("{from_secret:?}").contains("jwt-2"));
         assert!(StaticToken::new("").bearer_token().is_err());
+        // An error names no token.
+        let err = StaticToken::new("").bearer_token().unwrap_err();
+        assert!(!err.contains("jwt"), "{err}");
     }
 
     #[test]

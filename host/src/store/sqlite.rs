@@ -16,7 +16,7 @@ const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// initialising at the same moment (switching to WAL needs an exclusive lock).
 const INIT_ATTEMPTS: u32 = 50;
 
-/// A session store in a `SQLite` database file (WAL mode).
+/// A session store in a `SQLite` database file (WAL mode, `synchronous=FULL`).
 ///
 /// Every `SqliteStore` owns one connection. Any number of stores, in this or
 /// other processes, may open the same file: compare-and-swap runs inside a
@@ -129,7 +129,10 @@ fn try_init_schema(conn: &Connection) -> rusqlite::Result<()> {
         // In-memory or unusual file systems: still correct, only less concurrent.
         conn.pragma_update(None, "journal_mode", "DELETE")?;
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL: a committed compare-and-swap (which may record that a signed
+    // transaction was sent) survives a power loss, in WAL mode too (NORMAL
+    // may lose the last commits there).
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS kv (
              key TEXT PRIMARY KEY,
@@ -318,6 +321,45 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .unwrap();
         assert_eq!(mode.to_ascii_lowercase(), "wal");
+    }
+
+    #[test]
+    fn sqlite_commits_are_durable() {
+        let (dir, store) = temp_store();
+        let read = |store: &SqliteStore| -> i64 {
+            store
+                .lock()
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap()
+        };
+        // 2 = FULL (0 OFF, 1 NORMAL, 3 EXTRA).
+        assert_eq!(read(&store), 2);
+        // Per connection: a second opener of the same file gets it too.
+        let again = SqliteStore::open(dir.path().join("sessions.db")).unwrap();
+        assert_eq!(read(&again), 2);
+    }
+
+    #[test]
+    fn store_errors_carry_no_values() {
+        let (_dir, store) = temp_store();
+        store.set("k", b"prev-4712").unwrap();
+        store
+            .lock()
+            .pragma_update(None, "query_only", true)
+            .unwrap();
+        let secret = b"v1.argon2id.secret-ciphertext-4711";
+        let errors = [
+            store.set("k", secret).unwrap_err(),
+            store
+                .compare_and_swap("k", Some(b"prev-4712"), Some(secret))
+                .unwrap_err(),
+        ];
+        for err in errors {
+            let text = format!("{err} / {err:?}");
+            assert!(!text.contains("secret-ciphertext"), "{text}");
+            assert!(!text.contains("prev-4712"), "{text}");
+            assert!(text.contains("session store"), "{text}");
+        }
     }
 
     #[cfg(unix)]
