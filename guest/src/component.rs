@@ -145,7 +145,10 @@ impl Ports for WasiPorts {
 
     fn sleep_ms(&mut self, ms: u64) {
         let ms = ms.min(self.remaining_ms());
-        wstd::runtime::block_on(wstd::task::sleep(wstd::time::Duration::from_millis(ms)));
+        // The timer must be made inside the runtime (it registers with its reactor).
+        wstd::runtime::block_on(async move {
+            wstd::task::sleep(wstd::time::Duration::from_millis(ms)).await
+        });
     }
 
     fn warn(&mut self, message: &str) {

@@ -181,3 +181,33 @@ async fn a_configuration_on_another_chain_is_refused() {
     assert!(matches!(e, SessionError::InvalidInput(ref m) if m.contains("pinned")), "{e:?}");
     assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotent_requests_are_retried_and_rpc_fails_over() {
+    let h = Harness::start().await;
+    registered(&h).await;
+    let handle = h.handle();
+    // Two 503s on prepare-typed-data: retried with backoff, then through.
+    h.sandbox.set_faults(chipi_session_host::sandbox::Faults {
+        status: Some(503),
+        endpoint: Some("prepare-typed-data".into()),
+        remaining: Some(2),
+        ..Default::default()
+    });
+    let before = h.requests_to("prepare-typed-data");
+    ok(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
+    assert_eq!(h.requests_to("prepare-typed-data"), before + 3);
+    // A dead first node: the next one answers.
+    let mut ctx = h.ctx();
+    let dead = "http://127.0.0.1:9/rpc".to_string();
+    ctx.config.rpc_urls.insert(0, dead.clone());
+    let api = ctx.config.api_base_url.clone();
+    let rpc = ctx.config.rpc_urls[1].clone();
+    let imports = Imports {
+        allowed_authorities: authorities_from_urls(&[api.as_str(), dead.as_str(), rpc.as_str()])
+            .expect("URLs"),
+        ..h.imports_with_token(&h.bearer)
+    };
+    let status = ok(runtime().instance(imports).get_session_status(&ctx).await);
+    assert_eq!(status.remaining_calls, Some(9));
+}
