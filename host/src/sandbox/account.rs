@@ -25,6 +25,11 @@ pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
     "remove_spending_policy",
 ];
 
+/// Revert reason of `execute_from_outside_v2` for a nonce already consumed
+/// (OpenZeppelin `SRC9Component::Errors::DUPLICATED_NONCE`, also asserted by Chipi's
+/// account itself).
+pub(crate) const DUPLICATED_NONCE: &str = "SRC9: duplicated nonce";
+
 /// Entrypoints whose amount (`calldata[1] + calldata[2] << 128`) counts against a
 /// spending policy of the called token.
 pub const TRACKED_ENTRYPOINTS: [&str; 4] = [
@@ -126,6 +131,9 @@ pub(crate) struct Account {
     sessions: HashMap<Felt, StoredSession>,
     revoked: HashSet<Felt>,
     policies: HashMap<(Felt, Felt), Policy>,
+    /// SNIP-9 outside-execution nonces consumed by `execute_from_outside_v2`
+    /// (OpenZeppelin's `SRC9_nonces`).
+    outside_nonces: HashSet<Felt>,
 }
 
 fn not_allowed(detail: impl std::fmt::Display) -> ApiError {
@@ -152,7 +160,41 @@ impl Account {
             sessions: HashMap::new(),
             revoked: HashSet::new(),
             policies: HashMap::new(),
+            outside_nonces: HashSet::new(),
         }
+    }
+
+    /// True once an outside execution with `nonce` ran on this account.
+    pub fn nonce_used(&self, nonce: &Felt) -> bool {
+        self.outside_nonces.contains(nonce)
+    }
+
+    /// `is_valid_outside_execution_nonce(nonce)`: `[1]` while unused, `[0]` once
+    /// consumed.
+    pub fn is_valid_outside_execution_nonce(&self, nonce: &Felt) -> Vec<Felt> {
+        vec![if self.nonce_used(nonce) {
+            Felt::ZERO
+        } else {
+            Felt::ONE
+        }]
+    }
+
+    /// Step 2 of `execute_from_outside_v2`: refuse a nonce already consumed, with
+    /// the contract's revert reason.
+    pub fn check_outside_nonce(&self, nonce: &Felt) -> Result<(), ApiError> {
+        if self.nonce_used(nonce) {
+            return Err(ApiError::bad_request(
+                "NONCE_ALREADY_USED",
+                format!("Nonce already used: {DUPLICATED_NONCE}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Step 3 of `execute_from_outside_v2`: mark the nonce used. Call only once the
+    /// whole transaction is known to succeed (a reverted transaction changes nothing).
+    pub fn consume_outside_nonce(&mut self, nonce: Felt) {
+        self.outside_nonces.insert(nonce);
     }
 
     /// Snapshot of a session (revoked sessions report `valid_until == 0`).

@@ -2,9 +2,10 @@
 //! `POST /v1/transactions/execute-sponsored-transaction`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use super::account::SessionSignature;
 use super::error::ApiError;
 use super::faults::AppliedFaults;
 use super::felt;
+use super::server::{self, ConnectionKill};
 use super::state::{
     ExecutedCall, Issued, IssuedTypedData, Receipt, SandboxTransaction, Shared, TxSigner,
 };
@@ -291,13 +293,35 @@ fn verify(public_key: &Felt, hash: &Felt, r: &Felt, s: &Felt) -> bool {
 }
 
 /// `POST /v1/transactions/execute-sponsored-transaction`.
+///
+/// The after-apply faults (`delay_after_apply_ms`, `drop_answer`,
+/// `status_after_apply`, `missing_tx_hash`) only act once the transaction was applied;
+/// a refused execution is answered with its refusal.
 pub(crate) async fn execute_sponsored(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    match execute(&shared, req).await {
-        // Fault: the transaction executed but the answer lacks its hash.
-        Ok((_, applied)) if applied.missing_tx_hash => Json(json!({})).into_response(),
-        Ok((hash, _)) => Json(json!({ "transactionHash": felt::hex(&hash) })).into_response(),
-        Err(e) => e.into_response(),
+    let kill = req
+        .extensions()
+        .get::<ConnectInfo<ConnectionKill>>()
+        .map(|c| c.0.clone());
+    let (hash, applied) = match execute(&shared, req).await {
+        Ok(done) => done,
+        Err(e) => return e.into_response(),
+    };
+    // From here on the transaction has landed: state changed, transaction recorded,
+    // nonce consumed. Faults only disturb the answer.
+    if let Some(ms) = applied.delay_after_apply_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    if applied.drop_answer {
+        return server::drop_answer(kill.as_ref());
+    }
+    if let Some(status) = applied.status_after_apply {
+        return server::fault_response(status);
+    }
+    if applied.missing_tx_hash {
+        // The transaction executed but the answer lacks its hash.
+        return Json(json!({})).into_response();
+    }
+    Json(json!({ "transactionHash": felt::hex(&hash) })).into_response()
 }
 
 async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults), ApiError> {
@@ -321,18 +345,9 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
     let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
     let submitted =
         typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
-    let issued = st
-        .issued
-        .get_mut(&(wallet, submitted.nonce))
-        .ok_or_else(|| {
-            mismatch("Typed data does not match any typed data issued for this wallet".into())
-        })?;
-    if issued.info.used {
-        return Err(ApiError::bad_request(
-            "NONCE_ALREADY_USED",
-            "Nonce already used",
-        ));
-    }
+    let issued = st.issued.get(&(wallet, submitted.nonce)).ok_or_else(|| {
+        mismatch("Typed data does not match any typed data issued for this wallet".into())
+    })?;
     if !submitted.same_content(&issued.honest) {
         return Err(mismatch(
             "Typed data does not match the typed data issued for this nonce".into(),
@@ -346,6 +361,9 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
             format!("Outside execution is not valid at block time {now} (execute after {after}, before {before})"),
         ));
     }
+    // The account's nonce set is the source of truth: checked right after the time
+    // window, as `execute_from_outside_v2` does, and consumed only on success.
+    account.check_outside_nonce(&oe.nonce)?;
     let hash = typed_data::message_hash(oe, wallet).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -373,7 +391,7 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
             TxSigner::Session(felt::hex(&sig.key))
         }
     };
-    issued.info.used = true;
+    account.consume_outside_nonce(oe.nonce);
     let calls = oe
         .calls
         .iter()
@@ -402,6 +420,7 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
         block_number: st.block_number,
         timestamp: now,
         message_hash: felt::hex(&hash),
+        nonce: felt::hex(&oe.nonce),
     });
     Ok((tx_hash, applied))
 }

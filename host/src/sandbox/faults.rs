@@ -3,16 +3,26 @@
 //! A [`Faults`] set applies to requests whose path ends with [`Faults::endpoint`]
 //! (every non-admin request when absent), to the next [`Faults::remaining`] of them
 //! when set (then the set clears itself). A request only counts when at least one
-//! knob of the set concerns it: `substitute` concerns `prepare-typed-data` only,
-//! `missing_tx_hash` concerns `execute-sponsored-transaction` only, the others
-//! concern every request. Admin endpoints (`/sandbox/...`) are never faulted.
+//! knob of the set concerns it: `substitute` concerns `prepare-typed-data` only;
+//! `missing_tx_hash`, `drop_answer`, `status_after_apply` and `delay_after_apply_ms`
+//! concern `execute-sponsored-transaction` only; the others concern every request.
+//! A request is counted when it arrives, before it is processed. Admin endpoints
+//! (`/sandbox/...`) are never faulted.
 //!
-//! Effects: `delay_ms` first; then `status` answers with that status and a Chipi
-//! error body (429 adds `Retry-After: 1`) without processing the request;
-//! `malformed_json` answers 200 with a truncated body without processing it;
-//! `missing_tx_hash` processes the execution (state changes happen) but answers `{}`;
+//! Effects, before processing: `delay_ms` first; then `status` answers with that
+//! status and a Chipi error body (429 adds `Retry-After: 1`) without processing the
+//! request; `malformed_json` answers 200 with a truncated body without processing it;
 //! `substitute` tampers with the typed data returned (the honest version stays the
 //! one the sandbox accepts at execution, so tampered data is always refused there).
+//!
+//! Effects after an execution was applied (state changed, transaction recorded and
+//! receipt available, nonce consumed), in this order: `delay_after_apply_ms` waits
+//! that long before answering (a client with a shorter timeout times out although
+//! the transaction landed); then `drop_answer` closes the connection without writing
+//! any HTTP response; else `status_after_apply` answers with that status (a 5xx such
+//! as 502) and a Chipi error body; else `missing_tx_hash` answers 200 `{}`. An
+//! execution the sandbox refuses is answered with its refusal, untouched by these
+//! (it still used up one `remaining`).
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +44,18 @@ pub struct Faults {
     /// `execute-sponsored-transaction` answers 200 `{}` (no `transactionHash`).
     #[serde(alias = "missingTxHash")]
     pub missing_tx_hash: bool,
+    /// `execute-sponsored-transaction`: apply the transaction, then close the
+    /// connection without any HTTP response.
+    #[serde(alias = "dropAnswer")]
+    pub drop_answer: bool,
+    /// `execute-sponsored-transaction`: apply the transaction, then answer with this
+    /// HTTP status (a 5xx, e.g. 502) and a Chipi error body.
+    #[serde(alias = "statusAfterApply")]
+    pub status_after_apply: Option<u16>,
+    /// `execute-sponsored-transaction`: apply the transaction, then wait this long
+    /// before answering.
+    #[serde(alias = "delayAfterApplyMs")]
+    pub delay_after_apply_ms: Option<u64>,
     /// `prepare-typed-data` returns tampered typed data.
     pub substitute: Option<Substitution>,
     /// Only requests whose path ends with this (`"prepare-typed-data"`,
@@ -71,6 +93,9 @@ pub(crate) struct AppliedFaults {
     pub delay_ms: Option<u64>,
     pub malformed_json: bool,
     pub missing_tx_hash: bool,
+    pub drop_answer: bool,
+    pub status_after_apply: Option<u16>,
+    pub delay_after_apply_ms: Option<u64>,
     pub substitute: Option<Substitution>,
 }
 
@@ -87,11 +112,15 @@ pub(crate) fn take(slot: &mut Option<Faults>, path: &str) -> AppliedFaults {
         }
     }
     let kind = EndpointKind::of(path);
+    let execute = kind == EndpointKind::Execute;
     let applied = AppliedFaults {
         status: f.status,
         delay_ms: f.delay_ms,
         malformed_json: f.malformed_json,
-        missing_tx_hash: f.missing_tx_hash && kind == EndpointKind::Execute,
+        missing_tx_hash: f.missing_tx_hash && execute,
+        drop_answer: f.drop_answer && execute,
+        status_after_apply: f.status_after_apply.filter(|_| execute),
+        delay_after_apply_ms: f.delay_after_apply_ms.filter(|_| execute),
         substitute: f.substitute.filter(|_| kind == EndpointKind::Prepare),
     };
     if applied == AppliedFaults::default() {
@@ -171,6 +200,71 @@ mod tests {
         assert_eq!(take(&mut slot, "/rpc").status, Some(500));
         assert_eq!(take(&mut slot, "/rpc").status, None);
         assert!(slot.is_none());
+    }
+
+    #[test]
+    fn after_apply_knobs_concern_execute_only() {
+        for faults in [
+            Faults {
+                drop_answer: true,
+                ..Faults::default()
+            },
+            Faults {
+                status_after_apply: Some(502),
+                ..Faults::default()
+            },
+            Faults {
+                delay_after_apply_ms: Some(10),
+                ..Faults::default()
+            },
+        ] {
+            let mut slot = Some(Faults {
+                remaining: Some(1),
+                ..faults.clone()
+            });
+            for path in ["/v1/transactions/prepare-typed-data", "/rpc"] {
+                assert_eq!(take(&mut slot, path), AppliedFaults::default());
+            }
+            assert!(
+                slot.is_some(),
+                "{faults:?} was consumed by another endpoint"
+            );
+            let a = take(&mut slot, "/v1/transactions/execute-sponsored-transaction");
+            assert_eq!(a.drop_answer, faults.drop_answer);
+            assert_eq!(a.status_after_apply, faults.status_after_apply);
+            assert_eq!(a.delay_after_apply_ms, faults.delay_after_apply_ms);
+            assert!(slot.is_none());
+        }
+        // `endpoint` still filters.
+        let mut slot = Some(Faults {
+            drop_answer: true,
+            endpoint: Some("prepare-typed-data".into()),
+            ..Faults::default()
+        });
+        assert_eq!(
+            take(&mut slot, "/v1/transactions/execute-sponsored-transaction"),
+            AppliedFaults::default()
+        );
+    }
+
+    #[test]
+    fn after_apply_json_names() {
+        let camel: Faults = serde_json::from_str(
+            r#"{"dropAnswer":true,"statusAfterApply":502,"delayAfterApplyMs":250}"#,
+        )
+        .unwrap_or_default();
+        let snake: Faults = serde_json::from_str(
+            r#"{"drop_answer":true,"status_after_apply":502,"delay_after_apply_ms":250}"#,
+        )
+        .unwrap_or_default();
+        assert!(camel.drop_answer);
+        assert_eq!(camel.status_after_apply, Some(502));
+        assert_eq!(camel.delay_after_apply_ms, Some(250));
+        assert_eq!(camel, snake);
+        let out = serde_json::to_value(&snake).unwrap_or_default();
+        assert_eq!(out["drop_answer"], true);
+        assert_eq!(out["status_after_apply"], 502);
+        assert_eq!(out["delay_after_apply_ms"], 250);
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   `starknet_blockNumber`, `starknet_blockHashAndNumber`, `starknet_getClassHashAt`,
 //!   `starknet_getTransactionReceipt`, `starknet_getTransactionStatus`, `starknet_call`
 //!   (`get_session_data`, `get_session_allowed_entrypoint_at`, `get_spending_policy`,
-//!   `get_public_key` on CHIPI wallets; `get_owner` on READY wallets).
+//!   `get_public_key` on CHIPI wallets; `get_owner` on READY wallets;
+//!   `is_valid_outside_execution_nonce` on both).
 //! - admin endpoints under `/sandbox/` (no auth, never faulted, not recorded); see
 //!   the `admin` module docs: wallets, faults, time, requests, transactions, info.
 //!
@@ -29,13 +30,21 @@
 //! Refusals of `execute-sponsored-transaction` (all HTTP 400 unless noted):
 //! `WALLET_NOT_FOUND` (404), `INVALID_REQUEST`, `INVALID_SIGNATURE_FORMAT`,
 //! `INVALID_WALLET_TYPE`, `TYPED_DATA_MISMATCH` ("Typed data does not match ..."),
-//! `NONCE_ALREADY_USED` ("Nonce already used"), `INVALID_TIME_WINDOW`,
+//! `INVALID_TIME_WINDOW`, `NONCE_ALREADY_USED` ("Nonce already used: SRC9: duplicated
+//! nonce", the contract's revert reason; checked after the time window like
+//! `execute_from_outside_v2`),
 //! `INVALID_SESSION_SIGNATURE` (valid_until not u64), `SESSION_EXPIRED` ("Session expired"),
 //! `SESSION_REVOKED` ("Session revoked"), `SESSION_NOT_REGISTERED` ("Session not
 //! registered"), `SESSION_MAX_CALLS_EXCEEDED` ("Max calls exceeded"),
 //! `SESSION_ENTRYPOINT_NOT_ALLOWED` ("Entrypoint not allowed: ..."), `INVALID_SIGNATURE`
 //! ("Invalid signature"), `INVALID_CALLDATA`, `SPENDING_LIMIT_EXCEEDED` ("Spending limit
 //! exceeded: ..."). A refused transaction changes no state.
+//!
+//! SNIP-9 nonces: every account keeps the set of outside-execution nonces it consumed
+//! (OpenZeppelin's `SRC9_nonces`). A successful execution, owner- or session-signed,
+//! marks its nonce used; `is_valid_outside_execution_nonce` then returns 0 and a second
+//! execution with that nonce is refused. [`Sandbox::nonce_used`] reads the set and
+//! [`SandboxTransaction::nonce`] records the nonce of each transaction.
 
 mod account;
 mod admin;
@@ -144,11 +153,14 @@ async fn serve(
 ) -> std::io::Result<()> {
     let mut graceful = stop.clone();
     let mut deadline = stop;
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|v| *v).await;
-        })
-        .into_future();
+    let server = axum::serve(
+        server::KillableListener::new(listener),
+        app.into_make_service_with_connect_info::<server::ConnectionKill>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|v| *v).await;
+    })
+    .into_future();
     tokio::select! {
         r = server => r,
         _ = async move {
@@ -341,12 +353,32 @@ impl Sandbox {
         self.shared.lock().transactions.clone()
     }
 
-    /// Typed data issued by `prepare-typed-data`, oldest first.
+    /// True when the account of `wallet` consumed the outside-execution `nonce`
+    /// (both in any felt format), i.e. `is_valid_outside_execution_nonce` returns 0.
+    /// False for an unknown wallet or an unparsable argument.
+    pub fn nonce_used(&self, wallet: &str, nonce: &str) -> bool {
+        let (Some(w), Some(n)) = (felt::parse_felt_str(wallet), felt::parse_felt_str(nonce)) else {
+            return false;
+        };
+        self.shared
+            .lock()
+            .accounts
+            .get(&w)
+            .is_some_and(|a| a.nonce_used(&n))
+    }
+
+    /// Typed data issued by `prepare-typed-data`, oldest first (`used` read from the
+    /// account's nonce set).
     pub fn issued_typed_data(&self) -> Vec<IssuedTypedData> {
         let st = self.shared.lock();
         st.issued_order
             .iter()
-            .filter_map(|k| st.issued.get(k).map(|i| i.info.clone()))
+            .filter_map(|(wallet, nonce)| {
+                let issued = st.issued.get(&(*wallet, *nonce))?;
+                let mut info = issued.info.clone();
+                info.used = st.accounts.get(wallet).is_some_and(|a| a.nonce_used(nonce));
+                Some(info)
+            })
             .collect()
     }
 

@@ -263,6 +263,9 @@ fn call(
             } else if is("get_public_key") || is("getPublicKey") {
                 args(0)?;
                 Ok(vec![account.owner_public_key])
+            } else if is("is_valid_outside_execution_nonce") {
+                args(1)?;
+                Ok(account.is_valid_outside_execution_nonce(&calldata[0]))
             } else {
                 Err(RpcError::entrypoint_not_found())
             }
@@ -271,6 +274,11 @@ fn call(
             if is("get_owner") || is("getOwner") {
                 args(0)?;
                 Ok(vec![account.owner_public_key])
+            } else if is("is_valid_outside_execution_nonce") {
+                // SNIP-9 on Argent accounts too (the sandbox never executes for
+                // READY wallets, so their nonces stay valid).
+                args(1)?;
+                Ok(account.is_valid_outside_execution_nonce(&calldata[0]))
             } else {
                 Err(RpcError::entrypoint_not_found())
             }

@@ -1,9 +1,16 @@
-//! Routes and the request-recording / fault-injection middleware.
+//! Routes, the request-recording / fault-injection middleware, and the listener that
+//! lets a handler close its connection without answering (the `drop_answer` fault).
 
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::connect_info::Connected;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -140,7 +147,9 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         .await
 }
 
-fn fault_response(status: u16) -> Response {
+/// Answer of a status fault: that status (500 when not a valid status code) with a
+/// Chipi error body; 429 adds `Retry-After: 1`.
+pub(crate) fn fault_response(status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (code, message) = faults::status_error(status.as_u16());
     let mut resp = ApiError::new(status, code, message).into_response();
@@ -149,4 +158,151 @@ fn fault_response(status: u16) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     resp
+}
+
+/// Per-connection switch, handed to handlers as `ConnectInfo<ConnectionKill>`: once
+/// killed, the connection refuses every further read and write, so the server drops
+/// it without writing another byte (the client sees the connection closed with no
+/// status line).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionKill(Arc<AtomicBool>);
+
+impl ConnectionKill {
+    /// Refuse all further I/O on this connection.
+    pub fn kill(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn killed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A TCP listener whose connections carry a [`ConnectionKill`].
+pub(crate) struct KillableListener(tokio::net::TcpListener);
+
+impl KillableListener {
+    pub fn new(listener: tokio::net::TcpListener) -> Self {
+        Self(listener)
+    }
+}
+
+impl axum::serve::Listener for KillableListener {
+    type Io = KillableStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (inner, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        let stream = KillableStream {
+            inner,
+            kill: ConnectionKill::default(),
+        };
+        (stream, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, KillableListener>> for ConnectionKill {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, KillableListener>) -> Self {
+        stream.io().kill.clone()
+    }
+}
+
+/// A TCP stream that fails every operation once its [`ConnectionKill`] is set.
+pub(crate) struct KillableStream {
+    inner: tokio::net::TcpStream,
+    kill: ConnectionKill,
+}
+
+fn killed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection dropped by a sandbox fault",
+    )
+}
+
+impl tokio::io::AsyncRead for KillableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.kill.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for KillableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.kill.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.kill.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.kill.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.kill.killed() {
+            // Closing happens when the stream is dropped; write nothing more.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A response body that fails on its first poll, so hyper aborts the connection
+/// instead of completing the response.
+struct AbortBody;
+
+impl HttpBody for AbortBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(Err(killed_error())))
+    }
+}
+
+/// The `drop_answer` fault: kill the connection so the client receives no HTTP
+/// response at all. The returned response is never written when `kill` is set; its
+/// body aborts anyway, as a fallback for a router served without
+/// [`KillableListener`].
+pub(crate) fn drop_answer(kill: Option<&ConnectionKill>) -> Response {
+    if let Some(kill) = kill {
+        kill.kill();
+    }
+    Response::new(Body::new(AbortBody))
 }

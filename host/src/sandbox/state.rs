@@ -97,6 +97,9 @@ pub struct SandboxTransaction {
     pub timestamp: u64,
     /// Message hash that was signed, `0x`-hex.
     pub message_hash: String,
+    /// SNIP-9 nonce of the outside execution, `0x`-hex (consumed on the account by
+    /// this transaction; at most one transaction per wallet and nonce).
+    pub nonce: String,
 }
 
 /// Typed data the sandbox issued on `prepare-typed-data`.
@@ -110,7 +113,8 @@ pub struct IssuedTypedData {
     pub served: serde_json::Value,
     /// The substitution fault applied, if any.
     pub substituted: Option<Substitution>,
-    /// True once executed.
+    /// True once the wallet's account consumed this nonce (the account's nonce set,
+    /// as read by `is_valid_outside_execution_nonce`, is the source of truth).
     pub used: bool,
 }
 
