@@ -692,8 +692,8 @@ async fn crypto_es_owner_keys_register_sessions_in_the_component() {
             .expect("imported");
         let handle = h.handle();
         // A wrong PIN is refused before anything is sent.
-        let before = h.sandbox.requests().len();
         ok(handle.create_session(&h.ctx(), &create_opts()).await);
+        let before = h.sandbox.requests().len();
         let e = chipi_session_e2e::err(
             handle
                 .register_session(&h.ctx_with_pin("000000"), &register_opts())
