@@ -15,7 +15,9 @@
 # Build choices (measured, see fuzz/README.md): --sanitizer none (safe Rust; we look
 # for panics, traps, OOM, time-outs), release with debug assertions and overflow
 # checks (-a). The six native targets build with --no-default-features so they do
-# not compile wasmtime; only `component` links the host.
+# not compile wasmtime; only `component` links the host. `replay` builds `component`
+# with --dev (unoptimized wasmtime compiles several times faster; a replay needs no
+# speed), `build`/`run` in release.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,12 +55,21 @@ check_target() {
     exit 2
 }
 
-# Build flags of one target.
+# Build flags of one target (campaign builds).
 flags() {
     if is_native "$1"; then
         echo "${COMMON[@]} --no-default-features"
     else
         echo "${COMMON[@]}"
+    fi
+}
+
+# Build flags of one target for `replay`.
+replay_flags() {
+    if is_native "$1"; then
+        flags "$1"
+    else
+        echo "--sanitizer none --dev"
     fi
 }
 
@@ -85,8 +96,13 @@ build_all() {
 }
 
 replay() {
-    build_all
-    local t failed=()
+    ensure_cargo_fuzz
+    local t failed=() build_start=$SECONDS
+    # shellcheck disable=SC2046
+    cargo fuzz build ${COMMON[@]} --no-default-features
+    # shellcheck disable=SC2046
+    cargo fuzz build $(replay_flags component) component
+    echo "== replay: built in $((SECONDS - build_start)) s" >&2
     for t in "${ALL_TARGETS[@]}"; do
         local dirs=("fuzz/corpus/$t")
         if [[ -d fuzz/regressions/$t ]] && [[ -n $(ls -A "fuzz/regressions/$t") ]]; then
@@ -95,7 +111,7 @@ replay() {
         local start=$SECONDS
         echo "== replay $t: ${dirs[*]}" >&2
         # shellcheck disable=SC2046
-        if cargo fuzz run $(flags "$t") "$t" "${dirs[@]}" -- -runs=0 \
+        if cargo fuzz run $(replay_flags "$t") "$t" "${dirs[@]}" -- -runs=0 \
             $(libfuzzer_opts "$t") -rss_limit_mb=2048 >"/tmp/fuzz-replay-$t.log" 2>&1; then
             echo "   ok ($(grep -Eo 'Done [0-9]+ runs' "/tmp/fuzz-replay-$t.log" | tail -1 || true), $((SECONDS - start)) s)" >&2
         else

@@ -64,7 +64,6 @@ const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Fixtures {
-    wallet: Felt,
     wallet_hex: String,
     session_pubkey: Felt,
     session_envelope: String,
@@ -86,7 +85,6 @@ fn fixtures() -> &'static Fixtures {
             owner_key::seal_owner_key_with_params(&owner, PIN, &wallet, FAST, [3; 16], [4; 12])
                 .expect("seal owner");
         Fixtures {
-            wallet,
             wallet_hex: felt_to_hex(&wallet),
             session_pubkey,
             session_envelope,
@@ -578,6 +576,12 @@ fn shape(message: &str) -> String {
 
 // ---------------------------------------------------------------- the target
 
+/// `CHIPI_FUZZ_VERBOSE=1` prints each call's outcome to stderr.
+fn verbose() -> bool {
+    static V: OnceLock<bool> = OnceLock::new();
+    *V.get_or_init(|| std::env::var_os("CHIPI_FUZZ_VERBOSE").is_some())
+}
+
 fn record(stored: &Stored, now: u64) -> Option<Vec<u8>> {
     let f = fixtures();
     let base = SessionRecord {
@@ -651,6 +655,21 @@ const ENTRYPOINTS: &[&str] = &[
     "not a name",
 ];
 
+/// The configuration record, built through serde so that fields the WIT
+/// record gains later (with `option` types, e.g. a time budget) default to
+/// `None` instead of breaking this target's build.
+fn config(base: &str, rpc_urls: Vec<String>, chain_id: Option<&str>) -> Config {
+    serde_json::from_value(json!({
+        "api_base_url": format!("{base}/v1"),
+        "api_key": "pk_dev_00000000000000000000000000000000",
+        "rpc_urls": rpc_urls,
+        "chain_id": chain_id,
+        "default_duration_seconds": 21_600,
+        "default_max_calls": 1_000,
+    }))
+    .expect("the config record deserializes")
+}
+
 fn token(i: u8) -> String {
     match i % 4 {
         0 | 1 => oe::TOKEN.to_string(),
@@ -707,19 +726,11 @@ fuzz_target!(
             wallet_type: WalletType::Chipi,
         },
         encrypt_key: if input.wrong_pin { "654321" } else { PIN }.to_string(),
-        config: Config {
-            api_base_url: format!("{base}/v1"),
-            api_key: "pk_dev_00000000000000000000000000000000".into(),
-            rpc_urls,
-            chain_id: match input.chain {
-                Chain::Sepolia => Some("SN_SEPOLIA".into()),
-                Chain::FromRpc => None,
-                Chain::Mainnet => Some("SN_MAIN".into()),
-            },
-            default_duration_seconds: 21_600,
-            default_max_calls: 1_000,
-            timeout_ms: None,
-        },
+        config: config(&base, rpc_urls, match input.chain {
+            Chain::Sepolia => Some("SN_SEPOLIA"),
+            Chain::FromRpc => None,
+            Chain::Mainnet => Some("SN_MAIN"),
+        }),
     };
     let imports = Imports::new(
         store.clone() as Arc<dyn SessionStore>,
@@ -817,6 +828,13 @@ fuzz_target!(
     });
 
     let served = script().lock().map(|s| s.served).unwrap_or(0).min(8).to_string();
+    if verbose() {
+        match &outcome {
+            Ok(Ok(v)) => eprintln!("OUTCOME {op} served={served} ok {v}"),
+            Ok(Err(e)) => eprintln!("OUTCOME {op} served={served} {} {e}", e.code()),
+            Err(_) => {}
+        }
+    }
     match outcome {
         Ok(Ok(_)) => bump(&[op, "ok", &served]),
         Ok(Err(e)) => bump(&[op, e.code(), &shape(&e.to_string()), &served]),
