@@ -35,8 +35,11 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
     assert!(key.encrypted_private_key.starts_with("v1.argon2id."));
     let now = h.clock.now_unix();
     assert!(key.valid_until >= now + 21_590 && key.valid_until <= now + 21_610);
-    // Nothing reached the network for create.
-    assert_eq!(h.sandbox.requests().len(), 0);
+    // Nothing reached the backend for create; the chain id was read once to pin it
+    // (no read at all when the configuration names the chain).
+    let requests = h.sandbox.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["method"], "starknet_chainId");
 
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(

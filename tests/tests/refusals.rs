@@ -158,6 +158,7 @@ async fn wrong_pin_fails_with_decryption_error_and_sends_nothing() {
         max_calls: None,
         allowed_entrypoints: vec![],
     };
+    let before = h.sandbox.requests().len();
     let e = err(handle
         .register_session(&h.ctx_with_pin("654321"), &options)
         .await);
@@ -165,7 +166,7 @@ async fn wrong_pin_fails_with_decryption_error_and_sends_nothing() {
         matches!(e, SessionError::SessionDecryptionFailed(_)),
         "{e:?}"
     );
-    assert_eq!(h.sandbox.requests().len(), 0);
+    assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
     ok(handle.register_session(&h.ctx(), &options).await);
     let e = err(handle
         .execute_with_session(&h.ctx_with_pin("000000"), &[transfer()])
@@ -241,12 +242,16 @@ async fn backend_failures_are_typed() {
         endpoint: Some("execute-sponsored-transaction".into()),
         ..Faults::default()
     });
+    // The execution was applied but the answer carries no hash: it may have
+    // landed, so it is pending, and its retry reports it instead of paying twice.
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
     assert!(
-        matches!(e, SessionError::SessionInvalidResponse(ref m) if m.contains("transactionHash")),
+        matches!(e, SessionError::TransactionPending(ref m) if m.contains("transactionHash")),
         "{e:?}"
     );
     h.sandbox.clear_faults();
+    let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
+    assert!(matches!(e, SessionError::AlreadyExecuted(_)), "{e:?}");
 
     // A wrong bearer token is refused by the backend itself.
     let wrong = runtime().instance(h.imports_with_token("not-the-token"));
@@ -313,9 +318,12 @@ async fn host_that_does_not_allow_list_the_backend_cannot_reach_it() {
     let mut imports: Imports = h.imports_with_token(&h.bearer);
     imports.allowed_authorities = vec!["api.chipipay.com:443".into()];
     let handle = runtime().instance(imports);
+    // The chain is configured, so create needs no network at all.
+    let mut ctx = h.ctx();
+    ctx.config.chain_id = Some(h.sandbox.chain_id_hex());
     ok(handle
         .create_session(
-            &h.ctx(),
+            &ctx,
             &CreateOptions {
                 duration_seconds: None,
                 replace_existing: false,
@@ -327,7 +335,7 @@ async fn host_that_does_not_allow_list_the_backend_cannot_reach_it() {
         max_calls: None,
         allowed_entrypoints: vec![],
     };
-    let e = err(handle.register_session(&h.ctx(), &options).await);
+    let e = err(handle.register_session(&ctx, &options).await);
     assert!(matches!(e, SessionError::Transport(_)), "{e:?}");
     assert_eq!(
         h.sandbox.requests().len(),

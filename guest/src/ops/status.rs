@@ -30,9 +30,14 @@ pub fn get_session_status<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Resu
     }
     let now = ports.now_unix();
     let on_chain = match &record {
-        Some(r) if r.revoked_tx.is_none() => {
+        Some(r) if r.registration.is_some() && r.revoked_tx.is_none() => {
             env.require_urls()?;
             Some(read_session_data(&env, ports, r)?)
+        }
+        // Never registered here: ask the chain whether a registration landed
+        // with its answer lost; if the chain cannot be read, it stays `created`.
+        Some(r) if r.revoked_tx.is_none() && env.require_urls().is_ok() => {
+            read_session_data(&env, ports, r).ok()
         }
         _ => None,
     };
