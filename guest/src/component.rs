@@ -294,8 +294,7 @@ impl Guest for Component {
             duration_seconds: options.duration_seconds,
             replace_existing: options.replace_existing,
         };
-        run(ctx, |ctx, ports| ops::create_session(ctx, &options, ports))
-            .map(key_data)
+        run(ctx, |ctx, ports| ops::create_session(ctx, &options, ports)).map(key_data)
     }
 
     fn register_session(
@@ -307,7 +306,9 @@ impl Guest for Component {
             max_calls: options.max_calls,
             allowed_entrypoints: options.allowed_entrypoints,
         };
-        run(ctx, |ctx, ports| ops::register_session(ctx, &options, ports))
+        run(ctx, |ctx, ports| {
+            ops::register_session(ctx, &options, ports)
+        })
     }
 
     fn execute_with_session(
@@ -322,7 +323,9 @@ impl Guest for Component {
                 calldata: c.calldata,
             })
             .collect();
-        run(ctx, |ctx, ports| ops::execute_with_session(ctx, &calls, ports))
+        run(ctx, |ctx, ports| {
+            ops::execute_with_session(ctx, &calls, ports)
+        })
     }
 
     fn revoke_session(ctx: t::SessionContext) -> Result<String, t::SessionError> {
@@ -367,15 +370,19 @@ impl Guest for Component {
         ctx: t::SessionContext,
         token: String,
     ) -> Result<Option<t::SpendingPolicy>, t::SessionError> {
-        run(ctx, |ctx, ports| ops::get_spending_policy(ctx, &token, ports))
-            .map(|p| p.map(policy))
+        run(ctx, |ctx, ports| {
+            ops::get_spending_policy(ctx, &token, ports)
+        })
+        .map(|p| p.map(policy))
     }
 
     fn remove_spending_policy(
         ctx: t::SessionContext,
         token: String,
     ) -> Result<String, t::SessionError> {
-        run(ctx, |ctx, ports| ops::remove_spending_policy(ctx, &token, ports))
+        run(ctx, |ctx, ports| {
+            ops::remove_spending_policy(ctx, &token, ports)
+        })
     }
 }
 

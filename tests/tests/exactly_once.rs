@@ -82,7 +82,11 @@ async fn dropped_answer_gives_one_transaction_and_the_retry_reports_it() {
     let e = err(handle.execute_with_session(&h.ctx(), &[transfer(5)]).await);
     assert!(matches!(e, SessionError::AlreadyExecuted(_)), "{e:?}");
     assert_eq!(session_transactions(&h), 1, "never a second payment");
-    assert_eq!(h.requests_to("prepare-typed-data"), prepares, "nothing signed");
+    assert_eq!(
+        h.requests_to("prepare-typed-data"),
+        prepares,
+        "nothing signed"
+    );
     let status = ok(handle.get_session_status(&h.ctx()).await);
     assert_eq!(status.remaining_calls, Some(9), "counted once");
     assert_eq!(calls_used_on_chain(&h).await, 1);
@@ -130,7 +134,11 @@ async fn error_before_apply_is_resubmitted_with_the_same_signature() {
         .collect();
     let prepares = h.requests_to("prepare-typed-data");
     let hash = ok(handle.execute_with_session(&h.ctx(), &[transfer(5)]).await);
-    assert_eq!(h.requests_to("prepare-typed-data"), prepares, "no new signature");
+    assert_eq!(
+        h.requests_to("prepare-typed-data"),
+        prepares,
+        "no new signature"
+    );
     let resent: Vec<_> = h
         .sandbox
         .requests()
@@ -250,7 +258,9 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
     let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = warnings.clone();
     let mut imports = h.imports_with_token(&h.bearer).with_warning_sink(move |w| {
-        sink.lock().unwrap_or_else(|e| e.into_inner()).push(w.to_owned())
+        sink.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w.to_owned())
     });
     imports.store = store.clone() as Arc<dyn SessionStore>;
     let handle = chipi_session_e2e::runtime().instance(imports);
@@ -273,10 +283,14 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
     // The pending record is written, the send succeeds, the update after it fails.
     *store.cas_left.lock().unwrap_or_else(|e| e.into_inner()) = Some(1);
     let hash = ok(handle.execute_with_session(&ctx, &[transfer(5)]).await);
-    assert_eq!(h.sandbox.transactions().last().map(|t| t.hash.clone()), Some(hash.clone()));
+    assert_eq!(
+        h.sandbox.transactions().last().map(|t| t.hash.clone()),
+        Some(hash.clone())
+    );
     let seen = warnings.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert!(
-        seen.iter().any(|w| w.contains(&hash) && w.contains("could not be updated")),
+        seen.iter()
+            .any(|w| w.contains(&hash) && w.contains("could not be updated")),
         "{seen:?}"
     );
     // The store recovers: the next operation counts that transaction once.
@@ -331,7 +345,11 @@ async fn every_nonce_is_used_by_at_most_one_transaction() {
     nonces.sort();
     nonces.dedup();
     assert_eq!(nonces.len(), total, "a nonce executed twice");
-    assert_eq!(session_transactions(&h), intents, "one transaction per intent");
+    assert_eq!(
+        session_transactions(&h),
+        intents,
+        "one transaction per intent"
+    );
     let status = ok(handle.get_session_status(&h.ctx()).await);
     assert_eq!(status.remaining_calls, Some(40 - intents as u32));
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
-    authorities_from_urls, Call, CreateOptions, Imports, RegisterOptions, SessionError,
-    StaticToken,
+    authorities_from_urls, Call, CreateOptions, Imports, RegisterOptions, SessionError, StaticToken,
 };
 use chipi_session_host::store::SessionStore;
 use serde_json::Value;
@@ -121,16 +120,29 @@ async fn stored_envelope_with_huge_kdf_parameters_is_a_typed_error() {
     let h = Harness::start().await;
     registered(&h).await;
     let (key, mut record) = stored_record(&h);
-    let envelope = record["encryptedPrivateKey"].as_str().expect("envelope").to_owned();
+    let envelope = record["encryptedPrivateKey"]
+        .as_str()
+        .expect("envelope")
+        .to_owned();
     let mut parts: Vec<&str> = envelope.split('.').collect();
     parts[2] = "m=262144,t=10,p=8";
     record["encryptedPrivateKey"] = Value::String(parts.join("."));
     h.store
         .set(&key, &serde_json::to_vec(&record).expect("JSON"))
         .expect("store");
-    let e = err(h.handle().execute_with_session(&h.ctx(), &[transfer()]).await);
-    assert!(matches!(e, SessionError::SessionDecryptionFailed(_)), "{e:?}");
-    assert_eq!(h.requests_to("execute-sponsored-transaction"), 1, "only the registration");
+    let e = err(h
+        .handle()
+        .execute_with_session(&h.ctx(), &[transfer()])
+        .await);
+    assert!(
+        matches!(e, SessionError::SessionDecryptionFailed(_)),
+        "{e:?}"
+    );
+    assert_eq!(
+        h.requests_to("execute-sponsored-transaction"),
+        1,
+        "only the registration"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,7 +190,10 @@ async fn a_configuration_on_another_chain_is_refused() {
     ctx.config.chain_id = Some("SN_MAIN".into());
     let before = h.sandbox.requests().len();
     let e = err(h.handle().execute_with_session(&ctx, &[transfer()]).await);
-    assert!(matches!(e, SessionError::InvalidInput(ref m) if m.contains("pinned")), "{e:?}");
+    assert!(
+        matches!(e, SessionError::InvalidInput(ref m) if m.contains("pinned")),
+        "{e:?}"
+    );
     assert_eq!(h.sandbox.requests().len(), before, "nothing sent");
 }
 

@@ -452,7 +452,9 @@ fn rewrite_one(rng: &mut StdRng, td: &mut Value) {
         }
         1 | 2 if n > 0 => {
             let i = rng.gen_range(0..n);
-            let len = message["Calls"][i]["Calldata"].as_array().map_or(0, Vec::len);
+            let len = message["Calls"][i]["Calldata"]
+                .as_array()
+                .map_or(0, Vec::len);
             if len > 0 {
                 let j = rng.gen_range(0..len);
                 let f = snip12::encode_basic_v1("felt", &message["Calls"][i]["Calldata"][j])
@@ -462,7 +464,8 @@ fn rewrite_one(rng: &mut StdRng, td: &mut Value) {
         }
         3 if n > 0 => {
             let i = rng.gen_range(0..n);
-            let f = snip12::encode_basic_v1("felt", &message["Calls"][i]["To"]).unwrap_or(Felt::ONE);
+            let f =
+                snip12::encode_basic_v1("felt", &message["Calls"][i]["To"]).unwrap_or(Felt::ONE);
             message["Calls"][i]["To"] = hostile(rng, &f);
         }
         4 if n > 0 => {
@@ -478,11 +481,23 @@ fn rewrite_one(rng: &mut StdRng, td: &mut Value) {
             message["Calls"][i]["Selector"] = json!(spellings[rng.gen_range(0..spellings.len())]);
         }
         5 => {
-            let chains = ["SN_SEPOLIA", "SN_MAIN", " SN_MAIN", "SN_MAIN\u{0000}", "sn_main"];
+            let chains = [
+                "SN_SEPOLIA",
+                "SN_MAIN",
+                " SN_MAIN",
+                "SN_MAIN\u{0000}",
+                "sn_main",
+            ];
             td["domain"]["chainId"] = json!(chains[rng.gen_range(0..chains.len())]);
         }
         _ => {
-            let versions = [json!("2"), json!(2), json!(" 2"), json!("0b10"), json!("+2")];
+            let versions = [
+                json!("2"),
+                json!(2),
+                json!(" 2"),
+                json!("0b10"),
+                json!("+2"),
+            ];
             td["domain"]["version"] = versions[rng.gen_range(0..versions.len())].clone();
         }
     }
@@ -589,8 +604,16 @@ fn approved_documents_hash_like_the_request_in_starknet_js() {
         "approval property: {} approved (starknet.js hash of what was signed == hash of the request), {refused} refused",
         approved.len()
     );
-    assert!(approved.len() > 100 && refused > 100, "{} / {refused}", approved.len());
-    assert_no_mismatch("approved documents vs starknet.js", approved.len(), &mismatches);
+    assert!(
+        approved.len() > 100 && refused > 100,
+        "{} / {refused}",
+        approved.len()
+    );
+    assert_no_mismatch(
+        "approved documents vs starknet.js",
+        approved.len(),
+        &mismatches,
+    );
 }
 
 // ---------------------------------------------------------------- owner ciphertexts

@@ -18,9 +18,7 @@ use super::remote::{self, Sent};
 use super::{stored, Env};
 use crate::core::felt::{felt_to_hex, parse_felt};
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::record::{
-    PendingOperation, PendingTransaction, Registration, SessionRecord,
-};
+use crate::protocol::record::{PendingOperation, PendingTransaction, Registration, SessionRecord};
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
 
 /// A transaction about to be signed and sent.
@@ -99,7 +97,9 @@ fn current(record: Option<SessionRecord>, public_key: &str) -> Result<SessionRec
         Some(_) => Err(SessionError::Store(
             "the session was replaced concurrently".into(),
         )),
-        None => Err(SessionError::Store("the session was cleared concurrently".into())),
+        None => Err(SessionError::Store(
+            "the session was cleared concurrently".into(),
+        )),
     }
 }
 
@@ -321,7 +321,10 @@ pub fn settle_before_signing<P: Ports>(
 ) -> Result<Option<String>> {
     match reconcile(env, ports, true)? {
         Reconciled::Nothing | Reconciled::Dropped { .. } => Ok(None),
-        Reconciled::Landed { calls_digest: d, hash } if d == calls_digest => match hash {
+        Reconciled::Landed {
+            calls_digest: d,
+            hash,
+        } if d == calls_digest => match hash {
             Some(hash) => Ok(Some(hash)),
             None => Err(SessionError::AlreadyExecuted(
                 "this request already landed in an earlier attempt whose answer was lost \

@@ -199,7 +199,11 @@ pub fn call_wallet<P: Ports>(
 
 /// SNIP-9 `is_valid_outside_execution_nonce(nonce)`: false once an outside
 /// execution with that nonce ran on the account.
-pub fn outside_nonce_is_unused<P: Ports>(env: &Env<'_>, ports: &mut P, nonce: &Felt) -> Result<bool> {
+pub fn outside_nonce_is_unused<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    nonce: &Felt,
+) -> Result<bool> {
     let felts = call_wallet(
         env,
         ports,

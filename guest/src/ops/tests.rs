@@ -177,7 +177,12 @@ fn failed_registration_keeps_the_created_session() {
         .collect();
     register_session(&c, &register_opts(5), &mut p).unwrap();
     assert_eq!(p.count("prepare-typed-data"), prepares);
-    let last = p.requests.iter().rev().find(|(u, _)| u.contains("execute-sponsored")).unwrap();
+    let last = p
+        .requests
+        .iter()
+        .rev()
+        .find(|(u, _)| u.contains("execute-sponsored"))
+        .unwrap();
     assert_eq!(last.1, bodies[0]);
     assert_eq!(p.tx_counter, 1);
     assert_eq!(

@@ -130,7 +130,9 @@ mod tests {
 
     #[test]
     fn refuses_duplicate_keys_at_any_depth() {
-        assert!(parse(br#"{"a":1,"a":2}"#).unwrap_err().contains("duplicate"));
+        assert!(parse(br#"{"a":1,"a":2}"#)
+            .unwrap_err()
+            .contains("duplicate"));
         assert!(parse(br#"{"x":{"Nonce":"0x1","Nonce":"0x2"}}"#).is_err());
         assert!(parse(br#"[{"a":1},{"a":1,"b":1,"a":1}]"#).is_err());
         // Same key in sibling objects is fine.

@@ -93,7 +93,11 @@ fn other_request_while_resubmission_fails_is_refused() {
     let prepares = p.count("prepare-typed-data");
     let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
     assert_eq!(e.code(), "TRANSACTION_PENDING");
-    assert_eq!(p.count("prepare-typed-data"), prepares, "nothing new signed");
+    assert_eq!(
+        p.count("prepare-typed-data"),
+        prepares,
+        "nothing new signed"
+    );
     let e = revoke_session(&c, &mut p).unwrap_err();
     assert_eq!(e.code(), "TRANSACTION_PENDING");
     assert_eq!(p.tx_counter, 1, "only the registration landed");

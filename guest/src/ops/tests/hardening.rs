@@ -87,7 +87,9 @@ fn calls_whitelists_and_calldata_are_bounded() {
     let mut long = transfer();
     long.calldata = vec!["1".into(); crate::protocol::calls::MAX_CALLDATA_LEN + 1];
     assert_eq!(
-        execute_with_session(&c, &[long], &mut p).unwrap_err().code(),
+        execute_with_session(&c, &[long], &mut p)
+            .unwrap_err()
+            .code(),
         "INVALID_INPUT"
     );
     let wide = RegisterOptions {

@@ -203,7 +203,12 @@ fn every_substitution_is_refused() {
         ),
         (
             "reordered message members",
-            Box::new(|td| td["types"]["OutsideExecution"].as_array_mut().unwrap().swap(2, 3)),
+            Box::new(|td| {
+                td["types"]["OutsideExecution"]
+                    .as_array_mut()
+                    .unwrap()
+                    .swap(2, 3)
+            }),
         ),
         (
             "extra member key",
@@ -252,7 +257,11 @@ fn selectors_with_padding_or_look_alikes_are_refused() {
         let mut td = typed_data();
         td["message"]["Calls"][0]["Selector"] = json!(selector);
         let err = check(&td).unwrap_err();
-        assert_eq!(err.code(), "SESSION_INVALID_RESPONSE", "{selector:?}: {err}");
+        assert_eq!(
+            err.code(),
+            "SESSION_INVALID_RESPONSE",
+            "{selector:?}: {err}"
+        );
     }
 }
 
@@ -269,7 +278,11 @@ fn look_alike_chain_ids_and_numbers_are_refused() {
         let mut td = typed_data();
         td[object][key] = value.clone();
         let err = check(&td).unwrap_err();
-        assert_eq!(err.code(), "SESSION_INVALID_RESPONSE", "{key} {value}: {err}");
+        assert_eq!(
+            err.code(),
+            "SESSION_INVALID_RESPONSE",
+            "{key} {value}: {err}"
+        );
     }
     let mut td = typed_data();
     td["message"]["Calls"][0]["Calldata"][1] = json!("\u{0661}00");
@@ -354,11 +367,13 @@ fn rewrite_one(td: &mut Value, rng: &mut StdRng) {
         }
         2 if n_calls > 0 => {
             let i = rng.gen_range(0..n_calls);
-            let len = message["Calls"][i]["Calldata"].as_array().map_or(0, Vec::len);
+            let len = message["Calls"][i]["Calldata"]
+                .as_array()
+                .map_or(0, Vec::len);
             if len > 0 {
                 let j = rng.gen_range(0..len);
-                let f = snip12::encode_basic_v1("felt", &message["Calls"][i]["Calldata"][j])
-                    .unwrap();
+                let f =
+                    snip12::encode_basic_v1("felt", &message["Calls"][i]["Calldata"][j]).unwrap();
                 message["Calls"][i]["Calldata"][j] = spellings(f, rng);
             }
         }
@@ -368,7 +383,12 @@ fn rewrite_one(td: &mut Value, rng: &mut StdRng) {
             message["Calls"][i]["Selector"] = json!(names[rng.gen_range(0..names.len())]);
         }
         4 => {
-            let chains = ["SN_SEPOLIA", "SN_MAIN", "0x534e5f5345504f4c4941", " SN_SEPOLIA"];
+            let chains = [
+                "SN_SEPOLIA",
+                "SN_MAIN",
+                "0x534e5f5345504f4c4941",
+                " SN_SEPOLIA",
+            ];
             td["domain"]["chainId"] = json!(chains[rng.gen_range(0..chains.len())]);
         }
         _ => {
