@@ -168,3 +168,106 @@ async fn lifecycle_through_the_cli() {
     assert_eq!(run_ok(&["status"])["state"], "none");
     sandbox.shutdown().await;
 }
+
+/// A wallet file and a store path in `dir`, for commands that fail before
+/// reaching any network.
+fn offline_setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let wallet = dir.join("wallet.json");
+    std::fs::write(
+        &wallet,
+        r#"{"publicKey":"0x1","encryptedPrivateKey":"U2FsdGVkX1+x","walletType":"CHIPI"}"#,
+    )
+    .expect("write wallet");
+    (wallet, dir.join("store.sqlite"))
+}
+
+#[test]
+fn url_passwords_never_reach_the_cli_output() {
+    let secret = "Pa55w0rd-never-shown";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wallet, store) = offline_setup(dir.path());
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "--allow-host".into(),
+            format!("https://alice:{secret}@rpc.example:443"),
+        ],
+        vec![
+            "--allow-host".into(),
+            format!("alice:{secret}@rpc.example:443"),
+        ],
+        vec![
+            "--api-url".into(),
+            format!("ftp://alice:{secret}@api.example/"),
+        ],
+        vec!["--rpc-url".into(), format!("https://alice:{secret}@:8545/")],
+        vec![
+            "--rpc-url".into(),
+            format!("https://alice:{secret}@rpc.example:99999/"),
+        ],
+    ];
+    for case in cases {
+        for json in [true, false] {
+            let mut cmd = bin();
+            cmd.arg("status")
+                .arg("--wallet")
+                .arg(&wallet)
+                .arg("--store")
+                .arg(&store)
+                .env("CHIPI_ENCRYPT_KEY", "1234");
+            if !case.iter().any(|a| a == "--rpc-url") {
+                cmd.args(["--rpc-url", "http://127.0.0.1:9/rpc"]);
+            }
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.args(&case).output().expect("runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{case:?}: {stdout} {stderr}");
+            for text in [&stdout, &stderr] {
+                assert!(!text.contains(secret), "{case:?}: {text}");
+                assert!(!text.contains("alice"), "{case:?}: {text}");
+            }
+            assert!(
+                stdout.contains("<redacted>") || stderr.contains("<redacted>"),
+                "{case:?}: {stdout} {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn secrets_are_not_echoed_by_argument_errors() {
+    // A bad value next to secrets: clap's error must not print them.
+    let out = bin()
+        .args([
+            "status",
+            "--encrypt-key",
+            "pin-secret-1",
+            "--bearer-token",
+            "jwt-secret-2",
+            "--timeout",
+            "not-a-number",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("secret"), "{all}");
+}
+
+#[test]
+fn help_documents_the_allow_host_syntax() {
+    let out = bin().arg("--help").output().expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--allow-host <[SCHEME://]HOST:PORT>"),
+        "{help}"
+    );
+    assert!(help.contains("https only"), "{help}");
+}

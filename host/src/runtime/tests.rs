@@ -392,3 +392,117 @@ async fn a_normal_call_reports_no_warnings_and_the_sink_is_kept() {
         seen.lock().unwrap()
     );
 }
+
+/// A store that fails every write once the sandbox has received a
+/// transaction (a disk that fills up between sending and recording).
+struct FailsAfterSend {
+    inner: MemoryStore,
+    sandbox: Arc<crate::sandbox::Sandbox>,
+}
+
+impl FailsAfterSend {
+    fn check(&self) -> Result<(), crate::store::StoreError> {
+        let sent = self
+            .sandbox
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("execute-sponsored-transaction"));
+        if sent {
+            Err(crate::store::StoreError::Backend("disk full".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl crate::store::SessionStore for FailsAfterSend {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
+        self.check()?;
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
+        self.check()?;
+        self.inner.delete(key)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, crate::store::StoreError> {
+        self.check()?;
+        self.inner.compare_and_swap(key, expected, new)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_failure_after_the_send_returns_the_hash_with_a_warning() {
+    use crate::sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
+    if !embedded_with_session_export(
+        "a_store_failure_after_the_send_returns_the_hash_with_a_warning",
+    ) {
+        return;
+    }
+    let config = SandboxConfig::default();
+    let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
+    let sandbox = Arc::new(
+        Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap(),
+    );
+    let wallet = sandbox.create_wallet("pin-zq-77", SandboxWalletType::Chipi);
+    let mut ctx = context(WalletType::Chipi);
+    ctx.encrypt_key = "pin-zq-77".into();
+    ctx.wallet.address = wallet.address.clone();
+    ctx.wallet.encrypted_private_key = wallet.encrypted_private_key.clone();
+    ctx.config.api_base_url = sandbox.api_url();
+    ctx.config.api_key = api_key;
+    ctx.config.rpc_urls = vec![sandbox.rpc_url()];
+    ctx.config.chain_id = None;
+
+    let store = Arc::new(FailsAfterSend {
+        inner: MemoryStore::new(),
+        sandbox: Arc::clone(&sandbox),
+    });
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&seen);
+    let imports = Imports::new(store, Arc::new(StaticToken::new(bearer)))
+        .with_allowed_authorities(
+            authorities_from_urls(&[sandbox.api_url().as_str(), sandbox.rpc_url().as_str()])
+                .unwrap(),
+        )
+        .with_warning_sink(move |w| sink.lock().unwrap().push(w.to_owned()));
+    let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    let handle = runtime.instance(imports);
+    handle
+        .create_session(
+            &ctx,
+            &CreateOptions {
+                duration_seconds: None,
+                replace_existing: false,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.lock().unwrap().is_empty());
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: Some(5),
+        allowed_entrypoints: vec!["transfer".into()],
+    };
+    let tx = handle
+        .register_session(&ctx, &options)
+        .await
+        .unwrap()
+        .expect("the transaction was sent: its hash comes back despite the store");
+    assert!(tx.starts_with("0x"), "{tx}");
+    let warnings = seen.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(&tx), "{warnings:?}");
+    assert!(!warnings[0].starts_with("warning:"), "{warnings:?}");
+    assert!(!warnings[0].contains("pin-zq-77"), "{warnings:?}");
+}
