@@ -57,6 +57,29 @@ fn stored_record(h: &Harness) -> (String, Value) {
     (key, serde_json::from_slice(&bytes).expect("JSON record"))
 }
 
+/// Read one HTTP/1.1 request (head and `content-length` body).
+async fn read_request(socket: &mut tokio::net::TcpStream) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                return;
+            }
+        }
+        match socket.read(&mut buf).await {
+            Ok(n) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
+}
+
 /// A loopback server answering every request with a chunked (no
 /// Content-Length) 200 body of `size` bytes; returns its base URL.
 async fn chunked_server(size: usize) -> String {
@@ -65,13 +88,7 @@ async fn chunked_server(size: usize) -> String {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                // Read the request head and body (small), then answer.
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_millis(500),
-                    socket.read(&mut buf),
-                )
-                .await;
+                read_request(&mut socket).await;
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
@@ -89,6 +106,13 @@ async fn chunked_server(size: usize) -> String {
                     sent += chunk.len();
                 }
                 let _ = socket.write_all(b"0\r\n\r\n").await;
+                // Let the client close first: closing with unread request bytes
+                // would reset the connection and lose the body in flight.
+                let mut sink = [0u8; 1024];
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                    while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+                })
+                .await;
             });
         }
     });
