@@ -139,7 +139,9 @@ fn rpc_node_errors_fail_over_to_the_next_node() {
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     assert_eq!(p.count("rpc1"), 1);
     assert_eq!(p.count("rpc2"), 1);
-    // Every node failing gives the last error, typed.
+    register_session(&c, &register_opts(5), &mut p).unwrap();
+    // Every node failing gives the last error, typed (for a registered session;
+    // a created one is reported `created` when the chain cannot be read).
     p.fail = Some(("rpc".into(), 502, "bad gateway".into()));
     let e = get_session_status(&c, &mut p).unwrap_err();
     assert_eq!(e.code(), "BACKEND_ERROR");
