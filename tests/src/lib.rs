@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 
 use chipi_session_host::clock::SharedClock;
 use chipi_session_host::runtime::{
-    authorities_from_urls, Config, Imports, RuntimeOptions, SessionContext, SessionHandle,
-    SessionRuntime, StaticToken, Wallet, WalletType,
+    authorities_from_urls, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions,
+    SessionContext, SessionHandle, SessionRuntime, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
 use chipi_session_host::store::{MemoryStore, SessionStore};
@@ -141,6 +141,27 @@ impl Harness {
     /// A component instance handle wired to the sandbox.
     pub fn handle(&self) -> SessionHandle {
         runtime().instance(self.imports_with_token(&self.bearer))
+    }
+
+    /// Create a session with the hook's default duration (state `created`).
+    pub async fn create(&self) {
+        let options = CreateOptions {
+            duration_seconds: None,
+            replace_existing: false,
+        };
+        ok(self.handle().create_session(&self.ctx(), &options).await);
+    }
+
+    /// Create and register a session allowing `max_calls` calls to any
+    /// non-admin entrypoint (state `active`).
+    pub async fn register(&self, max_calls: u32) {
+        self.create().await;
+        let options = RegisterOptions {
+            valid_until: None,
+            max_calls: Some(max_calls),
+            allowed_entrypoints: vec![],
+        };
+        ok(self.handle().register_session(&self.ctx(), &options).await);
     }
 
     /// Number of requests the sandbox has received on paths ending with `suffix`.

@@ -20,30 +20,6 @@ fn transfer(amount: u32) -> Call {
     }
 }
 
-async fn registered(h: &Harness, max_calls: u32) {
-    let handle = h.handle();
-    let ctx = h.ctx();
-    ok(handle
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
-    ok(handle
-        .register_session(
-            &ctx,
-            &RegisterOptions {
-                valid_until: None,
-                max_calls: Some(max_calls),
-                allowed_entrypoints: vec![],
-            },
-        )
-        .await);
-}
-
 /// Session-signed transactions the sandbox executed.
 fn session_transactions(h: &Harness) -> usize {
     h.sandbox
@@ -69,7 +45,7 @@ async fn calls_used_on_chain(h: &Harness) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn dropped_answer_gives_one_transaction_and_the_retry_reports_it() {
     let h = Harness::start().await;
-    registered(&h, 10).await;
+    h.register(10).await;
     let handle = h.handle();
     h.sandbox.set_faults(execute_faults(Faults {
         drop_answer: true,
@@ -98,7 +74,7 @@ async fn dropped_answer_gives_one_transaction_and_the_retry_reports_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn server_error_after_apply_is_counted_once() {
     let h = Harness::start().await;
-    registered(&h, 10).await;
+    h.register(10).await;
     let handle = h.handle();
     h.sandbox.set_faults(execute_faults(Faults {
         status_after_apply: Some(502),
@@ -117,7 +93,7 @@ async fn server_error_after_apply_is_counted_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn error_before_apply_is_resubmitted_with_the_same_signature() {
     let h = Harness::start().await;
-    registered(&h, 10).await;
+    h.register(10).await;
     let handle = h.handle();
     h.sandbox.set_faults(execute_faults(Faults {
         status: Some(503),
@@ -159,7 +135,7 @@ async fn error_before_apply_is_resubmitted_with_the_same_signature() {
 #[tokio::test(flavor = "multi_thread")]
 async fn answer_delayed_past_the_budget_is_a_typed_error_then_reconciled() {
     let h = Harness::start().await;
-    registered(&h, 10).await;
+    h.register(10).await;
     // A runtime whose per-call limit is shorter than the backend's delay.
     let short = SessionRuntime::new(RuntimeOptions {
         cache_dir: Some(cache_dir()),
@@ -187,15 +163,7 @@ async fn lost_registration_answer_is_seen_active() {
     let h = Harness::start().await;
     let handle = h.handle();
     let ctx = h.ctx();
-    ok(handle
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
+    h.create().await;
     h.sandbox.set_faults(execute_faults(Faults {
         drop_answer: true,
         ..Faults::default()
@@ -306,7 +274,7 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_nonce_is_used_by_at_most_one_transaction() {
     let h = Harness::start().await;
-    registered(&h, 40).await;
+    h.register(40).await;
     let handle = h.handle();
     let faults = [
         Faults {

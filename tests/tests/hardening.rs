@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
-    authorities_from_urls, Call, CreateOptions, Imports, RegisterOptions, SessionError, StaticToken,
+    authorities_from_urls, Call, Imports, SessionError, StaticToken,
 };
 use chipi_session_host::store::SessionStore;
 use serde_json::Value;
@@ -19,30 +19,6 @@ fn transfer() -> Call {
         entrypoint: "transfer".into(),
         calldata: vec![RECIPIENT.into(), "5".into(), "0".into()],
     }
-}
-
-async fn registered(h: &Harness) {
-    let handle = h.handle();
-    let ctx = h.ctx();
-    ok(handle
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
-    ok(handle
-        .register_session(
-            &ctx,
-            &RegisterOptions {
-                valid_until: None,
-                max_calls: Some(10),
-                allowed_entrypoints: vec![],
-            },
-        )
-        .await);
 }
 
 /// The wallet's stored session record, as JSON.
@@ -122,7 +98,7 @@ async fn chunked_server(size: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn chunked_answers_over_the_cap_are_refused() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     let api = chunked_server(3 * 1024 * 1024).await;
     let mut ctx = h.ctx();
     ctx.config.api_base_url = api.clone();
@@ -142,7 +118,7 @@ async fn chunked_answers_over_the_cap_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stored_envelope_with_huge_kdf_parameters_is_a_typed_error() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     let (key, mut record) = stored_record(&h);
     let envelope = record["encryptedPrivateKey"]
         .as_str()
@@ -172,7 +148,7 @@ async fn stored_envelope_with_huge_kdf_parameters_is_a_typed_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_in_the_store_is_a_store_error() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     let (key, _) = stored_record(&h);
     let deep = "[".repeat(100_000);
     for junk in [&b"\xff\xfe"[..], b"{}", b"null", deep.as_bytes()] {
@@ -190,7 +166,7 @@ async fn garbage_in_the_store_is_a_store_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn header_breaking_tokens_are_refused_before_sending() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     for token in ["abc\r\nx-evil: 1", &"a".repeat(100_000)] {
         let imports = Imports {
             token: Arc::new(StaticToken::new(token)),
@@ -209,7 +185,7 @@ async fn header_breaking_tokens_are_refused_before_sending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_configuration_on_another_chain_is_refused() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     let mut ctx = h.ctx();
     ctx.config.chain_id = Some("SN_MAIN".into());
     let before = h.sandbox.requests().len();
@@ -224,7 +200,7 @@ async fn a_configuration_on_another_chain_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn idempotent_requests_are_retried_and_rpc_fails_over() {
     let h = Harness::start().await;
-    registered(&h).await;
+    h.register(10).await;
     let handle = h.handle();
     // Two 503s on prepare-typed-data: retried with backoff, then through.
     h.sandbox.set_faults(chipi_session_host::sandbox::Faults {

@@ -9,13 +9,9 @@ use crate::protocol::calls::{add_or_update_session_key_calldata, calls_digest, e
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{RegisterOptions, SessionContext};
 use crate::protocol::preflight::parse_whitelist;
-use crate::protocol::record::{PendingOperation, SessionRecord};
+use crate::protocol::record::PendingOperation;
 
-fn stored_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<SessionRecord> {
-    stored::load(env, ports)?.record.ok_or_else(|| {
-        SessionError::NotRegistered("no session stored for this wallet; create one first".into())
-    })
-}
+const NO_SESSION: &str = "no session stored for this wallet; create one first";
 
 /// Register the stored session on chain; returns the transaction hash.
 pub fn register_session<P: Ports>(
@@ -25,7 +21,7 @@ pub fn register_session<P: Ports>(
 ) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
-    let record = stored_session(&env, ports)?;
+    let record = stored::require(&env, ports, NO_SESSION)?;
     let now = ports.now_unix();
     let valid_until = options.valid_until.unwrap_or(record.valid_until);
     if valid_until <= now {
@@ -53,7 +49,7 @@ pub fn register_session<P: Ports>(
     if let Some(hash) = pending::settle_before_signing(&env, ports, &calls_digest(&calls))? {
         return Ok(hash);
     }
-    let record = stored_session(&env, ports)?;
+    let record = stored::require(&env, ports, NO_SESSION)?;
     if record.revoked_tx.is_some() {
         return Err(SessionError::Revoked(
             "the stored session was revoked; create a new one".into(),

@@ -7,19 +7,13 @@ use crate::core::felt::parse_felt;
 use crate::protocol::calls::{calls_digest, entrypoints, Call};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::SessionContext;
-use crate::protocol::record::{PendingOperation, SessionRecord};
-
-fn stored_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<SessionRecord> {
-    stored::load(env, ports)?
-        .record
-        .ok_or_else(|| SessionError::NotRegistered("no session stored for this wallet".into()))
-}
+use crate::protocol::record::PendingOperation;
 
 /// Revoke the stored session on chain; returns the transaction hash.
 pub fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
-    let record = stored_session(&env, ports)?;
+    let record = stored::require(&env, ports, "no session stored for this wallet")?;
     let session_pubkey = parse_felt(&record.public_key)
         .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
     let calls = [Call::named(
@@ -30,7 +24,7 @@ pub fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<S
     if let Some(hash) = pending::settle_before_signing(&env, ports, &calls_digest(&calls))? {
         return Ok(hash);
     }
-    let record = stored_session(&env, ports)?;
+    let record = stored::require(&env, ports, "no session stored for this wallet")?;
     if record.revoked_tx.is_some() {
         return Err(SessionError::Revoked(
             "the session is already revoked".into(),

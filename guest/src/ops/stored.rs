@@ -23,6 +23,14 @@ pub fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
     Ok(Loaded { record, raw })
 }
 
+/// The wallet's session record; `SESSION_NOT_REGISTERED` with `missing` when
+/// there is none.
+pub fn require<P: Ports>(env: &Env<'_>, ports: &mut P, missing: &str) -> Result<SessionRecord> {
+    load(env, ports)?
+        .record
+        .ok_or_else(|| SessionError::NotRegistered(missing.to_owned()))
+}
+
 /// Replace the record only if the store still holds `expected`.
 pub fn swap<P: Ports>(
     env: &Env<'_>,
