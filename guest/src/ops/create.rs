@@ -31,13 +31,17 @@ pub fn create_session<P: Ports>(
     }
 
     let mut loaded = stored::load(&env, ports)?;
-    if loaded.record.as_ref().is_some_and(|r| r.pending.is_some()) {
+    if loaded
+        .record
+        .as_ref()
+        .is_some_and(|r| !r.pending.is_empty())
+    {
         pending::reconcile(&env, ports, false)?;
         loaded = stored::load(&env, ports)?;
     }
     let now = ports.now_unix();
     if let Some(existing) = &loaded.record {
-        if existing.pending.is_some() {
+        if !existing.pending.is_empty() {
             return Err(SessionError::TransactionPending(
                 "a transaction of the stored session may still land; it must settle (retry it, \
                  or wait for its window to close) before the session is replaced"
@@ -90,7 +94,7 @@ pub fn create_session<P: Ports>(
         calls_used: 0,
         revoked_tx: None,
         chain_id: Some(felt_to_hex(&chain_id)),
-        pending: None,
+        pending: Vec::new(),
     };
     if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&record))? {
         return Err(SessionError::Store(

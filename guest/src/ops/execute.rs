@@ -50,9 +50,10 @@ pub fn execute_with_session<P: Ports>(
             registration.valid_until
         )));
     }
-    if record.calls_used >= registration.max_calls {
+    // Transactions still in flight may each use a call too.
+    if record.calls_used.saturating_add(record.pending_executes()) >= registration.max_calls {
         return Err(SessionError::MaxCallsExceeded(format!(
-            "all {} calls of the session are used",
+            "all {} calls of the session are used or in flight",
             registration.max_calls
         )));
     }

@@ -11,7 +11,10 @@
 //!
 //! A retry of the same request (same calls) reports the pending one's
 //! outcome: its hash when known, `ALREADY_EXECUTED` when it landed with its
-//! answer lost, `TRANSACTION_PENDING` while it may still land.
+//! answer lost, `TRANSACTION_PENDING` while it may still land. Different
+//! requests do not wait for each other (their nonces are independent), but a
+//! request is never pending twice: two instances racing on the same calls
+//! get one transaction.
 
 use super::ports::Ports;
 use super::remote::{self, Sent};
@@ -20,6 +23,9 @@ use crate::core::felt::{felt_to_hex, parse_felt};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{PendingOperation, PendingTransaction, Registration, SessionRecord};
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
+
+/// Most transactions of one wallet pending at once.
+pub const MAX_PENDING: usize = 16;
 
 /// A transaction about to be signed and sent.
 pub struct Outgoing<'a> {
@@ -63,8 +69,8 @@ pub fn send<P: Ports>(
     settle_sent(env, ports, public_key, &pending, sent)
 }
 
-/// Store `pending` in the record (compare-and-swap), refusing when another
-/// transaction is pending (sent meanwhile by another instance).
+/// Add `pending` to the record (compare-and-swap), refusing when the same
+/// request is already pending (sent meanwhile by another instance).
 fn mark_pending<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
@@ -74,13 +80,23 @@ fn mark_pending<P: Ports>(
     for _ in 0..16 {
         let loaded = stored::load(env, ports)?;
         let mut record = current(loaded.record, public_key)?;
-        if record.pending.is_some() {
+        if record
+            .pending
+            .iter()
+            .any(|p| p.calls_digest == pending.calls_digest)
+        {
             return Err(SessionError::TransactionPending(
-                "another transaction of this wallet was sent meanwhile and is pending; nothing was sent"
+                "the same request was sent meanwhile (by another instance) and is pending; \
+                 nothing was sent"
                     .into(),
             ));
         }
-        record.pending = Some(pending.clone());
+        if record.pending.len() >= MAX_PENDING {
+            return Err(SessionError::TransactionPending(format!(
+                "{MAX_PENDING} transactions of this wallet are pending; nothing was sent"
+            )));
+        }
+        record.pending.push(pending.clone());
         if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
             return Ok(());
         }
@@ -172,12 +188,12 @@ fn change_if_pending<P: Ports>(
     for _ in 0..16 {
         let loaded = stored::load(env, ports)?;
         let mut record = current(loaded.record, public_key)?;
-        if record.pending.as_ref() != Some(pending) {
+        let Some(index) = record.pending.iter().position(|p| p == pending) else {
             // Someone else settled it already: its effect is recorded once.
             return Ok(());
-        }
+        };
         change(&mut record);
-        record.pending = None;
+        record.pending.remove(index);
         if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
             return Ok(());
         }
@@ -217,8 +233,6 @@ fn apply(record: &mut SessionRecord, operation: &PendingOperation, hash: Option<
 /// What reconciling found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reconciled {
-    /// Nothing was pending.
-    Nothing,
     /// The pending transaction landed (hash known when a resubmission was
     /// answered); its effect is recorded.
     Landed {
@@ -241,21 +255,37 @@ pub enum Reconciled {
     },
 }
 
-/// Reconcile the wallet's pending transaction, if any, with the account.
+/// Reconcile every pending transaction of the wallet with the account.
 /// With `resubmit`, a transaction whose nonce is unused and whose window is
 /// open is sent again with the same signed body.
-pub fn reconcile<P: Ports>(env: &Env<'_>, ports: &mut P, resubmit: bool) -> Result<Reconciled> {
+pub fn reconcile<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    resubmit: bool,
+) -> Result<Vec<Reconciled>> {
     let Some(record) = stored::load(env, ports)?.record else {
-        return Ok(Reconciled::Nothing);
+        return Ok(Vec::new());
     };
-    let Some(pending) = record.pending.clone() else {
-        return Ok(Reconciled::Nothing);
-    };
+    let mut outcomes = Vec::with_capacity(record.pending.len());
+    for pending in &record.pending {
+        outcomes.push(reconcile_one(env, ports, &record, pending, resubmit)?);
+    }
+    Ok(outcomes)
+}
+
+/// Reconcile one pending transaction of `record`.
+fn reconcile_one<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    record: &SessionRecord,
+    pending: &PendingTransaction,
+    resubmit: bool,
+) -> Result<Reconciled> {
     let digest = pending.calls_digest.clone();
     let nonce = parse_felt(&pending.nonce)
         .map_err(|_| SessionError::Store("stored pending nonce is not a felt".into()))?;
     if !remote::outside_nonce_is_unused(env, ports, &nonce)? {
-        land(env, ports, &record.public_key, &pending, None)?;
+        land(env, ports, &record.public_key, pending, None)?;
         return Ok(Reconciled::Landed {
             calls_digest: digest,
             hash: None,
@@ -263,7 +293,7 @@ pub fn reconcile<P: Ports>(env: &Env<'_>, ports: &mut P, resubmit: bool) -> Resu
     }
     let now = ports.now_unix();
     if now > pending.execute_before.saturating_add(MAX_CLOCK_SKEW_SECS) {
-        clear(env, ports, &record.public_key, &pending)?;
+        clear(env, ports, &record.public_key, pending)?;
         return Ok(Reconciled::Dropped {
             calls_digest: digest,
         });
@@ -279,7 +309,7 @@ pub fn reconcile<P: Ports>(env: &Env<'_>, ports: &mut P, resubmit: bool) -> Resu
     }
     let reason = match remote::execute_sponsored(env, ports, pending.body.as_bytes())? {
         Sent::Accepted(hash) => {
-            land(env, ports, &record.public_key, &pending, Some(&hash))?;
+            land(env, ports, &record.public_key, pending, Some(&hash))?;
             return Ok(Reconciled::Landed {
                 calls_digest: digest,
                 hash: Some(hash),
@@ -289,7 +319,7 @@ pub fn reconcile<P: Ports>(env: &Env<'_>, ports: &mut P, resubmit: bool) -> Resu
             // Refused now, perhaps because the first send is being processed:
             // ask the account once more before keeping it pending.
             if !remote::outside_nonce_is_unused(env, ports, &nonce)? {
-                land(env, ports, &record.public_key, &pending, None)?;
+                land(env, ports, &record.public_key, pending, None)?;
                 return Ok(Reconciled::Landed {
                     calls_digest: digest,
                     hash: None,
@@ -319,23 +349,33 @@ pub fn settle_before_signing<P: Ports>(
     ports: &mut P,
     calls_digest: &str,
 ) -> Result<Option<String>> {
-    match reconcile(env, ports, true)? {
-        Reconciled::Nothing | Reconciled::Dropped { .. } => Ok(None),
-        Reconciled::Landed {
-            calls_digest: d,
-            hash,
-        } if d == calls_digest => match hash {
-            Some(hash) => Ok(Some(hash)),
-            None => Err(SessionError::AlreadyExecuted(
-                "this request already landed in an earlier attempt whose answer was lost \
-                 (the account consumed its nonce); it was counted once and nothing was signed \
-                 or sent again"
-                    .into(),
-            )),
-        },
-        Reconciled::Landed { .. } => Ok(None),
-        Reconciled::StillPending { reason, .. } => Err(SessionError::TransactionPending(format!(
-            "{reason}; nothing new is signed while it may land"
-        ))),
+    for outcome in reconcile(env, ports, true)? {
+        match outcome {
+            Reconciled::Landed {
+                calls_digest: d,
+                hash,
+            } if d == calls_digest => {
+                return match hash {
+                    Some(hash) => Ok(Some(hash)),
+                    None => Err(SessionError::AlreadyExecuted(
+                        "this request already landed in an earlier attempt whose answer was \
+                         lost (the account consumed its nonce); it was counted once and nothing \
+                         was signed or sent again"
+                            .into(),
+                    )),
+                };
+            }
+            Reconciled::StillPending {
+                calls_digest: d,
+                reason,
+            } if d == calls_digest => {
+                return Err(SessionError::TransactionPending(format!(
+                    "{reason}; nothing new is signed for this request while it may land"
+                )));
+            }
+            // Other requests settle on their own; they do not block this one.
+            _ => {}
+        }
     }
+    Ok(None)
 }

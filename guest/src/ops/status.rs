@@ -23,7 +23,7 @@ use crate::protocol::typed_data_check::MAX_CLOCK_SKEW_SECS;
 pub fn get_session_status<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<SessionStatus> {
     let env = Env::new(ctx)?;
     let mut record = stored::load(&env, ports)?.record;
-    if record.as_ref().is_some_and(|r| r.pending.is_some()) {
+    if record.as_ref().is_some_and(|r| !r.pending.is_empty()) {
         env.require_urls()?;
         pending::reconcile(&env, ports, false)?;
         record = stored::load(&env, ports)?.record;

@@ -98,9 +98,10 @@ pub struct SessionRecord {
     /// any other chain is refused.
     #[serde(default)]
     pub chain_id: Option<String>,
-    /// A sent transaction whose outcome is not known yet.
-    #[serde(default)]
-    pub pending: Option<PendingTransaction>,
+    /// Sent transactions whose outcome is not known yet (at most one per
+    /// request, see [`PendingTransaction::calls_digest`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingTransaction>,
 }
 
 impl SessionRecord {
@@ -137,6 +138,16 @@ impl SessionRecord {
         }
     }
 
+    /// Execute transactions sent but not settled: they may still use a call.
+    pub fn pending_executes(&self) -> u32 {
+        let n = self
+            .pending
+            .iter()
+            .filter(|p| p.operation == PendingOperation::Execute)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// True once registered and not revoked by us.
     pub fn is_registered(&self) -> bool {
         self.registration.is_some() && self.revoked_tx.is_none()
@@ -159,7 +170,7 @@ mod tests {
             calls_used: 0,
             revoked_tx: None,
             chain_id: None,
-            pending: None,
+            pending: Vec::new(),
         }
     }
 

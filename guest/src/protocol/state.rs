@@ -63,7 +63,7 @@ mod tests {
             calls_used: 0,
             revoked_tx: revoked.then(|| "0x3".into()),
             chain_id: None,
-            pending: None,
+            pending: Vec::new(),
         }
     }
 

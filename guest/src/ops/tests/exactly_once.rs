@@ -32,14 +32,14 @@ fn lost_answer_then_retry_reports_already_executed_and_signs_nothing() {
     p.lose_answers = 1;
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
-    assert!(record(&p).pending.is_some());
+    assert_eq!(record(&p).pending.len(), 1);
     let (txs, prepares) = (p.tx_counter, p.count("prepare-typed-data"));
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
     assert_eq!(p.tx_counter, txs, "no second transaction");
     assert_eq!(p.count("prepare-typed-data"), prepares, "nothing signed");
     let r = record(&p);
-    assert!(r.pending.is_none());
+    assert!(r.pending.is_empty());
     assert_eq!(r.calls_used, 1, "counted once");
     assert_eq!(session_calls_used(&p), 1);
 }
@@ -52,7 +52,7 @@ fn lost_answer_then_other_calls_counts_the_first_once_and_goes_on() {
     execute_with_session(&c, &[other_call()], &mut p).unwrap();
     assert_eq!(record(&p).calls_used, 2);
     assert_eq!(session_calls_used(&p), 2);
-    assert!(record(&p).pending.is_none());
+    assert!(record(&p).pending.is_empty());
 }
 
 #[test]
@@ -86,21 +86,67 @@ fn unapplied_send_is_resubmitted_with_the_same_signature() {
 }
 
 #[test]
-fn other_request_while_resubmission_fails_is_refused() {
+fn the_same_request_is_never_signed_twice_other_requests_go_on() {
     let (mut p, c) = registered(10);
     p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
     execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     let prepares = p.count("prepare-typed-data");
-    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    // The same request again: its body is resent, nothing new is signed.
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "TRANSACTION_PENDING");
     assert_eq!(
         p.count("prepare-typed-data"),
         prepares,
         "nothing new signed"
     );
-    let e = revoke_session(&c, &mut p).unwrap_err();
-    assert_eq!(e.code(), "TRANSACTION_PENDING");
-    assert_eq!(p.tx_counter, 1, "only the registration landed");
+    p.fail = None;
+    // Another request: the first is resent (and lands), then the new one is signed.
+    execute_with_session(&c, &[other_call()], &mut p).unwrap();
+    assert_eq!(p.count("prepare-typed-data"), prepares + 1);
+    assert_eq!(session_calls_used(&p), 2);
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 2);
+}
+
+#[test]
+fn a_request_sent_meanwhile_by_another_instance_is_not_sent_again() {
+    let (mut p, c) = registered(10);
+    // Another instance records the same request as pending between our
+    // reconciliation and our own pending record.
+    let mut theirs = record(&p);
+    let calls = crate::protocol::calls::parse_calls(&[transfer()]).unwrap();
+    theirs
+        .pending
+        .push(crate::protocol::record::PendingTransaction {
+            operation: crate::protocol::record::PendingOperation::Execute,
+            calls_digest: crate::protocol::calls::calls_digest(&calls),
+            nonce: "0x77".into(),
+            message_hash: "0x1".into(),
+            execute_before: p.now + 600,
+            body: "{}".into(),
+            sent_at: p.now,
+        });
+    p.interfere = Some(theirs.encode().unwrap());
+    let sent = p.count("execute-sponsored");
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert_eq!(p.count("execute-sponsored"), sent, "not sent twice");
+}
+
+#[test]
+fn calls_in_flight_count_against_the_limit() {
+    let (mut p, c) = registered(2);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(record(&p).pending.len(), 2);
+    let third = CallInput {
+        calldata: vec!["0x3".into(), "1".into(), "0".into()],
+        ..transfer()
+    };
+    let e = execute_with_session(&c, &[third], &mut p).unwrap_err();
+    assert_eq!(e.code(), "SESSION_MAX_CALLS_EXCEEDED", "{e}");
 }
 
 #[test]
@@ -109,7 +155,7 @@ fn closed_window_drops_the_pending_transaction() {
     p.fail = Some(("execute-sponsored".into(), 500, "{}".into()));
     execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     p.fail = None;
-    let before = record(&p).pending.unwrap().execute_before;
+    let before = record(&p).pending[0].execute_before;
     p.now = before + 301;
     // Registered for 6 h: still valid. The pending one can never land; a new one is signed.
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
@@ -131,7 +177,7 @@ fn store_failure_after_send_returns_the_hash_and_counts_once_later() {
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.remaining_calls, Some(9));
     let r = record(&p);
-    assert!(r.pending.is_none());
+    assert!(r.pending.is_empty());
     assert_eq!(r.calls_used, 1);
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
     assert_eq!(record(&p).calls_used, 2);
@@ -149,7 +195,7 @@ fn registration_whose_answer_was_lost_is_seen_active() {
     assert_eq!(status.state, SessionState::Active);
     assert_eq!(status.remaining_calls, Some(5));
     let r = record(&p);
-    assert!(r.pending.is_none());
+    assert!(r.pending.is_empty());
     assert_eq!(r.registration.unwrap().transaction_hash, None);
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
 }
