@@ -33,7 +33,7 @@ use chipi_session_guest::core::keys::SigningKey;
 use chipi_session_guest::core::owner_key;
 use chipi_session_guest::protocol::calls::{selector_for, Call as GuestCall};
 use chipi_session_guest::protocol::model::CallInput;
-use chipi_session_guest::protocol::record::{Registration, SessionRecord, RECORD_VERSION};
+use chipi_session_guest::protocol::record::{SessionRecord, RECORD_VERSION};
 use chipi_session_host::runtime::{
     Call, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions, SessionContext,
     SessionRuntime, SpendingPolicyInput, StaticToken, Wallet, WalletType,
@@ -582,41 +582,35 @@ fn verbose() -> bool {
     *V.get_or_init(|| std::env::var_os("CHIPI_FUZZ_VERBOSE").is_some())
 }
 
+/// The stored session record, written as the guest's JSON (through serde, so
+/// fields the record gains later with defaults do not break this target).
 fn record(stored: &Stored, now: u64) -> Option<Vec<u8>> {
     let f = fixtures();
-    let base = SessionRecord {
-        version: RECORD_VERSION,
-        wallet: f.wallet_hex.clone(),
-        public_key: felt_to_hex(&f.session_pubkey),
-        encrypted_private_key: f.session_envelope.clone(),
-        valid_until: now + 3600,
-        created_at: now - 60,
-        registration: None,
-        calls_used: 0,
-        revoked_tx: None,
-    };
-    let registered = |r: &mut SessionRecord, max_calls: u32, calls_used: u32, whitelist: bool, expired: bool| {
+    let mut r = json!({
+        "version": RECORD_VERSION,
+        "wallet": f.wallet_hex,
+        "publicKey": felt_to_hex(&f.session_pubkey),
+        "encryptedPrivateKey": f.session_envelope,
+        "validUntil": now + 3600,
+        "createdAt": now - 60,
+    });
+    let registered = |r: &mut Value, max_calls: u32, calls_used: u32, whitelist: bool, expired: bool| {
         if expired {
-            r.valid_until = now - 10;
+            r["validUntil"] = json!(now - 10);
         }
-        r.calls_used = calls_used;
-        r.registration = Some(Registration {
-            valid_until: r.valid_until,
-            max_calls,
-            allowed_entrypoints: if whitelist {
-                vec![felt_to_hex(&f.transfer)]
-            } else {
-                Vec::new()
-            },
-            transaction_hash: "0x1".into(),
+        r["callsUsed"] = json!(calls_used);
+        r["registration"] = json!({
+            "validUntil": r["validUntil"],
+            "maxCalls": max_calls,
+            "allowedEntrypoints": if whitelist { vec![felt_to_hex(&f.transfer)] } else { Vec::new() },
+            "transactionHash": "0x1",
         });
     };
-    let mut r = base;
     match stored {
         Stored::Nothing => return None,
         Stored::Created { expired } => {
             if *expired {
-                r.valid_until = now - 10;
+                r["validUntil"] = json!(now - 10);
             }
         }
         Stored::Registered {
@@ -633,15 +627,17 @@ fn record(stored: &Stored, now: u64) -> Option<Vec<u8>> {
         ),
         Stored::Revoked => {
             registered(&mut r, 10, 0, false, false);
-            r.revoked_tx = Some("0x2".into());
+            r["revokedTx"] = json!("0x2");
         }
         Stored::WrongKey => {
             registered(&mut r, 10, 0, false, false);
-            r.public_key = "0x1234".into();
+            r["publicKey"] = json!("0x1234");
         }
         Stored::Garbage(bytes) => return Some(bytes.clone()),
     }
-    r.encode().ok()
+    // Round-trip through the guest's own type: the JSON above must stay a record.
+    let record: SessionRecord = serde_json::from_value(r).expect("fixture record");
+    record.encode().ok()
 }
 
 const ENTRYPOINTS: &[&str] = &[
@@ -725,7 +721,7 @@ fuzz_target!(
             },
             wallet_type: WalletType::Chipi,
         },
-        encrypt_key: if input.wrong_pin { "654321" } else { PIN }.to_string(),
+        encrypt_key: (if input.wrong_pin { "654321" } else { PIN }).into(),
         config: config(&base, rpc_urls, match input.chain {
             Chain::Sepolia => Some("SN_SEPOLIA"),
             Chain::FromRpc => None,

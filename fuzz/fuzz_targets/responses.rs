@@ -1,6 +1,7 @@
 //! Chipi API and Starknet JSON-RPC response decoding, and stored session
 //! records, on arbitrary bytes. Layout: two bytes of HTTP status, then the
-//! body. Never a panic; a record that decodes re-encodes to itself.
+//! body. Never a panic; a record that decodes re-encodes to itself; what the
+//! strict JSON reader accepts, serde_json reads the same way.
 #![no_main]
 
 use chipi_session_guest::protocol::model::SessionData;
@@ -27,6 +28,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let err = chipi_api::error_from_response(status, body);
     let _ = (err.code(), err.to_string());
+
+    // The strict JSON reader (duplicate keys, depth, size limits).
+    if let Ok(strict) = chipi_session_guest::protocol::strict_json::parse(body) {
+        let lax: Value = serde_json::from_slice(body).expect("strict JSON is JSON");
+        assert_eq!(strict, lax, "the strict reader reads a document differently");
+    }
 
     let mut on_chain = None;
     if let Ok(v) = chipi_api::parse_json(body) {

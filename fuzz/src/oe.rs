@@ -24,21 +24,25 @@ pub fn account() -> Felt {
 /// every other value of an accepted document is pinned by the request.
 pub const FREE_MESSAGE_FIELDS: [&str; 4] = ["Caller", "Nonce", "Execute After", "Execute Before"];
 
-/// The check under test: `Ok(())` when the component would sign `typed_data`
-/// for `calls` (on [`chain`], at [`NOW`], for [`account`]).
+/// The check under test: `Ok(Some(hash))` when the component would sign
+/// `typed_data` for `calls` (on [`chain`], at [`NOW`], for [`account`]), with
+/// the hash it would sign when the check returns one.
 ///
 /// This is the only place that names the check's API: re-point it here when
-/// the check changes (written against `verify_outside_execution` as of commit
-/// fb351d6; the "build locally, hash both, compare" rewrite exposes
-/// `approve_outside_execution(&typed_data, &Request { wallet, chain_id, calls, now })`).
-pub fn accept(typed_data: &Value, calls: &[Call]) -> Result<(), String> {
-    chipi_session_guest::protocol::typed_data_check::verify_outside_execution(
-        typed_data,
+/// the check changes. History: written against `verify_outside_execution`
+/// (commit fb351d6, returned `()`); now the "build locally, hash both,
+/// compare" `approve_outside_execution`, which returns the hash to sign.
+pub fn accept(typed_data: &Value, calls: &[Call]) -> Result<Option<Felt>, String> {
+    use chipi_session_guest::protocol::typed_data_check::{approve_outside_execution, Request};
+    let request = Request {
+        wallet: account(),
+        chain_id: chain(),
         calls,
-        &chain(),
-        NOW,
-    )
-    .map_err(|e| e.to_string())
+        now: NOW,
+    };
+    approve_outside_execution(typed_data, &request)
+        .map(|approved| Some(approved.hash))
+        .map_err(|e| e.to_string())
 }
 
 /// starknet.js-compatible message hash of `typed_data` for [`account`].
@@ -70,13 +74,20 @@ pub enum Verdict {
 /// A violation means the component would sign a hash that commits to
 /// something other than what it checked: it panics with both documents.
 pub fn check_and_hash(typed_data: &Value, calls: &[Call], template: &Value) -> Verdict {
-    if accept(typed_data, calls).is_err() {
+    let Ok(signed) = accept(typed_data, calls) else {
         return Verdict::Refused;
-    }
+    };
     let got = match hash(typed_data) {
         Ok(h) => h,
         Err(e) => return Verdict::AcceptedUnhashable(e),
     };
+    if let Some(signed) = signed {
+        assert_eq!(
+            felt_to_hex(&signed),
+            felt_to_hex(&got),
+            "the check approved a hash other than the document's starknet.js hash: {typed_data}"
+        );
+    }
     let reference = reference_document(template, typed_data);
     // Most accepted documents keep the template's free members: reuse its hash.
     let want = if reference == *template {

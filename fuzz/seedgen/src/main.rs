@@ -9,7 +9,7 @@ use chipi_session_guest::core::envelope::{self, KdfParams};
 use chipi_session_guest::core::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::core::keys::SigningKey;
 use chipi_session_guest::core::owner_key;
-use chipi_session_guest::protocol::record::{Registration, SessionRecord, RECORD_VERSION};
+use chipi_session_guest::protocol::record::{SessionRecord, RECORD_VERSION};
 use serde_json::{json, Value};
 
 #[path = "../../src/oe.rs"]
@@ -110,22 +110,22 @@ fn main() {
     // responses: [status u16 BE][body].
     let (calls, td) = oe::fixtures().swap_remove(0);
     let _ = calls;
-    let record = SessionRecord {
-        version: RECORD_VERSION,
-        wallet: "0xab".into(),
-        public_key: felt_to_hex(&key.public_key()),
-        encrypted_private_key: sealed,
-        valid_until: oe::NOW + 3600,
-        created_at: oe::NOW,
-        registration: Some(Registration {
-            valid_until: oe::NOW + 3600,
-            max_calls: 10,
-            allowed_entrypoints: vec!["0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e".into()],
-            transaction_hash: "0x1".into(),
-        }),
-        calls_used: 2,
-        revoked_tx: None,
-    };
+    let record: SessionRecord = serde_json::from_value(json!({
+        "version": RECORD_VERSION,
+        "wallet": "0xab",
+        "publicKey": felt_to_hex(&key.public_key()),
+        "encryptedPrivateKey": sealed,
+        "validUntil": oe::NOW + 3600,
+        "createdAt": oe::NOW,
+        "registration": {
+            "validUntil": oe::NOW + 3600,
+            "maxCalls": 10,
+            "allowedEntrypoints": ["0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"],
+            "transactionHash": "0x1",
+        },
+        "callsUsed": 2,
+    }))
+    .expect("record");
     let dir = root.join("responses");
     let bodies: Vec<(u16, Vec<u8>)> = vec![
         (200, json!({"typedData": td, "walletType": "CHIPI"}).to_string().into_bytes()),
