@@ -33,8 +33,9 @@ fn shared_cache_dir() -> &'static Path {
     })
 }
 
-/// True when the embedded component exports the session interface;
-/// otherwise prints a skip message. Compiles once into the shared cache.
+/// Asserts that the embedded component exports the session interface (a
+/// component without it fails the tests, never skips them). Compiles once
+/// into the shared cache.
 fn embedded_with_session_export(test: &str) -> bool {
     static EXPORTS: OnceLock<bool> = OnceLock::new();
     let exports = *EXPORTS.get_or_init(|| {
@@ -43,11 +44,10 @@ fn embedded_with_session_export(test: &str) -> bool {
             .expect("the embedded component must compile");
         exports_session(&engine, &loaded.component)
     });
-    if !exports {
-        println!(
-            "SKIPPED {test}: the embedded component compiles but does not export `{SESSION_EXPORT}` yet"
-        );
-    }
+    assert!(
+        exports,
+        "{test}: the embedded component compiles but does not export `{SESSION_EXPORT}`"
+    );
     exports
 }
 
