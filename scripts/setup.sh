@@ -11,3 +11,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   echo "installing the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
 fi
+# The sandbox tests check CryptoJS ciphertexts with an independent decryptor.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "installing openssl (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq openssl
+fi
