@@ -269,8 +269,17 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
-        let Ok(status) = req.parse(&buf) else {
-            return None;
+        let status = match req.parse(&buf) {
+            Ok(status) => status,
+            Err(e) => {
+                if verbose() {
+                    eprintln!(
+                        "BACKEND cannot parse a request ({e}): {:?}",
+                        String::from_utf8_lossy(&buf[..buf.len().min(600)])
+                    );
+                }
+                return None;
+            }
         };
         let httparse::Status::Complete(head_len) = status else {
             if buf.len() > 1 << 20 {
@@ -732,9 +741,11 @@ fuzz_target!(
         store.clone() as Arc<dyn SessionStore>,
         Arc::new(StaticToken::new("fuzz-bearer-token")),
     )
-    .with_allowed_authorities([format!("127.0.0.1:{}", be.port)]);
+    // An `http://` origin: a bare `host:port` entry allows https only.
+    .with_allowed_authorities([format!("http://127.0.0.1:{}", be.port)]);
     let handle = rt.instance(imports);
 
+    let started = std::time::Instant::now();
     let (op, outcome): (&str, anyhow::Result<Result<String, _>>) = be.rt.block_on(async {
         match &input.op {
             Op::Create { duration, replace } => (
@@ -826,8 +837,15 @@ fuzz_target!(
     let served = script().lock().map(|s| s.served).unwrap_or(0).min(8).to_string();
     if verbose() {
         match &outcome {
-            Ok(Ok(v)) => eprintln!("OUTCOME {op} served={served} ok {v}"),
-            Ok(Err(e)) => eprintln!("OUTCOME {op} served={served} {} {e}", e.code()),
+            Ok(Ok(v)) => eprintln!(
+                "OUTCOME {op} {} ms served={served} ok {v}",
+                started.elapsed().as_millis()
+            ),
+            Ok(Err(e)) => eprintln!(
+                "OUTCOME {op} {} ms served={served} {} {e}",
+                started.elapsed().as_millis(),
+                e.code()
+            ),
             Err(_) => {}
         }
     }
