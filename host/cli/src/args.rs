@@ -1,0 +1,243 @@
+//! Command-line arguments of `chipi-session`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use chipi_session_host::runtime::{parse_secret, SecretString};
+
+/// Session keys for Chipi smart wallets on Starknet, run in a sandboxed
+/// WebAssembly component.
+#[derive(Debug, Parser)]
+#[command(name = "chipi-session", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand. `Debug` never shows the encrypt key or
+/// the bearer token (they are [`SecretString`]s).
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Chipi API base URL.
+    #[arg(
+        long,
+        env = "CHIPI_API_URL",
+        default_value = "https://api.chipipay.com/v1",
+        global = true
+    )]
+    pub api_url: String,
+    /// Starknet JSON-RPC URL (repeat, or comma-separate in the variable, for fallbacks).
+    #[arg(
+        long = "rpc-url",
+        env = "CHIPI_RPC_URL",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub rpc_urls: Vec<String>,
+    /// Public API key (`pk_...`).
+    #[arg(long, env = "CHIPI_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// Bearer token for the Chipi backend.
+    #[arg(
+        long,
+        env = "CHIPI_BEARER_TOKEN",
+        hide_env_values = true,
+        global = true,
+        value_parser = parse_secret
+    )]
+    pub bearer_token: Option<SecretString>,
+    /// Wallet JSON file as Chipi returns it: `{publicKey, encryptedPrivateKey, walletType}`.
+    #[arg(long, env = "CHIPI_WALLET", global = true)]
+    pub wallet: Option<PathBuf>,
+    /// Encrypt key (PIN) of the wallet. Prefer the environment variable over the flag.
+    #[arg(
+        long,
+        env = "CHIPI_ENCRYPT_KEY",
+        hide_env_values = true,
+        global = true,
+        value_parser = parse_secret
+    )]
+    pub encrypt_key: Option<SecretString>,
+    /// Session store (SQLite file). Default: `$XDG_DATA_HOME/chipi-session/sessions.sqlite`.
+    #[arg(long, env = "CHIPI_STORE", global = true)]
+    pub store: Option<PathBuf>,
+    /// Extra origin the component may reach, as `https://host:port`,
+    /// `http://host:port` or a bare `host:port` (https only); repeat for
+    /// several. The API and RPC URLs' own scheme, host and port are always
+    /// allowed; nothing else is.
+    #[arg(
+        long = "allow-host",
+        value_name = "[SCHEME://]HOST:PORT",
+        global = true
+    )]
+    pub allow_hosts: Vec<String>,
+    /// Expected chain id (`SN_MAIN`, `SN_SEPOLIA` or hex); read from the RPC node when absent.
+    #[arg(long, env = "CHIPI_CHAIN_ID", global = true)]
+    pub chain_id: Option<String>,
+    /// Component to run instead of the embedded one.
+    #[arg(long, env = "CHIPI_SESSION_COMPONENT", global = true)]
+    pub component: Option<PathBuf>,
+    /// Time limit of one operation, in seconds.
+    #[arg(long, default_value_t = 60, global = true)]
+    pub timeout: u64,
+    /// Print one JSON object on stdout (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a session key locally and store it encrypted (nothing on chain yet).
+    Create {
+        /// Session lifetime in seconds (default 21600).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Replace a stored session that is still created or active.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Register the stored session on chain (owner-signed, gasless).
+    Register {
+        /// Maximum number of transactions (default 1000).
+        #[arg(long)]
+        max_calls: Option<u32>,
+        /// Expiry as a Unix timestamp (default: the one chosen at create).
+        #[arg(long)]
+        valid_until: Option<u64>,
+        /// Whitelisted entrypoint (name or 0x selector); repeat for several.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+    },
+    /// Execute calls signed by the session key.
+    Execute {
+        /// JSON file holding an array of `{contractAddress, entrypoint, calldata}`.
+        #[arg(long, conflicts_with = "call")]
+        calls_file: Option<PathBuf>,
+        /// One call as `ADDRESS:ENTRYPOINT:FELT,FELT,...`; repeat for several.
+        #[arg(long)]
+        call: Vec<String>,
+    },
+    /// Show the lifecycle state and on-chain data of the stored session.
+    Status,
+    /// Revoke the stored session on chain (owner-signed, gasless).
+    Revoke,
+    /// Forget the stored session locally (nothing is sent).
+    Clear,
+    /// Manage the spending policy of the stored session.
+    Policy {
+        /// Policy action.
+        #[command(subcommand)]
+        action: PolicyCommand,
+    },
+    /// Run the local sandbox backend until interrupted.
+    Sandbox(SandboxArgs),
+    /// Start the sandbox embedded and run create, register, execute, status, revoke.
+    Demo,
+}
+
+/// `policy` actions.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Set the spending policy for a token.
+    Set {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+        /// Maximum amount per call (u256, decimal or 0x).
+        #[arg(long)]
+        max_per_call: String,
+        /// Maximum amount per window (u256, decimal or 0x).
+        #[arg(long)]
+        max_per_window: String,
+        /// Window length in seconds.
+        #[arg(long)]
+        window_seconds: u64,
+    },
+    /// Show the spending policy for a token.
+    Get {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+    },
+    /// Remove the spending policy for a token.
+    Remove {
+        /// Token contract address.
+        #[arg(long)]
+        token: String,
+    },
+}
+
+/// `sandbox` options.
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub listen: SocketAddr,
+    /// Create a CHIPI wallet with this PIN and write its JSON to `--wallet-out`.
+    #[arg(long, requires = "wallet_out", value_parser = parse_secret)]
+    pub pin: Option<SecretString>,
+    /// Where to write the created wallet JSON.
+    #[arg(long)]
+    pub wallet_out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_args_never_debug_print_secrets() {
+        let cli = Cli::try_parse_from([
+            "chipi-session",
+            "--encrypt-key",
+            "pin-0451-secret",
+            "--bearer-token",
+            "jwt-eyJ-secret",
+            "--allow-host",
+            "http://127.0.0.1:8545",
+            "sandbox",
+            "--pin",
+            "sandbox-pin-secret",
+            "--wallet-out",
+            "/tmp/w.json",
+        ])
+        .unwrap();
+        let global = &cli.global;
+        assert_eq!(
+            global.encrypt_key.as_ref().map(SecretString::expose),
+            Some("pin-0451-secret")
+        );
+        assert_eq!(
+            global.bearer_token.as_ref().map(SecretString::expose),
+            Some("jwt-eyJ-secret")
+        );
+        assert_eq!(global.allow_hosts, ["http://127.0.0.1:8545"]);
+        for debug in [
+            format!("{cli:?}"),
+            format!("{cli:#?}"),
+            format!("{global:?}"),
+        ] {
+            assert!(!debug.contains("secret"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+    }
+
+    #[test]
+    fn secret_flags_are_documented_and_hidden_in_help() {
+        use clap::CommandFactory as _;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("--allow-host <[SCHEME://]HOST:PORT>"),
+            "{help}"
+        );
+        assert!(help.contains("https only"), "{help}");
+        assert!(help.contains("--encrypt-key"), "{help}");
+    }
+}

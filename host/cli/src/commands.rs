@@ -1,0 +1,255 @@
+//! The session subcommands: each builds the component's inputs, calls one
+//! export through the host library and reports the outcome.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::{json, Value};
+
+use super::args::{Command, GlobalArgs, PolicyCommand};
+use super::context;
+use super::output::{self, CliError};
+use chipi_session_host::runtime::{Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput};
+
+/// Parse `ADDRESS:ENTRYPOINT:FELT,FELT,...` (calldata may be empty).
+pub(crate) fn parse_call_arg(arg: &str) -> anyhow::Result<Call> {
+    let mut parts = arg.splitn(3, ':');
+    let address = parts.next().unwrap_or_default().trim();
+    let entrypoint = parts.next().unwrap_or_default().trim();
+    if address.is_empty() || entrypoint.is_empty() {
+        bail!("--call {arg:?} must look like ADDRESS:ENTRYPOINT:FELT,FELT,...");
+    }
+    let calldata = parts
+        .next()
+        .map(|c| {
+            c.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Call {
+        contract_address: address.to_string(),
+        entrypoint: entrypoint.to_string(),
+        calldata,
+    })
+}
+
+/// Parse a calls file: a JSON array of `{contractAddress, entrypoint, calldata}`.
+pub(crate) fn parse_calls_json(text: &str) -> anyhow::Result<Vec<Call>> {
+    let value: Value = serde_json::from_str(text).context("calls file is not valid JSON")?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| anyhow!("calls file must hold a JSON array of calls"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let text = |name: &str| -> anyhow::Result<String> {
+                item.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow!("call {i}: {name} must be a string"))
+            };
+            let calldata = match item.get("calldata") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(values)) => values
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => Ok(s.clone()),
+                        Value::Number(n) => Ok(n.to_string()),
+                        _ => Err(anyhow!(
+                            "call {i}: calldata entries must be strings or numbers"
+                        )),
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+                Some(_) => bail!("call {i}: calldata must be an array"),
+            };
+            Ok(Call {
+                contract_address: text("contractAddress")?,
+                entrypoint: text("entrypoint")?,
+                calldata,
+            })
+        })
+        .collect()
+}
+
+fn read_calls_file(path: &Path) -> anyhow::Result<Vec<Call>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read calls file {}", path.display()))?;
+    parse_calls_json(&text)
+}
+
+fn tx_json(tx: &str) -> Value {
+    json!({ "transactionHash": tx })
+}
+
+/// Run one session subcommand; returns the JSON result and its human text.
+/// Warnings the component reports are printed to stderr as they arrive and,
+/// on success, listed under `"warnings"` in the JSON result.
+pub(crate) async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, String), CliError> {
+    let warnings = context::Warnings::default();
+    let (mut value, text) = run_with(global, command, &warnings).await?;
+    warnings.add_to(&mut value);
+    Ok((value, text))
+}
+
+async fn run_with(
+    global: &GlobalArgs,
+    command: &Command,
+    warnings: &context::Warnings,
+) -> Result<(Value, String), CliError> {
+    let ctx = context::session_context(global).map_err(CliError::Usage)?;
+    let imports = context::imports(global, &ctx.config, warnings).map_err(CliError::Usage)?;
+    let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
+    let handle = runtime.instance(imports);
+    match command {
+        Command::Create { duration, replace } => {
+            let options = CreateOptions {
+                duration_seconds: *duration,
+                replace_existing: *replace,
+            };
+            let key = output::session_result(handle.create_session(&ctx, &options).await)?;
+            let value = json!({
+                "publicKey": key.public_key,
+                "validUntil": key.valid_until,
+                "encryptedPrivateKey": key.encrypted_private_key,
+            });
+            let text = format!(
+                "created session {}\nvalid until {} (register it to use it)",
+                key.public_key, key.valid_until
+            );
+            Ok((value, text))
+        }
+        Command::Register {
+            max_calls,
+            valid_until,
+            allow,
+        } => {
+            let options = RegisterOptions {
+                valid_until: *valid_until,
+                max_calls: *max_calls,
+                allowed_entrypoints: allow.clone(),
+            };
+            let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
+            Ok((tx_json(&tx), format!("registered; transaction {tx}")))
+        }
+        Command::Execute { calls_file, call } => {
+            let calls = match calls_file {
+                Some(path) => read_calls_file(path).map_err(CliError::Usage)?,
+                None if !call.is_empty() => call
+                    .iter()
+                    .map(|c| parse_call_arg(c))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map_err(CliError::Usage)?,
+                None => {
+                    return Err(CliError::Usage(anyhow!(
+                    "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
+                )))
+                }
+            };
+            let tx = output::session_result(handle.execute_with_session(&ctx, &calls).await)?;
+            Ok((tx_json(&tx), format!("executed; transaction {tx}")))
+        }
+        Command::Status => {
+            let status = output::session_result(handle.get_session_status(&ctx).await)?;
+            Ok((output::status_json(&status), output::status_text(&status)))
+        }
+        Command::Revoke => {
+            let tx = output::session_result(handle.revoke_session(&ctx).await)?;
+            Ok((tx_json(&tx), format!("revoked; transaction {tx}")))
+        }
+        Command::Clear => {
+            output::session_result(handle.clear_session(&ctx).await)?;
+            Ok((
+                json!({ "cleared": true }),
+                "cleared the stored session".into(),
+            ))
+        }
+        Command::Policy { action } => match action {
+            PolicyCommand::Set {
+                token,
+                max_per_call,
+                max_per_window,
+                window_seconds,
+            } => {
+                let policy = SpendingPolicyInput {
+                    token: token.clone(),
+                    max_per_call: max_per_call.clone(),
+                    max_per_window: max_per_window.clone(),
+                    window_seconds: *window_seconds,
+                };
+                let tx = output::session_result(handle.set_spending_policy(&ctx, &policy).await)?;
+                Ok((tx_json(&tx), format!("policy set; transaction {tx}")))
+            }
+            PolicyCommand::Get { token } => {
+                let policy = output::session_result(handle.get_spending_policy(&ctx, token).await)?;
+                let value = match &policy {
+                    Some(p) => json!({ "policy": {
+                        "token": p.token,
+                        "maxPerCall": p.max_per_call,
+                        "maxPerWindow": p.max_per_window,
+                        "windowSeconds": p.window_seconds,
+                        "spent": p.spent,
+                        "windowStart": p.window_start,
+                    }}),
+                    None => json!({ "policy": null }),
+                };
+                let text = match &policy {
+                    Some(p) => format!(
+                        "token {}: max {} per call, {} per {} s window; spent {} since {}",
+                        p.token,
+                        p.max_per_call,
+                        p.max_per_window,
+                        p.window_seconds,
+                        p.spent,
+                        p.window_start
+                    ),
+                    None => format!("no spending policy for {token}"),
+                };
+                Ok((value, text))
+            }
+            PolicyCommand::Remove { token } => {
+                let tx = output::session_result(handle.remove_spending_policy(&ctx, token).await)?;
+                Ok((tx_json(&tx), format!("policy removed; transaction {tx}")))
+            }
+        },
+        Command::Sandbox(_) | Command::Demo => {
+            Err(CliError::Usage(anyhow!("internal: not a session command")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_argument_forms() {
+        let c = parse_call_arg("0x12:transfer:0x1,100, 0x0").unwrap();
+        assert_eq!(c.contract_address, "0x12");
+        assert_eq!(c.entrypoint, "transfer");
+        assert_eq!(c.calldata, vec!["0x1", "100", "0x0"]);
+        assert!(parse_call_arg("0x12:ping").unwrap().calldata.is_empty());
+        assert!(parse_call_arg("0x12:ping:").unwrap().calldata.is_empty());
+        assert!(parse_call_arg("0x12").is_err());
+        assert!(parse_call_arg(":transfer:1").is_err());
+    }
+
+    #[test]
+    fn calls_file_forms() {
+        let calls = parse_calls_json(
+            r#"[{"contractAddress":"0x1","entrypoint":"transfer","calldata":["0x2", 5]}]"#,
+        )
+        .unwrap();
+        assert_eq!(calls[0].calldata, vec!["0x2", "5"]);
+        assert!(parse_calls_json("{}").is_err());
+        assert!(parse_calls_json(r#"[{"entrypoint":"x"}]"#).is_err());
+        assert!(parse_calls_json(
+            r#"[{"contractAddress":"0x1","entrypoint":"x","calldata":[true]}]"#
+        )
+        .is_err());
+        assert!(parse_calls_json("not json").is_err());
+    }
+}

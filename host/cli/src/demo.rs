@@ -1,0 +1,182 @@
+//! `chipi-session demo`: the whole lifecycle against the embedded sandbox.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use serde_json::{json, Value};
+
+use super::args::GlobalArgs;
+use super::context;
+use super::output::{self, CliError};
+use chipi_session_host::runtime::{
+    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionRuntime,
+    StaticToken, Wallet, WalletType,
+};
+use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
+use chipi_session_host::store::MemoryStore;
+
+/// STRK token on Starknet, used as the demo transfer target.
+const DEMO_TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
+/// Recipient of the demo transfer.
+const DEMO_RECIPIENT: &str = "0x0000000000000000000000000000000000000000000000000000000000c0ffee";
+
+struct Steps {
+    json: bool,
+    steps: Vec<Value>,
+    started: Instant,
+}
+
+impl Steps {
+    fn record(&mut self, name: &str, detail: Value, text: String) {
+        let ms = self.started.elapsed().as_millis();
+        if !self.json {
+            println!("[{ms:>5} ms] {name:<8} {text}");
+        }
+        let mut step = json!({ "step": name, "elapsedMs": ms });
+        if let (Some(obj), Value::Object(extra)) = (step.as_object_mut(), detail) {
+            obj.extend(extra);
+        }
+        self.steps.push(step);
+        self.started = Instant::now();
+    }
+}
+
+/// Run create -> register -> execute -> status -> revoke -> status on a fresh
+/// sandbox with a fresh wallet, printing each step.
+pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
+    let sandbox_config = SandboxConfig::default();
+    let api_key = sandbox_config.api_key.clone();
+    let bearer = sandbox_config.bearer_token.clone();
+    let sandbox = Sandbox::start(sandbox_config, ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(CliError::Host)?;
+    let pin = "246810";
+    let warnings = context::Warnings::default();
+    let created_wallet = sandbox.create_wallet(pin, SandboxWalletType::Chipi);
+    let config = Config {
+        api_base_url: sandbox.api_url(),
+        api_key,
+        rpc_urls: vec![sandbox.rpc_url()],
+        chain_id: None,
+        default_duration_seconds: context::DEFAULT_DURATION_SECS,
+        default_max_calls: context::DEFAULT_MAX_CALLS,
+        timeout_ms: None,
+    };
+    let ctx = SessionContext {
+        wallet: Wallet {
+            address: created_wallet.address.clone(),
+            encrypted_private_key: created_wallet.encrypted_private_key.clone(),
+            wallet_type: WalletType::Chipi,
+        },
+        encrypt_key: pin.into(),
+        config: config.clone(),
+    };
+    let imports = Imports {
+        store: Arc::new(MemoryStore::new()),
+        token: Arc::new(StaticToken::new(bearer)),
+        allowed_authorities: context::allow_list(&config, &[]).map_err(CliError::Usage)?,
+        clock: None,
+        on_warning: Some(warnings.sink()),
+    };
+    let mut steps = Steps {
+        json: global.json,
+        steps: Vec::new(),
+        started: Instant::now(),
+    };
+    let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
+    steps.record(
+        "setup",
+        json!({ "sandbox": sandbox.api_url(), "wallet": created_wallet.address }),
+        format!(
+            "sandbox at {}; CHIPI wallet {}",
+            sandbox.api_url(),
+            created_wallet.address
+        ),
+    );
+    let handle = runtime.instance(imports);
+
+    let key = output::session_result(
+        handle
+            .create_session(
+                &ctx,
+                &CreateOptions {
+                    duration_seconds: None,
+                    replace_existing: false,
+                },
+            )
+            .await,
+    )?;
+    steps.record(
+        "create",
+        json!({ "publicKey": key.public_key, "validUntil": key.valid_until }),
+        format!(
+            "session key {} valid until {}",
+            key.public_key, key.valid_until
+        ),
+    );
+
+    let options = RegisterOptions {
+        valid_until: None,
+        max_calls: Some(10),
+        allowed_entrypoints: vec!["transfer".into()],
+    };
+    let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
+    steps.record(
+        "register",
+        json!({ "transactionHash": tx }),
+        format!("registered (max 10 calls, whitelist: transfer); tx {tx}"),
+    );
+
+    let call = Call {
+        contract_address: DEMO_TOKEN.into(),
+        entrypoint: "transfer".into(),
+        calldata: vec![DEMO_RECIPIENT.into(), "1000".into(), "0x0".into()],
+    };
+    let tx = output::session_result(handle.execute_with_session(&ctx, &[call]).await)?;
+    steps.record(
+        "execute",
+        json!({ "transactionHash": tx }),
+        format!("transfer signed by the session key; tx {tx}"),
+    );
+
+    let status = output::session_result(handle.get_session_status(&ctx).await)?;
+    let status_json = output::status_json(&status);
+    steps.record(
+        "status",
+        json!({ "status": status_json }),
+        output::status_text(&status).replace('\n', "; "),
+    );
+    if status_json["state"] != "active" || status_json["remainingCalls"] != 9 {
+        return Err(CliError::Host(anyhow!(
+            "unexpected status after execute: {status_json}"
+        )));
+    }
+
+    let tx = output::session_result(handle.revoke_session(&ctx).await)?;
+    steps.record(
+        "revoke",
+        json!({ "transactionHash": tx }),
+        format!("revoked; tx {tx}"),
+    );
+
+    let status = output::session_result(handle.get_session_status(&ctx).await)?;
+    let status_json = output::status_json(&status);
+    steps.record(
+        "status",
+        json!({ "status": status_json }),
+        output::status_text(&status).replace('\n', "; "),
+    );
+    if status_json["state"] != "revoked" {
+        return Err(CliError::Host(anyhow!(
+            "unexpected status after revoke: {status_json}"
+        )));
+    }
+    sandbox.shutdown().await;
+    let mut value = json!({ "ok": true, "steps": steps.steps });
+    warnings.add_to(&mut value);
+    Ok((
+        value,
+        "demo finished: create -> register -> execute -> status -> revoke all succeeded".into(),
+    ))
+}

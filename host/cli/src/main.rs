@@ -1,0 +1,52 @@
+//! `chipi-session`: the command line of the Chipi session-key engine:
+//! argument parsing, dispatch, output.
+//!
+//! Exit codes: 0 success, 1 session error (JSON `error.code` says which),
+//! 2 usage or configuration error, 3 host failure (component load, trap, time limit).
+
+mod args;
+mod commands;
+mod context;
+mod demo;
+mod output;
+mod sandbox_cmd;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use output::CliError;
+
+fn main() {
+    std::process::exit(run_cli());
+}
+
+/// Parse the process arguments, run the command, return the exit code.
+fn run_cli() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return output::report_error(cli.global.json, &CliError::Host(e.into()));
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> i32 {
+    let json_mode = cli.global.json;
+    let result = match &cli.command {
+        Command::Sandbox(args) => match sandbox_cmd::run(&cli.global, args).await {
+            Ok(()) => return output::EXIT_OK,
+            Err(e) => Err(e),
+        },
+        Command::Demo => demo::run(&cli.global).await,
+        other => commands::run(&cli.global, other).await,
+    };
+    match result {
+        Ok((value, text)) => output::report_ok(json_mode, &value, &text),
+        Err(err) => output::report_error(json_mode, &err),
+    }
+}

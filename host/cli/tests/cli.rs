@@ -1,0 +1,273 @@
+//! The `chipi-session` binary as a script would use it: exit codes, `--json`
+//! output, and the whole lifecycle against a sandbox over 127.0.0.1.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chipi-session"));
+    // Isolate from the caller's environment.
+    for var in [
+        "CHIPI_API_URL",
+        "CHIPI_RPC_URL",
+        "CHIPI_API_KEY",
+        "CHIPI_BEARER_TOKEN",
+        "CHIPI_WALLET",
+        "CHIPI_ENCRYPT_KEY",
+        "CHIPI_STORE",
+        "CHIPI_CHAIN_ID",
+        "CHIPI_SESSION_COMPONENT",
+    ] {
+        cmd.env_remove(var);
+    }
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/component-cache");
+    cmd.env("XDG_CACHE_HOME", cache);
+    cmd
+}
+
+fn json_of(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn demo_json_exits_zero_with_every_step() {
+    let out = bin().args(["demo", "--json"]).output().expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_eq!(value["ok"], true);
+    let steps: Vec<&str> = value["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        ["setup", "create", "register", "execute", "status", "revoke", "status"]
+    );
+}
+
+#[test]
+fn missing_wallet_is_a_usage_error_in_json() {
+    let out = bin()
+        .args(["status", "--json", "--rpc-url", "http://127.0.0.1:9"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let value = json_of(&out);
+    assert_eq!(value["error"]["code"], "USAGE_ERROR");
+    assert!(value["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("wallet"));
+}
+
+#[test]
+fn unknown_flag_exits_with_usage_code() {
+    let out = bin()
+        .args(["create", "--no-such-flag"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_through_the_cli() {
+    let config = SandboxConfig::default();
+    let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let wallet = sandbox.create_wallet("4321", SandboxWalletType::Chipi);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wallet_path = dir.path().join("wallet.json");
+    std::fs::write(&wallet_path, serde_json::to_string(&wallet).expect("json")).expect("write");
+    let store = dir.path().join("store.sqlite");
+    let calls_file = dir.path().join("calls.json");
+    std::fs::write(
+        &calls_file,
+        r#"[{"contractAddress":"0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d","entrypoint":"transfer","calldata":["0xc0ffee","7","0x0"]}]"#,
+    )
+    .expect("write");
+
+    let run = |args: &[&str], pin: &str| -> Output {
+        let mut cmd = bin();
+        cmd.env("CHIPI_API_URL", sandbox.api_url())
+            .env("CHIPI_RPC_URL", sandbox.rpc_url())
+            .env("CHIPI_API_KEY", &api_key)
+            .env("CHIPI_BEARER_TOKEN", &bearer)
+            .env("CHIPI_WALLET", &wallet_path)
+            .env("CHIPI_ENCRYPT_KEY", pin)
+            .env("CHIPI_STORE", &store)
+            .arg("--json")
+            .args(args);
+        cmd.output().expect("runs")
+    };
+    let run_ok = |args: &[&str]| -> Value {
+        let out = run(args, "4321");
+        let value = json_of(&out);
+        assert!(out.status.success(), "{args:?}: {value}");
+        value
+    };
+
+    let created = run_ok(&["create", "--duration", "3600"]);
+    assert!(created["publicKey"].as_str().unwrap().starts_with("0x"));
+    assert!(created["encryptedPrivateKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("v1.argon2id."));
+    assert!(created["validUntil"].as_u64().is_some());
+    // The store holds only ciphertext: the PIN and no private key in clear.
+    let raw = std::fs::read(&store).expect("store file");
+    assert!(!String::from_utf8_lossy(&raw).contains("4321\""));
+
+    assert_eq!(run_ok(&["status"])["state"], "created");
+    let out = run(
+        &["register", "--max-calls", "3", "--allow", "transfer"],
+        "9999",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["error"]["code"], "SESSION_DECRYPTION_FAILED");
+    assert!(
+        run_ok(&["register", "--max-calls", "3", "--allow", "transfer"])["transactionHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x")
+    );
+    run_ok(&["execute", "--calls-file", calls_file.to_str().unwrap()]);
+    run_ok(&[
+        "execute",
+        "--call",
+        "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d:transfer:0xc0ffee,1,0",
+    ]);
+    let status = run_ok(&["status"]);
+    assert_eq!(status["state"], "active");
+    assert_eq!(status["isActive"], true);
+    assert_eq!(status["remainingCalls"], 1);
+    assert_eq!(status["allowedEntrypoints"].as_array().unwrap().len(), 1);
+
+    let out = run(&["execute", "--call", "0x123:approve:1,2,3"], "4321");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        json_of(&out)["error"]["code"],
+        "SESSION_ENTRYPOINT_NOT_ALLOWED"
+    );
+
+    run_ok(&["revoke"]);
+    assert_eq!(run_ok(&["status"])["state"], "revoked");
+    run_ok(&["clear"]);
+    assert_eq!(run_ok(&["status"])["state"], "none");
+    sandbox.shutdown().await;
+}
+
+/// A wallet file and a store path in `dir`, for commands that fail before
+/// reaching any network.
+fn offline_setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let wallet = dir.join("wallet.json");
+    std::fs::write(
+        &wallet,
+        r#"{"publicKey":"0x1","encryptedPrivateKey":"U2FsdGVkX1+x","walletType":"CHIPI"}"#,
+    )
+    .expect("write wallet");
+    (wallet, dir.join("store.sqlite"))
+}
+
+#[test]
+fn url_passwords_never_reach_the_cli_output() {
+    let secret = "Pa55w0rd-never-shown";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wallet, store) = offline_setup(dir.path());
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "--allow-host".into(),
+            format!("https://alice:{secret}@rpc.example:443"),
+        ],
+        vec![
+            "--allow-host".into(),
+            format!("alice:{secret}@rpc.example:443"),
+        ],
+        vec![
+            "--api-url".into(),
+            format!("ftp://alice:{secret}@api.example/"),
+        ],
+        vec!["--rpc-url".into(), format!("https://alice:{secret}@:8545/")],
+        vec![
+            "--rpc-url".into(),
+            format!("https://alice:{secret}@rpc.example:99999/"),
+        ],
+    ];
+    for case in cases {
+        for json in [true, false] {
+            let mut cmd = bin();
+            cmd.arg("status")
+                .arg("--wallet")
+                .arg(&wallet)
+                .arg("--store")
+                .arg(&store)
+                .env("CHIPI_ENCRYPT_KEY", "1234");
+            if !case.iter().any(|a| a == "--rpc-url") {
+                cmd.args(["--rpc-url", "http://127.0.0.1:9/rpc"]);
+            }
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.args(&case).output().expect("runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{case:?}: {stdout} {stderr}");
+            for text in [&stdout, &stderr] {
+                assert!(!text.contains(secret), "{case:?}: {text}");
+                assert!(!text.contains("alice"), "{case:?}: {text}");
+            }
+            assert!(
+                stdout.contains("<redacted>") || stderr.contains("<redacted>"),
+                "{case:?}: {stdout} {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn secrets_are_not_echoed_by_argument_errors() {
+    // A bad value next to secrets: clap's error must not print them.
+    let out = bin()
+        .args([
+            "status",
+            "--encrypt-key",
+            "pin-secret-1",
+            "--bearer-token",
+            "jwt-secret-2",
+            "--timeout",
+            "not-a-number",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("secret"), "{all}");
+}
+
+#[test]
+fn help_documents_the_allow_host_syntax() {
+    let out = bin().arg("--help").output().expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--allow-host <[SCHEME://]HOST:PORT>"),
+        "{help}"
+    );
+    assert!(help.contains("https only"), "{help}");
+}
