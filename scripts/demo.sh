@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --bin chipi-session
+cargo build --release --locked -p chipi-session-cli
 exec target/release/chipi-session demo "$@"

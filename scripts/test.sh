@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit tests (guest natively, host),
-# end-to-end tests that load the real .wasm into the real host and talk to
-# the sandbox over 127.0.0.1, and a replay of the fuzz corpora and regressions.
+# The whole test suite: formatting, lints, the host library's dependency
+# rules, unit tests (guest natively and on wasm32-wasip2, host crates), the
+# end-to-end tests that load the real .wasm into the real host and talk to the
+# sandbox over 127.0.0.1, and a replay of the fuzz corpora and regressions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace -- --show-output
+
+# Build the component once; every crate that embeds it (CLI, tests, fuzz
+# target) uses this build instead of building its own under OUT_DIR.
+cargo build --release --locked --target wasm32-wasip2 -p chipi-session-guest
+export CHIPI_SESSION_GUEST_WASM="$PWD/target/wasm32-wasip2/release/chipi_session_guest.wasm"
+
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked -- -D warnings
+scripts/check-deps.sh
+
+cargo test --workspace --locked -- --show-output
+# The guest's unit tests again on wasm32-wasip2 (32-bit usize), run in
+# wasmtime by tests/wasi-runner (the runner .cargo/config.toml names).
+cargo build -p chipi-session-wasi-runner --locked
+cargo test -p chipi-session-guest --target wasm32-wasip2 --locked
+
 # Build the fuzz targets and run each over its committed corpus and
 # regressions (no fuzzing campaign; see fuzz/README.md).
 scripts/fuzz.sh replay

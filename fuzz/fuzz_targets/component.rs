@@ -696,9 +696,7 @@ fuzz_target!(
 
     let store = Arc::new(MemoryStore::new());
     if let Some(bytes) = record(&input.stored, now) {
-        store
-            .set(&SessionRecord::key(&f.wallet_hex), &bytes)
-            .expect("memory store set");
+        store.insert(&SessionRecord::key(&f.wallet_hex), &bytes);
     }
     {
         let mut s = script().lock().unwrap_or_else(|e| e.into_inner());

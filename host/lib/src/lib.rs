@@ -10,18 +10,13 @@
 //! ([`ComponentSource`](runtime::ComponentSource)); with the `embedded`
 //! feature the library also carries one built from `guest/`.
 //!
-//! ```no_run
-//! use chipi_session_host::runtime::{ComponentSource, Imports, RuntimeOptions, SessionRuntime};
-//! use chipi_session_host::store::MemoryStore;
-//!
-//! # fn main() -> anyhow::Result<()> {
-//! let options = RuntimeOptions::new(ComponentSource::Path("chipi_session_guest.wasm".into()));
-//! let runtime = SessionRuntime::new(options)?;
-//! let handle = runtime.instance(Imports::new(MemoryStore::new()));
-//! # let _ = handle;
-//! # Ok(())
-//! # }
-//! ```
+//! The README's "Embedding the component" section shows a complete use; it
+//! is compiled as a doc test of this crate.
 
 pub mod runtime;
 pub mod store;
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
