@@ -6,7 +6,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use chipi_session_guest::core::felt::{parse_felt, parse_u32_str, parse_u64_str};
+use chipi_session_guest::crypto::felt::{parse_felt, parse_u32_str, parse_u64_str};
 use chipi_session_guest::protocol::calls::{
     add_or_update_session_key_calldata, felt_to_u128, felt_to_u32, felt_to_u64, selector_for,
     set_spending_policy_calldata, truncate, Call, U256,

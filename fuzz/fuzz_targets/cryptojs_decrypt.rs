@@ -4,7 +4,7 @@
 #![no_main]
 
 use chipi_session_fuzz::{kdf_too_expensive, lossy};
-use chipi_session_guest::core::{cryptojs, owner_key};
+use chipi_session_guest::crypto::{cryptojs, owner_key};
 use libfuzzer_sys::fuzz_target;
 use starknet_crypto::Felt;
 
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let plain = cryptojs::decrypt(&ct, &pass);
     if let Ok(text) = &plain {
         // What the owner-key path then does with the plaintext.
-        let _ = chipi_session_guest::core::keys::SigningKey::from_hex(text);
+        let _ = chipi_session_guest::crypto::keys::SigningKey::from_hex(text);
     }
     if !kdf_too_expensive(&ct, KDF_BUDGET) {
         let _ = owner_key::decrypt_owner_key(&ct, &pass, &Felt::from(0xabu8));

@@ -4,9 +4,9 @@
 #![no_main]
 
 use chipi_session_fuzz::{kdf_too_expensive, lossy};
-use chipi_session_guest::core::envelope;
-use chipi_session_guest::core::felt::parse_felt;
-use chipi_session_guest::core::keys::SigningKey;
+use chipi_session_guest::crypto::envelope;
+use chipi_session_guest::crypto::felt::parse_felt;
+use chipi_session_guest::crypto::keys::SigningKey;
 use libfuzzer_sys::fuzz_target;
 use starknet_crypto::Felt;
 use std::sync::OnceLock;
@@ -39,5 +39,5 @@ fuzz_target!(|data: &[u8]| {
     }
     // The same string as an owner-key ciphertext (envelope with a zero slot,
     // or CryptoJS when it does not look like an envelope).
-    let _ = chipi_session_guest::core::owner_key::decrypt_owner_key(&text, PIN, wallet);
+    let _ = chipi_session_guest::crypto::owner_key::decrypt_owner_key(&text, PIN, wallet);
 });

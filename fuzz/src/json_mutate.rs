@@ -4,7 +4,7 @@
 //! another representation).
 
 use arbitrary::Arbitrary;
-use chipi_session_guest::core::felt::{decode_short_string, encode_short_string, parse_felt};
+use chipi_session_guest::crypto::felt::{decode_short_string, encode_short_string, parse_felt};
 use serde_json::{Map, Value};
 use starknet_crypto::Felt;
 

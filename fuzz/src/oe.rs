@@ -1,7 +1,7 @@
 //! SNIP-9 v2 outside-execution fixtures and the check under test.
 
-use chipi_session_guest::core::felt::{encode_short_string, felt_to_hex, parse_felt};
-use chipi_session_guest::core::snip12;
+use chipi_session_guest::crypto::felt::{encode_short_string, felt_to_hex, parse_felt};
+use chipi_session_guest::crypto::snip12;
 use chipi_session_guest::protocol::calls::{selector_for, Call};
 use serde_json::{json, Value};
 use starknet_crypto::Felt;

@@ -2,11 +2,11 @@
 //!
 //! The crate is compiled to a `wasm32-wasip2` component exporting the
 //! `chipi:session/session` interface (see `wit/session.wit`). Its cryptography
-//! ([`core`]), protocol ([`protocol`]) and use cases ([`ops`]) never touch a
+//! ([`crypto`]), protocol ([`protocol`]) and use cases ([`ops`]) never touch a
 //! WASI import and are unit-tested natively; the thin adapter in `component`
 //! (wasm only) backs [`ops::Ports`] with the imports.
 
-pub mod core;
+pub mod crypto;
 pub mod ops;
 pub mod protocol;
 

@@ -18,6 +18,18 @@ pub fn interop_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
+/// The entries of a SNIP-12 corpus file (`typed_data.json`,
+/// `typed_data_rejected.json`): a JSON array of documents, each with its name,
+/// account and, where starknet.js hashes it, the hash it gives. The one place
+/// that knows where the corpus lives.
+pub fn corpus(file: &str) -> Vec<Value> {
+    let path = interop_dir().join("corpus").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str::<Vec<Value>>(&text)
+        .unwrap_or_else(|e| panic!("{} is not a JSON array: {e}", path.display()))
+}
+
 /// Install the pinned npm packages once per test process (`install.sh` is a
 /// no-op when they are current and serialises concurrent callers).
 pub fn ensure_installed() {
@@ -46,7 +58,7 @@ pub fn ensure_installed() {
 /// Answer a batch of referee operations (see `tests/interop/README.md`);
 /// results come back in the order of `ops`. Panics when the referee cannot run
 /// or answers something other than one result per op.
-pub fn referee(ops: Vec<Value>) -> Vec<Value> {
+pub fn referee(ops: &[Value]) -> Vec<Value> {
     ensure_installed();
     let count = ops.len();
     let input = serde_json::to_vec(&json!({ "ops": ops })).expect("ops serialize");
@@ -99,7 +111,7 @@ pub fn run_sdk_client(args: &Value) -> (Value, bool, String) {
         .current_dir(interop_dir())
         .stdin(Stdio::null())
         .output()
-        .expect("node runs sdk_client.mjs");
+        .expect("node runs sdk_client.mjs (is Node.js installed?)");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use chipi_session_guest::core::envelope::{self, KdfParams};
-use chipi_session_guest::core::felt::{felt_to_hex, parse_felt};
-use chipi_session_guest::core::keys::SigningKey;
-use chipi_session_guest::core::owner_key;
+use chipi_session_guest::crypto::envelope::{self, KdfParams};
+use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
+use chipi_session_guest::crypto::keys::SigningKey;
+use chipi_session_guest::crypto::owner_key;
 use chipi_session_guest::protocol::record::{SessionRecord, RECORD_VERSION};
 use serde_json::{json, Value};
 

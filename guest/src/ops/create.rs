@@ -2,9 +2,9 @@
 
 use super::ports::Ports;
 use super::{pending, signing, stored, Env};
-use crate::core::envelope::{self, KdfParams};
-use crate::core::felt::felt_to_hex;
-use crate::core::keys::SigningKey;
+use crate::crypto::envelope::{self, KdfParams};
+use crate::crypto::felt::felt_to_hex;
+use crate::crypto::keys::SigningKey;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{CreateOptions, SessionContext, SessionKeyData, SessionState};
 use crate::protocol::record::{SessionRecord, RECORD_VERSION};

@@ -3,7 +3,7 @@
 use super::ports::Ports;
 use super::signing::{self, Signer};
 use super::{pending, stored, Env};
-use crate::core::felt::parse_felt;
+use crate::crypto::felt::parse_felt;
 use crate::protocol::calls::{calls_digest, parse_calls};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{CallInput, SessionContext};

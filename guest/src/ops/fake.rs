@@ -10,7 +10,7 @@ use starknet_crypto::Felt;
 use zeroize::Zeroizing;
 
 use super::ports::{HttpResponse, Ports};
-use crate::core::felt::{encode_short_string, felt_to_hex, parse_felt};
+use crate::crypto::felt::{encode_short_string, felt_to_hex, parse_felt};
 use crate::protocol::calls::selector_for;
 
 /// What the fake account remembers of a session.

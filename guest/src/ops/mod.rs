@@ -23,7 +23,7 @@ pub use status::get_session_status;
 
 use starknet_crypto::Felt;
 
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, WalletType};
 

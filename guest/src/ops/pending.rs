@@ -19,7 +19,7 @@
 use super::ports::Ports;
 use super::remote::{self, Sent};
 use super::{stored, Env};
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{PendingOperation, PendingTransaction, Registration, SessionRecord};
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};

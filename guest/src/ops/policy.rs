@@ -6,7 +6,7 @@ use starknet_crypto::Felt;
 use super::ports::Ports;
 use super::signing::{self, Signer};
 use super::{pending, remote, stored, Env};
-use crate::core::felt::parse_felt;
+use crate::crypto::felt::parse_felt;
 use crate::protocol::calls::{calls_digest, entrypoints, set_spending_policy_calldata, Call, U256};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, SpendingPolicy, SpendingPolicyInput};

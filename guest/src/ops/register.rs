@@ -4,7 +4,7 @@ use super::create::MAX_DURATION_SECS;
 use super::ports::Ports;
 use super::signing::{self, Signer};
 use super::{pending, stored, Env};
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 use crate::protocol::calls::{add_or_update_session_key_calldata, calls_digest, entrypoints, Call};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{RegisterOptions, SessionContext};

@@ -10,7 +10,7 @@
 use super::create::MAX_DURATION_SECS;
 use super::ports::Ports;
 use super::{pending, remote, stored, Env};
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 use crate::protocol::calls::entrypoints;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, SessionData, SessionState, SessionStatus};

@@ -6,8 +6,8 @@ use zeroize::Zeroizing;
 
 use super::fake::FakePorts;
 use super::*;
-use crate::core::keys::SigningKey;
-use crate::core::owner_key::seal_owner_key;
+use crate::crypto::keys::SigningKey;
+use crate::crypto::owner_key::seal_owner_key;
 use crate::protocol::model::*;
 use crate::protocol::record::SessionRecord;
 
@@ -78,7 +78,7 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
     let env = Env::new(&context).unwrap();
     let opened = signing::session_key(&env, &record).unwrap();
     assert_eq!(
-        crate::core::felt::felt_to_hex(&opened.public_key()),
+        crate::crypto::felt::felt_to_hex(&opened.public_key()),
         key.public_key
     );
     let wrong = ctx_with("9999", WalletType::Chipi);

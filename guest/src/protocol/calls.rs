@@ -6,7 +6,7 @@ use starknet_crypto::Felt;
 
 use super::error::{Result, SessionError};
 use super::model::CallInput;
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 
 /// Most calls in one execute.
 pub const MAX_CALLS: usize = 64;

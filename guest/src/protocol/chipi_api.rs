@@ -6,7 +6,7 @@ use starknet_crypto::Felt;
 
 use super::calls::{truncate, Call};
 use super::error::{BackendError, Result, SessionError};
-use crate::core::felt::felt_to_hex;
+use crate::crypto::felt::felt_to_hex;
 
 /// Value of the `__chipi_api_version` query parameter.
 pub const API_VERSION: &str = "2025-12-30";
@@ -195,7 +195,7 @@ pub fn transaction_hash_from_response(body: &Value) -> Result<String> {
         .get("transactionHash")
         .and_then(Value::as_str)
         .ok_or_else(|| SessionError::response("response carries no transactionHash"))?;
-    let felt = crate::core::felt::parse_felt(hash)
+    let felt = crate::crypto::felt::parse_felt(hash)
         .map_err(|_| SessionError::response("transactionHash is not a felt"))?;
     Ok(felt_to_hex(&felt))
 }

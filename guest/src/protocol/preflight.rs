@@ -5,7 +5,7 @@ use starknet_crypto::Felt;
 
 use super::calls::{selector_for, Call};
 use super::error::{Result, SessionError};
-use crate::core::felt::felt_to_hex;
+use crate::crypto::felt::felt_to_hex;
 
 /// Entrypoints a session key may never call, whatever its whitelist.
 pub const ADMIN_ENTRYPOINTS: [&str; 9] = [

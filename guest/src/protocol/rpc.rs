@@ -7,7 +7,7 @@ use starknet_crypto::Felt;
 use super::calls::{felt_to_u32, felt_to_u64, selector_for, U256};
 use super::error::{BackendError, Result, SessionError};
 use super::model::{SessionData, SpendingPolicy};
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 
 /// Largest whitelist the status call will read entry by entry.
 pub const MAX_WHITELIST_READ: u32 = 256;

@@ -19,8 +19,8 @@ use starknet_crypto::{poseidon_hash_many, Felt};
 
 use super::calls::{felt_to_u128, Call};
 use super::error::{Result, SessionError};
-use crate::core::felt::{encode_short_string, felt_to_hex};
-use crate::core::snip12;
+use crate::crypto::felt::{encode_short_string, felt_to_hex};
+use crate::crypto::snip12;
 
 /// Domain name of SNIP-9 v2 outside executions.
 pub const OUTSIDE_EXECUTION_DOMAIN: &str = "Account.execute_from_outside";

@@ -3,7 +3,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::*;
-use crate::core::snip12::{type_hash, Revision};
+use crate::crypto::snip12::{type_hash, Revision};
 use crate::protocol::calls::selector_for;
 
 const NOW: u64 = 1_800_000_000;

@@ -7,7 +7,7 @@
 use starknet_crypto::{pedersen_hash, poseidon_hash};
 
 use super::Revision;
-use crate::core::felt::Felt;
+use crate::crypto::felt::Felt;
 
 /// The root over `leaves`, or `None` for an empty list.
 pub(super) fn merkle_root(leaves: &[Felt], revision: Revision) -> Option<Felt> {

@@ -235,7 +235,7 @@ pub fn verify(public_key: &Felt, msg_hash: &Felt, signature: &Signature) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::felt::parse_felt;
+    use crate::crypto::felt::parse_felt;
     use rand::RngCore;
 
     // Vector from starknet-rs / cairo-lang (`test_get_public_key`, `test_sign`).

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 
 use self::encode::Encoder;
 use self::schema::{Schema, Scope};
-use crate::core::error::{error_name, TypedDataError};
-use crate::core::felt::Felt;
+use crate::crypto::error::{error_name, TypedDataError};
+use crate::crypto::felt::Felt;
 
 /// Deepest nesting of types or values we accept.
 pub const MAX_DEPTH: usize = 32;

@@ -1,7 +1,7 @@
 //! At most one transaction per intent, whatever the backend or the network does
 //! with the answer: the real component in the real host against the sandbox.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chipi_session_e2e::{cache_dir, err, ok, Harness, RECIPIENT, TOKEN};
@@ -29,12 +29,11 @@ fn session_transactions(h: &Harness) -> usize {
         .count()
 }
 
-fn execute_faults(f: Faults) -> Faults {
-    Faults {
-        endpoint: Some("execute-sponsored-transaction".into()),
-        remaining: Some(1),
-        ..f
-    }
+/// `f`, on the next `execute-sponsored-transaction` request only.
+fn execute_faults(mut f: Faults) -> Faults {
+    f.endpoint = Some("execute-sponsored-transaction".into());
+    f.remaining = Some(1);
+    f
 }
 
 async fn calls_used_on_chain(h: &Harness) -> u32 {
@@ -205,7 +204,7 @@ impl SessionStore for FlakyStore {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
-        let mut left = self.cas_left.lock().unwrap_or_else(|e| e.into_inner());
+        let mut left = self.cas_left.lock().unwrap_or_else(PoisonError::into_inner);
         match *left {
             Some(0) => return Err(StoreError::Backend("disk full".into())),
             Some(n) => *left = Some(n - 1),
@@ -227,8 +226,8 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
     let sink = warnings.clone();
     let mut imports = h.imports_with_token(&h.bearer).with_warning_sink(move |w| {
         sink.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(w.to_owned())
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(w.to_owned());
     });
     imports.store = store.clone() as Arc<dyn SessionStore>;
     let handle = chipi_session_e2e::runtime().instance(imports);
@@ -249,20 +248,29 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
     };
     ok(handle.register_session(&ctx, &options).await);
     // The pending record is written, the send succeeds, the update after it fails.
-    *store.cas_left.lock().unwrap_or_else(|e| e.into_inner()) = Some(1);
+    *store
+        .cas_left
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(1);
     let hash = ok(handle.execute_with_session(&ctx, &[transfer(5)]).await);
     assert_eq!(
         h.sandbox.transactions().last().map(|t| t.hash.clone()),
         Some(hash.clone())
     );
-    let seen = warnings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let seen = warnings
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     assert!(
         seen.iter()
             .any(|w| w.contains(&hash) && w.contains("could not be updated")),
         "{seen:?}"
     );
     // The store recovers: the next operation counts that transaction once.
-    *store.cas_left.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *store
+        .cas_left
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(status.remaining_calls, Some(4));
     ok(handle.execute_with_session(&ctx, &[transfer(5)]).await);
@@ -300,7 +308,7 @@ async fn every_nonce_is_used_by_at_most_one_transaction() {
             // Retry each intent until it settles, as a script would.
             for _ in 0..4 {
                 match handle.execute_with_session(&h.ctx(), &call).await {
-                    Ok(Ok(_)) | Ok(Err(SessionError::AlreadyExecuted(_))) => break,
+                    Ok(Ok(_) | Err(SessionError::AlreadyExecuted(_))) => break,
                     Ok(Err(SessionError::TransactionPending(_))) => continue,
                     other => panic!("unexpected outcome: {other:?}"),
                 }

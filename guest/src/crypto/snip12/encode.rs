@@ -35,8 +35,8 @@ use super::js::{byte_array_words, get_hex, is_hex_literal, to_bigint, NotBigInt}
 use super::merkle::merkle_root;
 use super::schema::{tuple_inner, Field, Schema, Scope};
 use super::{Revision, MAX_DEPTH};
-use crate::core::error::{error_name, TypedDataError};
-use crate::core::felt::{accumulate_digits, felt_from_be_checked, Felt};
+use crate::crypto::error::{error_name, TypedDataError};
+use crate::crypto::felt::{accumulate_digits, felt_from_be_checked, Felt};
 
 /// Where a value sits: the struct that declares it and the member's name
 /// (starknet.js `ctx`), needed by `enum` and `merkletree` members.

@@ -1,13 +1,13 @@
 //! Decryption of a wallet's owner key from the ciphertext Chipi stores.
 //!
 //! Two formats are read:
-//! - our envelope ([`crate::core::envelope`]), recognised by a leading
+//! - our envelope ([`crate::crypto::envelope`]), recognised by a leading
 //!   `v<digits>.`; for an owner key the associated data binds the wallet
 //!   address and, in the session-public-key slot, the felt **0** (an owner
 //!   key has no session; zero can never be a session public key, so owner
 //!   and session envelopes cannot be confused). [`seal_owner_key`] writes it
 //!   (sandbox wallets, tests);
-//! - CryptoJS passphrase mode ([`crate::core::cryptojs`]), what Chipi's
+//! - CryptoJS passphrase mode ([`crate::crypto::cryptojs`]), what Chipi's
 //!   SDK stores today.
 //!
 //! In both cases the plaintext must be a valid Stark private key.
@@ -86,8 +86,8 @@ fn looks_like_envelope(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::cryptojs::encrypt_for_tests;
-    use crate::core::felt::parse_felt;
+    use crate::crypto::cryptojs::encrypt_for_tests;
+    use crate::crypto::felt::parse_felt;
 
     const FAST: KdfParams = KdfParams {
         m_kib: 64,
@@ -128,7 +128,7 @@ mod tests {
             "0x0",
             "1234",
             "0x",
-            &format!("{:#x}", crate::core::keys::CURVE_ORDER),
+            &format!("{:#x}", crate::crypto::keys::CURVE_ORDER),
         ] {
             let ct = encrypt_for_tests(text, "123456", [3u8; 8]);
             assert_eq!(

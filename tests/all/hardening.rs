@@ -25,8 +25,8 @@ fn transfer() -> Call {
 fn stored_record(h: &Harness) -> (String, Value) {
     let key = format!(
         "chipi-session/v1/session/{}",
-        chipi_session_guest::core::felt::felt_to_hex(
-            &chipi_session_guest::core::felt::parse_felt(&h.wallet.address).expect("address")
+        chipi_session_guest::crypto::felt::felt_to_hex(
+            &chipi_session_guest::crypto::felt::parse_felt(&h.wallet.address).expect("address")
         )
     );
     let bytes = h.store.get(&key).expect("store").expect("a record");

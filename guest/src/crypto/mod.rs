@@ -10,7 +10,7 @@
 pub mod cryptojs;
 /// Our versioned session-key ciphertext envelope (Argon2id + AES-256-GCM).
 pub mod envelope;
-/// Typed errors of every core module; messages never carry secret material.
+/// Typed errors of every crypto module; messages never carry secret material.
 pub mod error;
 /// Field elements: strict parsing, hex formatting, Cairo short strings.
 pub mod felt;

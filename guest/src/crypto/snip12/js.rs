@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use crate::core::felt::{accumulate_digits, Felt, PRIME_BE, SHORT_STRING_MAX_LEN};
+use crate::crypto::felt::{accumulate_digits, Felt, PRIME_BE, SHORT_STRING_MAX_LEN};
 
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -169,7 +169,7 @@ fn string_to_bigint(s: &str) -> Result<JsInt, NotBigInt> {
             negative: negative && magnitude != [0u8; 32],
             magnitude,
         }),
-        Err(crate::core::error::FeltError::Overflow) => Err(NotBigInt::Refused("number too large")),
+        Err(crate::crypto::error::FeltError::Overflow) => Err(NotBigInt::Refused("number too large")),
         Err(_) => Err(NotBigInt::Syntax),
     }
 }

@@ -38,7 +38,7 @@ async fn registered(h: &Harness, max_calls: u32, allow: &[&str], duration: Optio
     let options = RegisterOptions {
         valid_until: None,
         max_calls: Some(max_calls),
-        allowed_entrypoints: allow.iter().map(|s| s.to_string()).collect(),
+        allowed_entrypoints: allow.iter().map(ToString::to_string).collect(),
     };
     ok(handle.register_session(&ctx, &options).await);
 }

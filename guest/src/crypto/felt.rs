@@ -4,7 +4,7 @@
 //! The parsers here are deliberately strict (no sign, no whitespace, no
 //! reduction modulo the prime): a value that does not denote a field element
 //! exactly is an error. The lenient JavaScript-`BigInt` reading that SNIP-12
-//! typed data needs lives in [`crate::core::snip12`].
+//! typed data needs lives in [`crate::crypto::snip12`].
 
 pub use starknet_crypto::Felt;
 

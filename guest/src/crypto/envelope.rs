@@ -98,7 +98,7 @@ impl Default for KdfParams {
 /// Encrypts a session private key for storage.
 ///
 /// `salt` and `nonce` must be fresh CSPRNG output for every call (the caller
-/// supplies them because the core never draws randomness itself).
+/// supplies them because the crypto module never draws randomness itself).
 pub fn seal(
     secret: &SigningKey,
     encrypt_key: &str,
@@ -351,7 +351,7 @@ fn parse_canonical_u32(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::felt::parse_felt;
+    use crate::crypto::felt::parse_felt;
 
     const FAST: KdfParams = KdfParams {
         m_kib: 64,

@@ -1,4 +1,4 @@
-//! Error types of the core modules.
+//! Error types of the crypto modules.
 //!
 //! Rule for every variant: the message may name a *type* or a *field* of a
 //! public schema, never a value that was parsed, decrypted or derived, so an
@@ -155,9 +155,9 @@ pub enum TypedDataError {
     InvalidEnum(String),
 }
 
-/// Any error of the core modules, for callers that do not care which one.
+/// Any error of the crypto modules, for callers that do not care which one.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CoreError {
+pub enum CryptoError {
     /// See [`FeltError`].
     #[error(transparent)]
     Felt(#[from] FeltError),
@@ -203,7 +203,7 @@ mod tests {
             .to_string(),
             "bad value for type `u128`: out of range"
         );
-        let core: CoreError = KeyError::OutOfRange.into();
-        assert_eq!(core.to_string(), "private key out of range");
+        let any: CryptoError = KeyError::OutOfRange.into();
+        assert_eq!(any.to_string(), "private key out of range");
     }
 }

@@ -12,7 +12,7 @@ use starknet_core::types::typed_data::TypedData;
 use super::encode::{Ctx, Encoder};
 use super::schema::{Schema, Scope};
 use super::*;
-use crate::core::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt};
 
 /// Account used by starknet.js's tests.
 const JS_ACCOUNT: &str = "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826";
@@ -774,13 +774,13 @@ fn outside_execution_matches_hand_built_poseidon() {
     ]);
     let domain_hash = poseidon_hash_many(&[
         felt("0x1ff2f602e42168014d405a94f75e8a93d640751d71d16311266e140d8b0a210"),
-        crate::core::felt::encode_short_string("Account.execute_from_outside").unwrap(),
+        crate::crypto::felt::encode_short_string("Account.execute_from_outside").unwrap(),
         Felt::TWO,
         felt("0x534e5f5345504f4c4941"),
         Felt::ONE,
     ]);
     let expected = poseidon_hash_many(&[
-        crate::core::felt::encode_short_string("StarkNet Message").unwrap(),
+        crate::crypto::felt::encode_short_string("StarkNet Message").unwrap(),
         domain_hash,
         felt(OE_ACCOUNT),
         struct_hash,

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{Revision, MAX_DEPTH};
-use crate::core::error::{error_name, TypedDataError};
+use crate::crypto::error::{error_name, TypedDataError};
 
 /// One member of a struct (or variant of an enum) declaration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
