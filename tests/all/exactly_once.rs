@@ -9,7 +9,7 @@ use chipi_session_host::runtime::{
     Call, CreateOptions, RegisterOptions, RuntimeOptions, SessionError, SessionRuntime,
     SessionState,
 };
-use chipi_session_host::sandbox::{Faults, TxSigner};
+use chipi_session_sandbox::{Faults, TxSigner};
 use chipi_session_host::store::{MemoryStore, SessionStore, StoreError};
 
 fn transfer(amount: u32) -> Call {
@@ -191,12 +191,6 @@ struct FlakyStore {
 impl SessionStore for FlakyStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.inner.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
     }
     fn compare_and_swap(
         &self,

@@ -128,8 +128,7 @@ async fn stored_envelope_with_huge_kdf_parameters_is_a_typed_error() {
     parts[2] = "m=262144,t=10,p=8";
     record["encryptedPrivateKey"] = Value::String(parts.join("."));
     h.store
-        .set(&key, &serde_json::to_vec(&record).expect("JSON"))
-        .expect("store");
+        .insert(&key, &serde_json::to_vec(&record).expect("JSON"));
     let e = err(h
         .handle()
         .execute_with_session(&h.ctx(), &[transfer()])
@@ -152,7 +151,7 @@ async fn garbage_in_the_store_is_a_store_error() {
     let (key, _) = stored_record(&h);
     let deep = "[".repeat(100_000);
     for junk in [&b"\xff\xfe"[..], b"{}", b"null", deep.as_bytes()] {
-        h.store.set(&key, junk).expect("store");
+        h.store.insert(&key, junk);
         let handle = h.handle();
         let e = err(handle.execute_with_session(&h.ctx(), &[transfer()]).await);
         assert!(matches!(e, SessionError::Store(_)), "{e:?}");
@@ -203,7 +202,7 @@ async fn idempotent_requests_are_retried_and_rpc_fails_over() {
     h.register(10).await;
     let handle = h.handle();
     // Two 503s on prepare-typed-data: retried with backoff, then through.
-    h.sandbox.set_faults(chipi_session_host::sandbox::Faults {
+    h.sandbox.set_faults(chipi_session_sandbox::Faults {
         status: Some(503),
         endpoint: Some("prepare-typed-data".into()),
         remaining: Some(2),

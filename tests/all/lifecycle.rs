@@ -144,7 +144,7 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn session_is_saved_before_registration_and_survives_a_failed_register() {
-    use chipi_session_host::sandbox::Faults;
+    use chipi_session_sandbox::Faults;
     let h = Harness::start().await;
     let handle = h.handle();
     let ctx = h.ctx();

@@ -8,3 +8,4 @@ mod hardening;
 mod interop;
 mod lifecycle;
 mod refusals;
+mod store_failures;

@@ -5,7 +5,7 @@ use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
     Call, CreateOptions, Imports, RegisterOptions, SessionError, SessionState,
 };
-use chipi_session_host::sandbox::{Faults, SandboxWalletType, Substitution};
+use chipi_session_sandbox::{Faults, SandboxWalletType, Substitution};
 
 fn transfer() -> Call {
     Call {

@@ -8,12 +8,12 @@ pub mod interop;
 
 use std::sync::{Arc, OnceLock};
 
-use chipi_session_host::clock::SharedClock;
+use chipi_session_sandbox::SharedClock;
 use chipi_session_host::runtime::{
     authorities_from_urls, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions,
     SessionContext, SessionHandle, SessionRuntime, StaticToken, Wallet, WalletType,
 };
-use chipi_session_host::sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
+use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
 use chipi_session_host::store::{MemoryStore, SessionStore};
 
 /// The PIN of every test wallet.
@@ -48,7 +48,7 @@ pub fn cache_dir() -> std::path::PathBuf {
 /// A sandbox, a wallet on it, and everything needed to call the component.
 pub struct Harness {
     /// The running sandbox.
-    pub sandbox: Sandbox,
+    pub sandbox: Arc<Sandbox>,
     /// Clock shared by the sandbox and the component.
     pub clock: SharedClock,
     /// The wallet created on the sandbox.
@@ -81,7 +81,7 @@ impl Harness {
             .expect("sandbox starts");
         let wallet = sandbox.create_wallet(PIN, wallet_type);
         Self {
-            sandbox,
+            sandbox: Arc::new(sandbox),
             clock,
             wallet,
             store: Arc::new(MemoryStore::new()),
@@ -129,13 +129,13 @@ impl Harness {
     pub fn imports_with_token(&self, token: &str) -> Imports {
         let config = self.config();
         let urls = [config.api_base_url.as_str(), config.rpc_urls[0].as_str()];
-        Imports {
-            store: self.store.clone() as Arc<dyn SessionStore>,
-            token: Arc::new(StaticToken::new(token)),
-            allowed_authorities: authorities_from_urls(&urls).expect("valid URLs"),
-            clock: Some(self.clock.clone()),
-            on_warning: None,
-        }
+        let clock = self.clock.clone();
+        Imports::new(
+            self.store.clone() as Arc<dyn SessionStore>,
+            Arc::new(StaticToken::new(token)),
+        )
+        .with_allowed_authorities(authorities_from_urls(&urls).expect("valid URLs"))
+        .with_clock(move || clock.now())
     }
 
     /// A component instance handle wired to the sandbox.

@@ -10,7 +10,7 @@ use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::crypto::keys::SigningKey;
 use chipi_session_guest::crypto::owner_key::decrypt_owner_key;
 use chipi_session_host::runtime::{CreateOptions, SessionError, SessionState};
-use chipi_session_host::sandbox::SandboxWalletType;
+use chipi_session_sandbox::SandboxWalletType;
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};

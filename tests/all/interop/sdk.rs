@@ -5,7 +5,7 @@ use chipi_session_e2e::interop::{run_sdk_client, shape};
 use chipi_session_e2e::{ok, Harness, PIN, RECIPIENT, TOKEN};
 use chipi_session_guest::crypto::felt::parse_felt;
 use chipi_session_host::runtime::Call;
-use chipi_session_host::sandbox::{RecordedRequest, SandboxWalletType, TxSigner};
+use chipi_session_sandbox::{RecordedRequest, SandboxWalletType, TxSigner};
 use serde_json::json;
 
 use super::{create_opts, register_opts, transfer_selector, MAX_CALLS};
