@@ -18,7 +18,7 @@
 //          registered, not revoked, not expired, have calls left; ECDSA over the message hash.
 //        Applies add_or_update_session_key / revoke_session_key calls to its session table.
 //   POST /rpc  starknet_call get_session_data -> [valid_until, max_calls, calls_used, len]
-//        (the layout in DESIGN.md section 5), starknet_chainId, starknet_specVersion.
+//        (the layout in docs/protocol.md, "Session account contract"), starknet_chainId, starknet_specVersion.
 //   Every /v1 request must carry x-api-key and the __chipi_api_version query parameter.
 
 import { appendFileSync, realpathSync } from 'node:fs';
