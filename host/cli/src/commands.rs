@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use super::args::{Command, GlobalArgs, PolicyCommand};
 use super::context;
 use super::output::{self, CliError};
-use chipi_session_host::runtime::{Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput};
+use chipi_session_host::runtime::{
+    Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput,
+};
 
 /// Parse `ADDRESS:ENTRYPOINT:FELT,FELT,...` (calldata may be empty).
 pub(crate) fn parse_call_arg(arg: &str) -> anyhow::Result<Call> {
@@ -88,7 +90,10 @@ fn tx_json(tx: &str) -> Value {
 /// Run one session subcommand; returns the JSON result and its human text.
 /// Warnings the component reports are printed to stderr as they arrive and,
 /// on success, listed under `"warnings"` in the JSON result.
-pub(crate) async fn run(global: &GlobalArgs, command: &Command) -> Result<(Value, String), CliError> {
+pub(crate) async fn run(
+    global: &GlobalArgs,
+    command: &Command,
+) -> Result<(Value, String), CliError> {
     let warnings = context::Warnings::default();
     let (mut value, text) = run_with(global, command, &warnings).await?;
     warnings.add_to(&mut value);

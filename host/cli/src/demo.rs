@@ -13,8 +13,8 @@ use chipi_session_host::runtime::{
     Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionRuntime,
     StaticToken, Wallet, WalletType,
 };
-use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
 use chipi_session_host::store::MemoryStore;
+use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
 
 /// STRK token on Starknet, used as the demo transfer target.
 const DEMO_TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";

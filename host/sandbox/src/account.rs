@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use starknet_core::types::Felt;
+use starknet_core::types::{Felt, U256};
 
 use super::error::ApiError;
 use super::felt;
@@ -76,8 +76,6 @@ struct StoredSession {
     calls_used: u32,
     allowed: Vec<Felt>,
 }
-
-type U256 = (u128, u128);
 
 #[derive(Clone, Debug)]
 struct Policy {
@@ -152,7 +150,11 @@ fn bad_calldata(entrypoint: &str, detail: &str) -> ApiError {
 
 impl Account {
     /// A fresh account with no sessions.
-    pub(crate) fn new(address: Felt, owner_public_key: Felt, wallet_type: SandboxWalletType) -> Self {
+    pub(crate) fn new(
+        address: Felt,
+        owner_public_key: Felt,
+        wallet_type: SandboxWalletType,
+    ) -> Self {
         Self {
             address,
             owner_public_key,
@@ -222,10 +224,10 @@ impl Account {
         self.policies
             .get(&(*key, *token))
             .map(|p| SpendingPolicyInfo {
-                max_per_call: felt::u256_dec(p.max_per_call),
-                max_per_window: felt::u256_dec(p.max_per_window),
+                max_per_call: p.max_per_call.to_string(),
+                max_per_window: p.max_per_window.to_string(),
                 window_seconds: p.window_seconds,
-                spent: felt::u256_dec(p.spent),
+                spent: p.spent.to_string(),
                 window_start: p.window_start,
             })
     }
@@ -253,13 +255,13 @@ impl Account {
     pub(crate) fn get_spending_policy(&self, key: &Felt, token: &Felt) -> Vec<Felt> {
         match self.policies.get(&(*key, *token)) {
             Some(p) => vec![
-                Felt::from(p.max_per_call.0),
-                Felt::from(p.max_per_call.1),
-                Felt::from(p.max_per_window.0),
-                Felt::from(p.max_per_window.1),
+                Felt::from(p.max_per_call.low()),
+                Felt::from(p.max_per_call.high()),
+                Felt::from(p.max_per_window.low()),
+                Felt::from(p.max_per_window.high()),
                 Felt::from(p.window_seconds),
-                Felt::from(p.spent.0),
-                Felt::from(p.spent.1),
+                Felt::from(p.spent.low()),
+                Felt::from(p.spent.high()),
                 Felt::from(p.window_start),
             ],
             None => vec![Felt::ZERO; 8],
@@ -368,7 +370,7 @@ impl Account {
                             max_per_call,
                             max_per_window,
                             window_seconds,
-                            spent: (0, 0),
+                            spent: U256::from(0u8),
                             window_start: 0,
                         },
                     );
@@ -484,17 +486,17 @@ impl Account {
             if policy.window_start == 0
                 || now >= policy.window_start.saturating_add(policy.window_seconds)
             {
-                policy.spent = (0, 0);
+                policy.spent = U256::from(0u8);
                 policy.window_start = now;
             }
-            if felt::u256_cmp(amount, policy.max_per_call).is_gt() {
+            if amount > policy.max_per_call {
                 return Err(ApiError::bad_request(
                     "SPENDING_LIMIT_EXCEEDED",
                     "Spending limit exceeded: amount above max per call",
                 ));
             }
-            let new_spent = felt::u256_add(policy.spent, amount)
-                .filter(|s| felt::u256_cmp(*s, policy.max_per_window).is_le())
+            let new_spent = felt::u256_checked_add(policy.spent, amount)
+                .filter(|s| *s <= policy.max_per_window)
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "SPENDING_LIMIT_EXCEEDED",

@@ -4,7 +4,7 @@
 //! Nothing here is shared with the guest component; the sandbox is meant to be an
 //! independent implementation of the same wire rules.
 
-use starknet_core::types::Felt;
+use starknet_core::types::{Felt, U256};
 use starknet_core::utils::{cairo_short_string_to_felt, get_selector_from_name};
 
 /// Parse a felt from a `0x`-hex or decimal string. Rejects empty strings,
@@ -90,47 +90,22 @@ pub(crate) fn selector(name: &str) -> Felt {
     get_selector_from_name(name).unwrap_or(Felt::ZERO)
 }
 
-/// Build a u256 `(low, high)` from two felts, each of which must fit u128.
-pub(crate) fn u256_from_felts(low: &Felt, high: &Felt) -> Option<(u128, u128)> {
-    Some((u128::try_from(*low).ok()?, u128::try_from(*high).ok()?))
+/// A u256 from its `(low, high)` felts, each of which must fit u128.
+pub(crate) fn u256_from_felts(low: &Felt, high: &Felt) -> Option<U256> {
+    Some(U256::from_words(
+        u128::try_from(*low).ok()?,
+        u128::try_from(*high).ok()?,
+    ))
 }
 
-/// Add two u256 values given as `(low, high)`; `None` on overflow.
-pub(crate) fn u256_add(a: (u128, u128), b: (u128, u128)) -> Option<(u128, u128)> {
-    let (low, carry) = a.0.overflowing_add(b.0);
-    let high = a.1.checked_add(b.1)?.checked_add(u128::from(carry))?;
-    Some((low, high))
-}
-
-/// Compare two u256 values given as `(low, high)`.
-pub(crate) fn u256_cmp(a: (u128, u128), b: (u128, u128)) -> std::cmp::Ordering {
-    (a.1, a.0).cmp(&(b.1, b.0))
-}
-
-/// Decimal string of a u256 given as `(low, high)`.
-pub(crate) fn u256_dec(v: (u128, u128)) -> String {
-    if v.1 == 0 {
-        return v.0.to_string();
-    }
-    // Long division by 10 over four 64-bit limbs (most significant first).
-    let mut limbs = [
-        (v.1 >> 64) as u64,
-        v.1 as u64,
-        (v.0 >> 64) as u64,
-        v.0 as u64,
-    ];
-    let mut digits = Vec::new();
-    while limbs.iter().any(|&l| l != 0) {
-        let mut rem: u128 = 0;
-        for limb in &mut limbs {
-            let cur = (rem << 64) | u128::from(*limb);
-            *limb = (cur / 10) as u64;
-            rem = cur % 10;
-        }
-        digits.push(b'0' + rem as u8);
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+/// `a + b`, `None` on overflow (`U256`'s `+` panics instead).
+pub(crate) fn u256_checked_add(a: U256, b: U256) -> Option<U256> {
+    let (low, carry) = a.low().overflowing_add(b.low());
+    let high = a
+        .high()
+        .checked_add(b.high())?
+        .checked_add(u128::from(carry))?;
+    Some(U256::from_words(low, high))
 }
 
 /// A random felt below 2^251 (valid as an address or nonce).
@@ -185,12 +160,25 @@ mod tests {
 
     #[test]
     fn u256_helpers() {
-        assert_eq!(u256_add((u128::MAX, 0), (1, 0)), Some((0, 1)));
-        assert_eq!(u256_add((0, u128::MAX), (0, 1)), None);
-        assert_eq!(u256_dec((0, 1)), "340282366920938463463374607431768211456");
+        let w = U256::from_words;
+        assert_eq!(u256_checked_add(w(u128::MAX, 0), w(1, 0)), Some(w(0, 1)));
+        assert_eq!(u256_checked_add(w(0, u128::MAX), w(0, 1)), None);
         assert_eq!(
-            u256_cmp((5, 1), (u128::MAX, 0)),
-            std::cmp::Ordering::Greater
+            u256_checked_add(w(u128::MAX, u128::MAX - 1), w(1, 0)),
+            Some(w(0, u128::MAX))
+        );
+        assert_eq!(
+            w(0, 1).to_string(),
+            "340282366920938463463374607431768211456"
+        );
+        assert!(w(5, 1) > w(u128::MAX, 0));
+        assert_eq!(
+            u256_from_felts(&Felt::from(7u8), &Felt::from(1u8)),
+            Some(w(7, 1))
+        );
+        assert_eq!(
+            u256_from_felts(&(Felt::from(u128::MAX) + Felt::ONE), &Felt::ZERO),
+            None
         );
     }
 

@@ -48,8 +48,8 @@
 
 mod account;
 mod admin;
-mod clock;
 mod chipi_api;
+mod clock;
 mod error;
 mod faults;
 mod felt;

@@ -181,7 +181,9 @@ impl Shared {
     /// Lock the state; a poisoned lock (a panic elsewhere) is recovered, since every
     /// mutation is completed before the guard is dropped.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn now(&self) -> u64 {

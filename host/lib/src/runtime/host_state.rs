@@ -13,9 +13,9 @@ use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::http_policy::HttpPolicy;
+use super::imports::WallClock;
 use super::redact::redact_urls_in;
 use super::token::TokenSource;
-use super::imports::WallClock;
 use crate::store::SessionStore;
 
 /// Bytes of guest stderr kept for error reports; the rest is dropped.

@@ -75,7 +75,10 @@ pub(crate) mod conformance {
     pub(crate) fn remove(store: &dyn SessionStore, key: &str) {
         loop {
             let current = store.get(key).unwrap();
-            if store.compare_and_swap(key, current.as_deref(), None).unwrap() {
+            if store
+                .compare_and_swap(key, current.as_deref(), None)
+                .unwrap()
+            {
                 return;
             }
         }

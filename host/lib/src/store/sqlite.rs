@@ -339,7 +339,9 @@ mod tests {
             .unwrap();
         let secret = b"v1.argon2id.secret-ciphertext-4711";
         let errors = [
-            store.compare_and_swap("absent", None, Some(secret)).unwrap_err(),
+            store
+                .compare_and_swap("absent", None, Some(secret))
+                .unwrap_err(),
             store
                 .compare_and_swap("k", Some(b"prev-4712"), Some(secret))
                 .unwrap_err(),

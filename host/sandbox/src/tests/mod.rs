@@ -1,10 +1,10 @@
 //! Tests of the sandbox over real loopback HTTP, one file per concern.
 
-mod support;
 mod auth_and_prepare;
-mod sessions;
-mod typed_data;
-mod policies;
 mod faults;
-mod rpc_and_admin;
 mod nonces;
+mod policies;
+mod rpc_and_admin;
+mod sessions;
+mod support;
+mod typed_data;

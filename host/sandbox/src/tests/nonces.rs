@@ -509,11 +509,7 @@ async fn delay_after_apply_applies_first_then_delays_the_answer() {
         remaining: Some(1),
         ..Faults::default()
     });
-    let out = tokio::time::timeout(
-        Duration::from_millis(300),
-        env.execute_hyper(&body),
-    )
-    .await;
+    let out = tokio::time::timeout(Duration::from_millis(300), env.execute_hyper(&body)).await;
     assert!(
         out.is_err(),
         "the client got an answer within 300 ms: {out:?}"

@@ -331,4 +331,3 @@ pub(crate) fn session_key() -> (Felt, Felt) {
     let sk = felt::random_private_key();
     (sk, starknet_crypto::get_public_key(&sk))
 }
-
