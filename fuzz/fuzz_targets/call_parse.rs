@@ -2,14 +2,14 @@
 //! checks (admin blocklist, whitelist, self-call) and u256 parsing. Never a
 //! panic; plus round-trip properties (a parsed call re-parses from its API
 //! JSON to itself; a whitelist never holds an admin selector or a duplicate;
-//! `U256::parse(to_decimal(x)) == x`).
+//! `parse_u256(x.to_string()) == x`).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use chipi_session_guest::crypto::felt::{parse_felt, parse_u32_str, parse_u64_str};
+use chipi_session_guest::protocol::calldata::{self, parse_u256};
 use chipi_session_guest::protocol::calls::{
-    add_or_update_session_key_calldata, felt_to_u128, felt_to_u32, felt_to_u64, selector_for,
-    set_spending_policy_calldata, truncate, Call, U256,
+    felt_to_u128, felt_to_u32, felt_to_u64, selector_for, truncate, Call,
 };
 use chipi_session_guest::protocol::model::CallInput;
 use chipi_session_guest::protocol::preflight::{
@@ -32,7 +32,10 @@ impl FeltText {
     fn text(&self) -> String {
         match self {
             Self::Hex(n) => format!("{n:#x}"),
-            Self::HexWide(b) => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+            Self::HexWide(b) => format!(
+                "0x{}",
+                b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            ),
             Self::Decimal(n) => n.to_string(),
             Self::Padded(z, n) => format!("0x{}{n:x}", "0".repeat(usize::from(*z % 70))),
             Self::Any(s) => s.clone(),
@@ -111,7 +114,11 @@ fuzz_target!(|input: Input| {
                 entrypoint: api["entrypoint"].as_str().unwrap_or_default().into(),
                 calldata: api["calldata"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             };
             let reparsed = Call::parse(&again).expect("a parsed call's API JSON re-parses");
@@ -138,16 +145,20 @@ fuzz_target!(|input: Input| {
             assert!(!calls.is_empty());
             assert!(calls.iter().all(|c| !is_admin_selector(&c.selector)));
         }
-        let _ = add_or_update_session_key_calldata(wallet, 1, 2, &whitelist);
+        let _ = calldata::add_or_update_session_key(wallet, wallet, 1, 2, &whitelist);
     }
     let _ = parse_u64_str(&wallet_text);
     let _ = parse_u32_str(&wallet_text);
     for a in input.amounts.iter().take(8) {
         let text = a.text();
-        if let Some(x) = U256::parse(&text) {
-            let dec = x.to_decimal();
-            assert_eq!(U256::parse(&dec), Some(x), "u256 decimal round trip: {text:?} -> {dec}");
-            let _ = set_spending_policy_calldata(Felt::ONE, Felt::TWO, x, x, 60);
+        if let Some(x) = parse_u256(&text) {
+            let dec = x.to_string();
+            assert_eq!(
+                parse_u256(&dec),
+                Some(x),
+                "u256 decimal round trip: {text:?} -> {dec}"
+            );
+            let _ = calldata::set_spending_policy(Felt::ONE, Felt::ONE, Felt::TWO, x, x, 60);
         }
         if let Ok(f) = parse_felt(&text) {
             let _ = (felt_to_u128(&f), felt_to_u64(&f), felt_to_u32(&f));

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::ops::{self, HttpResponse, Ports};
 use crate::protocol::chipi_api::MAX_RESPONSE_BYTES;
-use crate::protocol::error::SessionError as CoreError;
+use crate::protocol::error::{session_error_table, BackendError, SessionError};
 use crate::protocol::model as m;
 
 wit_bindgen::generate!({
@@ -218,31 +218,44 @@ fn context(ctx: t::SessionContext) -> m::SessionContext {
     }
 }
 
-fn error(e: CoreError) -> t::SessionError {
-    match e {
-        CoreError::InvalidWalletType(m) => t::SessionError::InvalidWalletTypeForSession(m),
-        CoreError::Expired(m) => t::SessionError::SessionExpired(m),
-        CoreError::NotRegistered(m) => t::SessionError::SessionNotRegistered(m),
-        CoreError::Revoked(m) => t::SessionError::SessionRevoked(m),
-        CoreError::MaxCallsExceeded(m) => t::SessionError::SessionMaxCallsExceeded(m),
-        CoreError::EntrypointNotAllowed(m) => t::SessionError::SessionEntrypointNotAllowed(m),
-        CoreError::DecryptionFailed(m) => t::SessionError::SessionDecryptionFailed(m),
-        CoreError::CreationFailed(m) => t::SessionError::SessionCreationFailed(m),
-        CoreError::InvalidResponse(m) => t::SessionError::SessionInvalidResponse(m),
-        CoreError::InvalidSpendingPolicy(m) => t::SessionError::InvalidSpendingPolicy(m),
-        CoreError::Backend(b) => t::SessionError::Backend(t::BackendError {
-            status: b.status,
-            code: b.code,
-            message: b.message,
-        }),
-        CoreError::Transport(m) => t::SessionError::Transport(m),
-        CoreError::InvalidInput(m) => t::SessionError::InvalidInput(m),
-        CoreError::Store(m) => t::SessionError::Store(m),
-        CoreError::Unauthorized(m) => t::SessionError::Unauthorized(m),
-        CoreError::TransactionPending(m) => t::SessionError::TransactionPending(m),
-        CoreError::AlreadyExecuted(m) => t::SessionError::AlreadyExecuted(m),
+/// An error payload as the WIT `session-error` variant carries it.
+trait ToWit {
+    /// The WIT payload type.
+    type Wit;
+    /// Convert.
+    fn to_wit(self) -> Self::Wit;
+}
+
+impl ToWit for String {
+    type Wit = String;
+    fn to_wit(self) -> String {
+        self
     }
 }
+
+impl ToWit for BackendError {
+    type Wit = t::BackendError;
+    fn to_wit(self) -> t::BackendError {
+        t::BackendError {
+            status: self.status,
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
+/// `error`: every row of the error table, variant to WIT case.
+macro_rules! wit_error {
+    ($($variant:ident => $wit:ident, $code:literal, $origin:ident;)*) => {
+        /// The WIT `session-error` case of a guest error.
+        fn error(e: SessionError) -> t::SessionError {
+            match e {
+                $(SessionError::$variant(payload) => t::SessionError::$wit(payload.to_wit()),)*
+            }
+        }
+    };
+}
+session_error_table!(wit_error);
 
 fn key_data(k: m::SessionKeyData) -> t::SessionKeyData {
     t::SessionKeyData {
@@ -276,7 +289,7 @@ fn policy(p: m::SpendingPolicy) -> t::SpendingPolicy {
 /// Run one operation: convert the context, start its time budget, map errors.
 fn run<T>(
     ctx: t::SessionContext,
-    op: impl FnOnce(&m::SessionContext, &mut WasiPorts) -> Result<T, CoreError>,
+    op: impl FnOnce(&m::SessionContext, &mut WasiPorts) -> Result<T, SessionError>,
 ) -> Result<T, t::SessionError> {
     let mut ports = WasiPorts::new(ctx.config.timeout_ms);
     op(&context(ctx), &mut ports).map_err(error)

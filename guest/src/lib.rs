@@ -10,5 +10,7 @@ pub mod crypto;
 pub mod ops;
 pub mod protocol;
 
-#[cfg(target_family = "wasm")]
+// Not in test builds: a wasm test binary then imports only what the standard
+// library needs, and runs under a plain WASI runner (`tests/wasi-runner`).
+#[cfg(all(target_family = "wasm", not(test)))]
 mod component;

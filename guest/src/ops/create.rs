@@ -7,7 +7,7 @@ use crate::crypto::felt::felt_to_hex;
 use crate::crypto::keys::SigningKey;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{CreateOptions, SessionContext, SessionKeyData, SessionState};
-use crate::protocol::record::{SessionRecord, RECORD_VERSION};
+use crate::protocol::record::{SessionRecord, StoredSession, RECORD_VERSION};
 use crate::protocol::state::derive_state;
 
 /// Longest session lifetime accepted (one year).
@@ -48,7 +48,8 @@ pub fn create_session<P: Ports>(
                     .into(),
             ));
         }
-        let state = derive_state(Some(existing), None, now);
+        let existing = StoredSession::from_record(existing.clone())?;
+        let state = derive_state(Some(&existing), None, now);
         if state == SessionState::Active {
             return Err(SessionError::input(
                 "a registered session is active on chain for this wallet; replacing it would \

@@ -4,14 +4,13 @@ use super::create::MAX_DURATION_SECS;
 use super::ports::Ports;
 use super::signing::{self, Signer};
 use super::{pending, stored, Env};
-use crate::crypto::felt::{felt_to_hex, parse_felt};
-use crate::protocol::calls::{add_or_update_session_key_calldata, calls_digest, entrypoints, Call};
+use crate::crypto::felt::felt_to_hex;
+use crate::protocol::calldata;
+use crate::protocol::calls::calls_digest;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{RegisterOptions, SessionContext};
 use crate::protocol::preflight::parse_whitelist;
 use crate::protocol::record::PendingOperation;
-
-const NO_SESSION: &str = "no session stored for this wallet; create one first";
 
 /// Register the stored session on chain; returns the transaction hash.
 pub fn register_session<P: Ports>(
@@ -21,9 +20,9 @@ pub fn register_session<P: Ports>(
 ) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
-    let record = stored::require(&env, ports, NO_SESSION)?;
+    let stored = stored::require(&env, ports)?;
     let now = ports.now_unix();
-    let valid_until = options.valid_until.unwrap_or(record.valid_until);
+    let valid_until = options.valid_until.unwrap_or(stored.record().valid_until);
     if valid_until <= now {
         return Err(SessionError::Expired(format!(
             "valid-until {valid_until} is not in the future"
@@ -39,37 +38,28 @@ pub fn register_session<P: Ports>(
         return Err(SessionError::input("max calls must be at least 1"));
     }
     let whitelist = parse_whitelist(&options.allowed_entrypoints)?;
-    let session_pubkey = parse_felt(&record.public_key)
-        .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
-    let calls = [Call::named(
+    let public_key = stored.session().public_key;
+    let calls = [calldata::add_or_update_session_key(
         env.wallet,
-        entrypoints::ADD_OR_UPDATE_SESSION_KEY,
-        add_or_update_session_key_calldata(session_pubkey, valid_until, max_calls, &whitelist),
-    )?];
+        public_key,
+        valid_until,
+        max_calls,
+        &whitelist,
+    )];
     if let Some(hash) = pending::settle_before_signing(&env, ports, &calls_digest(&calls))? {
         return Ok(hash);
     }
-    let record = stored::require(&env, ports, NO_SESSION)?;
-    if record.revoked_tx.is_some() {
-        return Err(SessionError::Revoked(
-            "the stored session was revoked; create a new one".into(),
-        ));
-    }
-    if felt_to_hex(&session_pubkey) != record.public_key {
-        return Err(SessionError::Store(
-            "the session was replaced concurrently; nothing was signed".into(),
-        ));
-    }
+    let session = stored::reload(&env, ports, &public_key)?.unrevoked()?;
 
     // Both keys must open with this encrypt key before anything is sent: a wrong
     // PIN fails here, and a session key the user cannot use is never registered.
     let owner = signing::owner_key(&env)?;
-    drop(signing::session_key(&env, &record)?);
+    drop(signing::session_key(&env, &session)?);
 
     signing::sign_and_send(
         &env,
         ports,
-        &record,
+        &session,
         &calls,
         Signer::Owner(&owner),
         PendingOperation::Register {

@@ -12,6 +12,7 @@ use starknet_crypto::Felt;
 
 use super::ports::{HttpResponse, Ports};
 use super::Env;
+use crate::protocol::calldata;
 use crate::protocol::calls::Call;
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
@@ -185,15 +186,9 @@ fn rpc_request<P: Ports>(env: &Env<'_>, ports: &mut P, body: &Value) -> Result<V
     Err(last)
 }
 
-/// `starknet_call` on the wallet; returns the result felts.
-pub fn call_wallet<P: Ports>(
-    env: &Env<'_>,
-    ports: &mut P,
-    entrypoint: &str,
-    calldata: &[Felt],
-) -> Result<Vec<Felt>> {
-    let body = rpc::call_body(1, &env.wallet, entrypoint, calldata)?;
-    let result = rpc_request(env, ports, &body)?;
+/// `starknet_call` of a view (built by [`calldata`]); returns the result felts.
+pub fn call_view<P: Ports>(env: &Env<'_>, ports: &mut P, call: &Call) -> Result<Vec<Felt>> {
+    let result = rpc_request(env, ports, &rpc::call_body(1, call))?;
     rpc::felts_of(&result)
 }
 
@@ -204,11 +199,10 @@ pub fn outside_nonce_is_unused<P: Ports>(
     ports: &mut P,
     nonce: &Felt,
 ) -> Result<bool> {
-    let felts = call_wallet(
+    let felts = call_view(
         env,
         ports,
-        crate::protocol::calls::entrypoints::IS_VALID_OUTSIDE_EXECUTION_NONCE,
-        &[*nonce],
+        &calldata::is_valid_outside_execution_nonce(env.wallet, *nonce),
     )?;
     match felts.as_slice() {
         [v] if *v == Felt::ONE => Ok(true),

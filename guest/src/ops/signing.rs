@@ -13,7 +13,7 @@ use crate::crypto::owner_key::decrypt_owner_key;
 use crate::protocol::calls::{calls_digest, Call};
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::record::{PendingOperation, SessionRecord};
+use crate::protocol::record::{PendingOperation, Session};
 use crate::protocol::typed_data_check::{approve_outside_execution, chain_id_value, Request};
 
 /// Decrypt the wallet's owner key with the encrypt key.
@@ -27,14 +27,12 @@ pub fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
 }
 
 /// Decrypt the stored session's private key with the encrypt key.
-pub fn session_key(env: &Env<'_>, record: &SessionRecord) -> Result<SigningKey> {
-    let public_key = parse_felt(&record.public_key)
-        .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
+pub fn session_key(env: &Env<'_>, session: &Session) -> Result<SigningKey> {
     envelope::open(
-        &record.encrypted_private_key,
+        &session.record.encrypted_private_key,
         &env.ctx.encrypt_key,
         &env.wallet,
-        &public_key,
+        &session.public_key,
     )
     .map_err(|e| SessionError::DecryptionFailed(format!("session key: {e}")))
 }
@@ -64,11 +62,8 @@ pub fn chain_for_new_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<F
 /// The chain the stored session is pinned to. A configuration naming another
 /// chain is refused; a record from before pinning is pinned now (configured
 /// chain, or the node's).
-pub fn pinned_chain<P: Ports>(
-    env: &Env<'_>,
-    ports: &mut P,
-    record: &SessionRecord,
-) -> Result<Felt> {
+pub fn pinned_chain<P: Ports>(env: &Env<'_>, ports: &mut P, session: &Session) -> Result<Felt> {
+    let record = &session.record;
     let configured = configured_chain(env)?;
     let Some(pinned) = &record.chain_id else {
         let chain = match configured {
@@ -108,19 +103,19 @@ pub enum Signer<'a> {
     },
 }
 
-/// Prepare, approve, sign and send `calls` for the stored session `record`,
+/// Prepare, approve, sign and send `calls` for the stored `session`,
 /// recording the transaction as pending before it is sent. Returns the
 /// transaction hash. The caller has already reconciled any earlier pending
 /// transaction ([`pending::settle_before_signing`]).
 pub fn sign_and_send<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
-    record: &SessionRecord,
+    session: &Session,
     calls: &[Call],
     signer: Signer<'_>,
     operation: PendingOperation,
 ) -> Result<String> {
-    let chain_id = pinned_chain(env, ports, record)?;
+    let chain_id = pinned_chain(env, ports, session)?;
     let api_signer = match signer {
         Signer::Owner(_) => chipi_api::Signer::Owner,
         Signer::Session { .. } => chipi_api::Signer::Session,
@@ -166,7 +161,7 @@ pub fn sign_and_send<P: Ports>(
     pending::send(
         env,
         ports,
-        &record.public_key,
+        &session.record.public_key,
         Outgoing {
             operation,
             calls_digest: calls_digest(calls),

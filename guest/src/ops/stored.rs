@@ -1,10 +1,15 @@
 //! Loading and updating the stored session with compare-and-swap, so two
 //! instances sharing a store never overwrite each other's changes.
+//!
+//! Operations read the session typed ([`session`], [`require`]); the
+//! compare-and-swap helpers work on the raw record.
+
+use starknet_crypto::Felt;
 
 use super::ports::Ports;
 use super::Env;
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::record::SessionRecord;
+use crate::protocol::record::{SessionRecord, StoredSession};
 
 /// A record together with the exact bytes it was read from (the CAS witness).
 pub struct Loaded {
@@ -23,12 +28,29 @@ pub fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
     Ok(Loaded { record, raw })
 }
 
-/// The wallet's session record; `SESSION_NOT_REGISTERED` with `missing` when
-/// there is none.
-pub fn require<P: Ports>(env: &Env<'_>, ports: &mut P, missing: &str) -> Result<SessionRecord> {
+/// The wallet's stored session, typed; `None` when there is none.
+pub fn session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Option<StoredSession>> {
     load(env, ports)?
         .record
-        .ok_or_else(|| SessionError::NotRegistered(missing.to_owned()))
+        .map(StoredSession::from_record)
+        .transpose()
+}
+
+/// The wallet's stored session; `SESSION_NOT_REGISTERED` when there is none.
+pub fn require<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<StoredSession> {
+    StoredSession::require(session(env, ports)?)
+}
+
+/// The stored session again, after reconciling, for calls built for the
+/// session `public_key`: `STORE_ERROR` if the session was replaced meanwhile.
+pub fn reload<P: Ports>(env: &Env<'_>, ports: &mut P, public_key: &Felt) -> Result<StoredSession> {
+    let stored = require(env, ports)?;
+    if stored.session().public_key != *public_key {
+        return Err(SessionError::Store(
+            "the session was replaced concurrently; nothing was signed".into(),
+        ));
+    }
+    Ok(stored)
 }
 
 /// Replace the record only if the store still holds `expected`.

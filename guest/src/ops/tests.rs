@@ -9,7 +9,7 @@ use super::*;
 use crate::crypto::keys::SigningKey;
 use crate::crypto::owner_key::seal_owner_key;
 use crate::protocol::model::*;
-use crate::protocol::record::SessionRecord;
+use crate::protocol::record::{SessionRecord, StoredSession};
 
 const PIN: &str = "1234";
 const WALLET: &str = "0x7a11e7";
@@ -76,7 +76,11 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
     // The envelope opens to the key of that public key, and only with the PIN.
     let context = ctx();
     let env = Env::new(&context).unwrap();
-    let opened = signing::session_key(&env, &record).unwrap();
+    let session = StoredSession::from_record(record)
+        .unwrap()
+        .unrevoked()
+        .unwrap();
+    let opened = signing::session_key(&env, &session).unwrap();
     assert_eq!(
         crate::crypto::felt::felt_to_hex(&opened.public_key()),
         key.public_key
@@ -84,7 +88,7 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
     let wrong = ctx_with("9999", WalletType::Chipi);
     let env = Env::new(&wrong).unwrap();
     assert_eq!(
-        signing::session_key(&env, &record).unwrap_err().code(),
+        signing::session_key(&env, &session).unwrap_err().code(),
         "SESSION_DECRYPTION_FAILED"
     );
 }

@@ -1,5 +1,5 @@
-//! Parsed Starknet calls, selectors, and the calldata of the session account's
-//! management entrypoints.
+//! Parsed Starknet calls and selectors. The calls the component builds on
+//! the session account itself are in [`super::calldata`].
 
 use starknet_core::utils::get_selector_from_name;
 use starknet_crypto::Felt;
@@ -36,26 +36,6 @@ pub fn calls_digest(calls: &[Call]) -> String {
         items.extend(c.calldata.iter().copied());
     }
     felt_to_hex(&starknet_crypto::poseidon_hash_many(&items))
-}
-
-/// Entrypoints of the session account used by this crate.
-pub mod entrypoints {
-    /// Registers or updates a session key.
-    pub const ADD_OR_UPDATE_SESSION_KEY: &str = "add_or_update_session_key";
-    /// Revokes a session key.
-    pub const REVOKE_SESSION_KEY: &str = "revoke_session_key";
-    /// Reads a session's data.
-    pub const GET_SESSION_DATA: &str = "get_session_data";
-    /// Reads one whitelist entry.
-    pub const GET_SESSION_ALLOWED_ENTRYPOINT_AT: &str = "get_session_allowed_entrypoint_at";
-    /// Sets a spending policy.
-    pub const SET_SPENDING_POLICY: &str = "set_spending_policy";
-    /// Removes a spending policy.
-    pub const REMOVE_SPENDING_POLICY: &str = "remove_spending_policy";
-    /// Reads a spending policy.
-    pub const GET_SPENDING_POLICY: &str = "get_spending_policy";
-    /// SNIP-9: true while an outside-execution nonce is unused.
-    pub const IS_VALID_OUTSIDE_EXECUTION_NONCE: &str = "is_valid_outside_execution_nonce";
 }
 
 /// A validated call: target, entrypoint as given, its selector and calldata.
@@ -150,123 +130,6 @@ pub fn selector_for(entrypoint: &str) -> Result<Felt> {
         .map_err(|_| SessionError::input(format!("invalid entrypoint name {entrypoint:?}")))
 }
 
-/// Calldata of `add_or_update_session_key`: `[pubkey, valid_until, max_calls, len, ...selectors]`.
-pub fn add_or_update_session_key_calldata(
-    session_key: Felt,
-    valid_until: u64,
-    max_calls: u32,
-    allowed: &[Felt],
-) -> Vec<Felt> {
-    let mut out = vec![
-        session_key,
-        Felt::from(valid_until),
-        Felt::from(max_calls),
-        Felt::from(allowed.len() as u64),
-    ];
-    out.extend_from_slice(allowed);
-    out
-}
-
-/// A u256 split in its Cairo `{low, high}` felts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct U256 {
-    /// Low 128 bits.
-    pub low: u128,
-    /// High 128 bits.
-    pub high: u128,
-}
-
-impl U256 {
-    /// Zero.
-    pub const ZERO: U256 = U256 { low: 0, high: 0 };
-
-    /// Parse a decimal or 0x-hex string of at most 256 bits.
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            Some(hex) => (hex, 16u32),
-            None => (s, 10u32),
-        };
-        if digits.is_empty() || digits.len() > 80 {
-            return None;
-        }
-        let (mut low, mut high) = (0u128, 0u128);
-        for c in digits.chars() {
-            let d = c.to_digit(radix)? as u128;
-            // (high, low) = (high, low) * radix + d, failing on overflow of 256 bits.
-            let r = radix as u128;
-            let low_lo = (low & u64::MAX as u128) * r;
-            let low_hi = (low >> 64) * r + (low_lo >> 64);
-            let new_low = ((low_hi & u64::MAX as u128) << 64) | (low_lo & u64::MAX as u128);
-            let carry = low_hi >> 64;
-            let new_high = high.checked_mul(r)?.checked_add(carry)?;
-            let (new_low, c2) = new_low.overflowing_add(d);
-            low = new_low;
-            high = new_high.checked_add(c2 as u128)?;
-        }
-        Some(Self { low, high })
-    }
-
-    /// Decimal representation.
-    pub fn to_decimal(self) -> String {
-        // Repeated division of the 256-bit value by 10^19 in 64-bit limbs.
-        let mut limbs = [
-            (self.high >> 64) as u64,
-            self.high as u64,
-            (self.low >> 64) as u64,
-            self.low as u64,
-        ];
-        if limbs.iter().all(|l| *l == 0) {
-            return "0".into();
-        }
-        const CHUNK: u64 = 10_000_000_000_000_000_000;
-        let mut parts = Vec::new();
-        while limbs.iter().any(|l| *l != 0) {
-            let mut rem: u128 = 0;
-            for limb in limbs.iter_mut() {
-                let cur = (rem << 64) | *limb as u128;
-                *limb = (cur / CHUNK as u128) as u64;
-                rem = cur % CHUNK as u128;
-            }
-            parts.push(rem as u64);
-        }
-        let mut out = String::new();
-        for (i, part) in parts.iter().rev().enumerate() {
-            if i == 0 {
-                out.push_str(&part.to_string());
-            } else {
-                out.push_str(&format!("{part:019}"));
-            }
-        }
-        out
-    }
-
-    /// True when zero.
-    pub fn is_zero(self) -> bool {
-        self.low == 0 && self.high == 0
-    }
-
-    /// Combine two felts read from chain (each must fit 128 bits).
-    pub fn from_felts(low: &Felt, high: &Felt) -> Option<Self> {
-        Some(Self {
-            low: felt_to_u128(low)?,
-            high: felt_to_u128(high)?,
-        })
-    }
-}
-
-impl PartialOrd for U256 {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for U256 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.high, self.low).cmp(&(other.high, other.low))
-    }
-}
-
 /// A felt as u128, if it fits.
 pub fn felt_to_u128(f: &Felt) -> Option<u128> {
     let bytes = f.to_bytes_be();
@@ -287,26 +150,6 @@ pub fn felt_to_u64(f: &Felt) -> Option<u64> {
 /// A felt as u32, if it fits.
 pub fn felt_to_u32(f: &Felt) -> Option<u32> {
     felt_to_u128(f).and_then(|v| u32::try_from(v).ok())
-}
-
-/// Calldata of `set_spending_policy(session_key, token, max_per_call: u256,
-/// max_per_window: u256, window_seconds: u64)`.
-pub fn set_spending_policy_calldata(
-    session_key: Felt,
-    token: Felt,
-    max_per_call: U256,
-    max_per_window: U256,
-    window_seconds: u64,
-) -> Vec<Felt> {
-    vec![
-        session_key,
-        token,
-        Felt::from(max_per_call.low),
-        Felt::from(max_per_call.high),
-        Felt::from(max_per_window.low),
-        Felt::from(max_per_window.high),
-        Felt::from(window_seconds),
-    ]
 }
 
 /// Shorten user input quoted in error messages.
@@ -366,48 +209,6 @@ mod tests {
         let mut bad = ok;
         bad.contract_address = "0x".into();
         assert_eq!(Call::parse(&bad).unwrap_err().code(), "INVALID_INPUT");
-    }
-
-    #[test]
-    fn add_or_update_layout() {
-        let sel = selector_for("transfer").unwrap();
-        let cd = add_or_update_session_key_calldata(Felt::from(7u8), 1_700_000_000, 1000, &[sel]);
-        assert_eq!(
-            cd,
-            vec![
-                Felt::from(7u8),
-                Felt::from(1_700_000_000u64),
-                Felt::from(1000u32),
-                Felt::ONE,
-                sel
-            ]
-        );
-    }
-
-    #[test]
-    fn u256_parse_and_print() {
-        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
-        let v = U256::parse(max).unwrap();
-        assert_eq!((v.low, v.high), (u128::MAX, u128::MAX));
-        assert_eq!(v.to_decimal(), max);
-        assert!(U256::parse(
-            "115792089237316195423570985008687907853269984665640564039457584007913129639936"
-        )
-        .is_none());
-        let v = U256::parse("0x100000000000000000000000000000001").unwrap();
-        assert_eq!((v.low, v.high), (1, 1));
-        assert_eq!(
-            U256::parse("340282366920938463463374607431768211457").unwrap(),
-            v
-        );
-        assert_eq!(U256::parse("0").unwrap().to_decimal(), "0");
-        assert_eq!(
-            U256::parse("12345678901234567890123").unwrap().to_decimal(),
-            "12345678901234567890123"
-        );
-        for bad in ["", "0x", "-1", "1.5", "abc"] {
-            assert!(U256::parse(bad).is_none(), "{bad}");
-        }
     }
 
     #[test]

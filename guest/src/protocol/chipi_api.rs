@@ -20,20 +20,6 @@ pub const EXECUTE_SPONSORED: &str = "/transactions/execute-sponsored-transaction
 /// Largest response body accepted from the backend or an RPC node.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
-/// Chipi's own error codes, mapped to typed errors when the backend uses them.
-const CHIPI_CODES: [&str; 10] = [
-    "INVALID_WALLET_TYPE_FOR_SESSION",
-    "SESSION_EXPIRED",
-    "SESSION_NOT_REGISTERED",
-    "SESSION_REVOKED",
-    "SESSION_MAX_CALLS_EXCEEDED",
-    "SESSION_ENTRYPOINT_NOT_ALLOWED",
-    "SESSION_DECRYPTION_FAILED",
-    "SESSION_CREATION_FAILED",
-    "SESSION_INVALID_RESPONSE",
-    "INVALID_SPENDING_POLICY",
-];
-
 /// Full URL of an endpoint: base URL (without trailing slash) + path + version query.
 pub fn endpoint_url(base_url: &str, path: &str) -> String {
     format!(
@@ -151,26 +137,17 @@ pub fn error_from_response(status: u16, body: &[u8]) -> SessionError {
         .unwrap_or_else(|| truncate(&String::from_utf8_lossy(body)));
     let message = truncate(&message);
     let code = field("code");
-    let backend = BackendError {
-        status,
-        code: code.clone(),
-        message: message.clone(),
-    };
-    match code.as_deref() {
-        Some(c) if CHIPI_CODES.contains(&c) => match c {
-            "INVALID_WALLET_TYPE_FOR_SESSION" => SessionError::InvalidWalletType(message),
-            "SESSION_EXPIRED" => SessionError::Expired(message),
-            "SESSION_NOT_REGISTERED" => SessionError::NotRegistered(message),
-            "SESSION_REVOKED" => SessionError::Revoked(message),
-            "SESSION_MAX_CALLS_EXCEEDED" => SessionError::MaxCallsExceeded(message),
-            "SESSION_ENTRYPOINT_NOT_ALLOWED" => SessionError::EntrypointNotAllowed(message),
-            "SESSION_DECRYPTION_FAILED" => SessionError::DecryptionFailed(message),
-            "SESSION_CREATION_FAILED" => SessionError::CreationFailed(message),
-            "INVALID_SPENDING_POLICY" => SessionError::InvalidSpendingPolicy(message),
-            _ => SessionError::Backend(backend),
-        },
-        _ => SessionError::Backend(backend),
+    if let Some(err) = code
+        .as_deref()
+        .and_then(|c| SessionError::from_chipi_code(c, &message))
+    {
+        return err;
     }
+    SessionError::Backend(BackendError {
+        status,
+        code,
+        message,
+    })
 }
 
 /// Extract the typed data from a `prepare-typed-data` response: either

@@ -71,30 +71,103 @@ pub enum SessionError {
     AlreadyExecuted(String),
 }
 
-impl SessionError {
-    /// Chipi-style error code of this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidWalletType(_) => "INVALID_WALLET_TYPE_FOR_SESSION",
-            Self::Expired(_) => "SESSION_EXPIRED",
-            Self::NotRegistered(_) => "SESSION_NOT_REGISTERED",
-            Self::Revoked(_) => "SESSION_REVOKED",
-            Self::MaxCallsExceeded(_) => "SESSION_MAX_CALLS_EXCEEDED",
-            Self::EntrypointNotAllowed(_) => "SESSION_ENTRYPOINT_NOT_ALLOWED",
-            Self::DecryptionFailed(_) => "SESSION_DECRYPTION_FAILED",
-            Self::CreationFailed(_) => "SESSION_CREATION_FAILED",
-            Self::InvalidResponse(_) => "SESSION_INVALID_RESPONSE",
-            Self::InvalidSpendingPolicy(_) => "INVALID_SPENDING_POLICY",
-            Self::Backend(_) => "BACKEND_ERROR",
-            Self::Transport(_) => "TRANSPORT_ERROR",
-            Self::InvalidInput(_) => "INVALID_INPUT",
-            Self::Store(_) => "STORE_ERROR",
-            Self::Unauthorized(_) => "UNAUTHORIZED",
-            Self::TransactionPending(_) => "TRANSACTION_PENDING",
-            Self::AlreadyExecuted(_) => "ALREADY_EXECUTED",
+/// The one table of error kinds. Each row: the [`SessionError`] variant, the
+/// case of the WIT `session-error` variant it becomes (`wit/session.wit`),
+/// its Chipi-style code, and `chipi` when Chipi's backend reports it under
+/// that code (so a backend error carrying it maps back to the variant) or
+/// `local` when only this crate does.
+///
+/// [`SessionError::code`], [`SessionError::from_chipi_code`] and the
+/// component's conversion to the WIT variant are all generated from it: the
+/// argument names a macro that receives the rows.
+macro_rules! session_error_table {
+    ($apply:ident) => {
+        $apply! {
+            InvalidWalletType => InvalidWalletTypeForSession, "INVALID_WALLET_TYPE_FOR_SESSION", chipi;
+            Expired => SessionExpired, "SESSION_EXPIRED", chipi;
+            NotRegistered => SessionNotRegistered, "SESSION_NOT_REGISTERED", chipi;
+            Revoked => SessionRevoked, "SESSION_REVOKED", chipi;
+            MaxCallsExceeded => SessionMaxCallsExceeded, "SESSION_MAX_CALLS_EXCEEDED", chipi;
+            EntrypointNotAllowed => SessionEntrypointNotAllowed, "SESSION_ENTRYPOINT_NOT_ALLOWED", chipi;
+            DecryptionFailed => SessionDecryptionFailed, "SESSION_DECRYPTION_FAILED", chipi;
+            CreationFailed => SessionCreationFailed, "SESSION_CREATION_FAILED", chipi;
+            InvalidResponse => SessionInvalidResponse, "SESSION_INVALID_RESPONSE", local;
+            InvalidSpendingPolicy => InvalidSpendingPolicy, "INVALID_SPENDING_POLICY", chipi;
+            Backend => Backend, "BACKEND_ERROR", local;
+            Transport => Transport, "TRANSPORT_ERROR", local;
+            InvalidInput => InvalidInput, "INVALID_INPUT", local;
+            Store => Store, "STORE_ERROR", local;
+            Unauthorized => Unauthorized, "UNAUTHORIZED", local;
+            TransactionPending => TransactionPending, "TRANSACTION_PENDING", local;
+            AlreadyExecuted => AlreadyExecuted, "ALREADY_EXECUTED", local;
         }
-    }
+    };
+}
+#[cfg(all(target_family = "wasm", not(test)))]
+pub(crate) use session_error_table;
 
+/// One row of [`session_error_table`] for code that inspects the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind {
+    /// Chipi-style code.
+    pub code: &'static str,
+    /// Case of the WIT `session-error` variant, as the bindings name it
+    /// (`InvalidWalletTypeForSession` for `invalid-wallet-type-for-session`).
+    pub wit_case: &'static str,
+    /// True when Chipi's backend reports this kind under [`Self::code`].
+    pub from_chipi: bool,
+}
+
+/// A row's origin as a boolean.
+macro_rules! is_chipi {
+    (chipi) => {
+        true
+    };
+    (local) => {
+        false
+    };
+}
+
+/// `SessionError::$variant(message)` for rows reported by Chipi's backend;
+/// nothing for the others (whose payload may not be a message).
+macro_rules! chipi_arm {
+    (chipi, $code:literal, $variant:ident, $found:ident, $message:ident) => {
+        if $found == $code {
+            return Some(Self::$variant($message.to_owned()));
+        }
+    };
+    (local, $code:literal, $variant:ident, $found:ident, $message:ident) => {};
+}
+
+macro_rules! generate_from_table {
+    ($($variant:ident => $wit:ident, $code:literal, $origin:ident;)*) => {
+        impl SessionError {
+            /// Every error kind, in the order of the WIT `session-error` variant.
+            pub const KINDS: &'static [ErrorKind] = &[$(ErrorKind {
+                code: $code,
+                wit_case: stringify!($wit),
+                from_chipi: is_chipi!($origin),
+            }),*];
+
+            /// Chipi-style error code of this error.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $code,)*
+                }
+            }
+
+            /// The error a Chipi backend answer with `code` and `message`
+            /// stands for, when `code` is one of Chipi's own session codes.
+            pub fn from_chipi_code(code: &str, message: &str) -> Option<Self> {
+                $(chipi_arm!($origin, $code, $variant, code, message);)*
+                None
+            }
+        }
+    };
+}
+session_error_table!(generate_from_table);
+
+impl SessionError {
     /// Shorthand for [`SessionError::InvalidInput`].
     pub fn input(msg: impl Into<String>) -> Self {
         Self::InvalidInput(msg.into())
@@ -134,5 +207,55 @@ mod tests {
         });
         assert_eq!(backend.code(), "BACKEND_ERROR");
         assert_eq!(backend.to_string(), "backend error (HTTP 500): boom");
+    }
+
+    /// `InvalidWalletTypeForSession` -> `invalid-wallet-type-for-session`.
+    fn kebab(name: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    #[test]
+    fn the_table_is_the_wit_variant_in_order() {
+        let wit = include_str!("../../../wit/session.wit");
+        let start = wit.find("variant session-error {").unwrap();
+        let body = &wit[start..];
+        let body = &body[..body.find("\n    }").unwrap()];
+        let cases: Vec<&str> = body
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.is_empty())
+            .map(|l| l.split('(').next().unwrap().trim_end_matches(','))
+            .collect();
+        let ours: Vec<String> = SessionError::KINDS
+            .iter()
+            .map(|k| kebab(k.wit_case))
+            .collect();
+        assert_eq!(ours, cases);
+        let mut codes: Vec<&str> = SessionError::KINDS.iter().map(|k| k.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), SessionError::KINDS.len(), "codes are distinct");
+    }
+
+    #[test]
+    fn chipi_codes_map_back_to_their_variant() {
+        for kind in SessionError::KINDS {
+            let back = SessionError::from_chipi_code(kind.code, "m");
+            assert_eq!(back.is_some(), kind.from_chipi, "{}", kind.code);
+            if let Some(e) = back {
+                assert_eq!(e.code(), kind.code);
+                assert!(e.to_string().ends_with(": m"), "{e}");
+            }
+        }
+        assert_eq!(SessionError::from_chipi_code("INVALID_API_KEY", "m"), None);
+        assert_eq!(SessionError::from_chipi_code("session_expired", "m"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The Chipi and Starknet protocol: wire formats, checks and the state machine.
 //! Pure functions only; nothing here performs I/O.
 
+pub mod calldata;
 pub mod calls;
 pub mod chipi_api;
 pub mod error;

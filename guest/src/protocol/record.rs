@@ -1,9 +1,13 @@
-//! The session record kept in the host's store: public data and ciphertext only.
+//! The session record kept in the host's store (public data and ciphertext
+//! only), and [`StoredSession`], its typed reading: the local lifecycle state
+//! with the felts every operation needs already parsed.
 
 use serde::{Deserialize, Serialize};
+use starknet_crypto::Felt;
 
 use super::error::{Result, SessionError};
 use super::model::SessionKeyData;
+use crate::crypto::felt::parse_felt;
 
 /// Current record format version.
 pub const RECORD_VERSION: u32 = 1;
@@ -147,11 +151,120 @@ impl SessionRecord {
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
+}
 
-    /// True once registered and not revoked by us.
-    pub fn is_registered(&self) -> bool {
-        self.registration.is_some() && self.revoked_tx.is_none()
+/// A stored session: its record and its public key, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The record as stored.
+    pub record: SessionRecord,
+    /// The session public key.
+    pub public_key: Felt,
+}
+
+/// What was registered for a session, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    /// Registered expiry (Unix seconds).
+    pub valid_until: u64,
+    /// Registered max calls.
+    pub max_calls: u32,
+    /// Registered whitelist (empty: any entrypoint but the wallet's own).
+    pub whitelist: Vec<Felt>,
+}
+
+/// The stored session of a wallet in its local lifecycle state, read from
+/// its record by [`StoredSession::from_record`] (the only place that tells
+/// the states apart). Operations ask for the state they need with
+/// [`StoredSession::require`], [`StoredSession::unrevoked`] and
+/// [`StoredSession::registered`], which carry the one error of each refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredSession {
+    /// Created here, not (yet) known to be registered on chain.
+    Created(Session),
+    /// Registered on chain (by this store, or learned from the chain).
+    Registered(Session, Terms),
+    /// Revoked by this store.
+    Revoked(Session),
+}
+
+impl StoredSession {
+    /// Read stored bytes: [`SessionRecord::decode`], then [`Self::from_record`].
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        Self::from_record(SessionRecord::decode(bytes)?)
     }
+
+    /// The state of `record`, with its public key and registered whitelist
+    /// parsed (a stored value that is not a felt is a `STORE_ERROR`).
+    pub fn from_record(record: SessionRecord) -> Result<Self> {
+        let public_key = parse_felt(&record.public_key)
+            .map_err(|_| SessionError::Store("stored session public key is not a felt".into()))?;
+        if record.revoked_tx.is_some() {
+            return Ok(Self::Revoked(Session { record, public_key }));
+        }
+        let Some(registration) = &record.registration else {
+            return Ok(Self::Created(Session { record, public_key }));
+        };
+        let whitelist = registration
+            .allowed_entrypoints
+            .iter()
+            .map(|s| parse_felt(s))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| SessionError::Store("stored whitelist holds a non-felt".into()))?;
+        let terms = Terms {
+            valid_until: registration.valid_until,
+            max_calls: registration.max_calls,
+            whitelist,
+        };
+        Ok(Self::Registered(Session { record, public_key }, terms))
+    }
+
+    /// The session found in the store; `SESSION_NOT_REGISTERED` when there is none.
+    pub fn require(found: Option<Self>) -> Result<Self> {
+        found.ok_or_else(|| {
+            SessionError::NotRegistered(
+                "no session stored for this wallet; create one first".into(),
+            )
+        })
+    }
+
+    /// The session, in any state.
+    pub fn session(&self) -> &Session {
+        match self {
+            Self::Created(s) | Self::Registered(s, _) | Self::Revoked(s) => s,
+        }
+    }
+
+    /// The record, in any state.
+    pub fn record(&self) -> &SessionRecord {
+        &self.session().record
+    }
+
+    /// The session unless it was revoked (`SESSION_REVOKED`).
+    pub fn unrevoked(self) -> Result<Session> {
+        match self {
+            Self::Created(s) | Self::Registered(s, _) => Ok(s),
+            Self::Revoked(_) => Err(revoked()),
+        }
+    }
+
+    /// The registered session and its terms: `SESSION_REVOKED` once revoked,
+    /// `SESSION_NOT_REGISTERED` while only created.
+    pub fn registered(self) -> Result<(Session, Terms)> {
+        match self {
+            Self::Registered(s, terms) => Ok((s, terms)),
+            Self::Revoked(_) => Err(revoked()),
+            Self::Created(_) => Err(SessionError::NotRegistered(
+                "the session was created but never registered on chain; register it, or clear it"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// The refusal of every operation on a revoked session.
+fn revoked() -> SessionError {
+    SessionError::Revoked("the session was revoked; create a new one".into())
 }
 
 #[cfg(test)]
@@ -188,9 +301,57 @@ mod tests {
         assert!(text.contains("\"encryptedPrivateKey\""), "{text}");
         assert!(text.contains("\"maxCalls\":5"), "{text}");
         assert_eq!(SessionRecord::decode(&bytes).unwrap(), r);
-        assert!(r.is_registered());
+        assert!(matches!(
+            StoredSession::decode(&bytes).unwrap(),
+            StoredSession::Registered(_, ref t) if t.whitelist == vec![Felt::ONE] && t.max_calls == 5
+        ));
         r.revoked_tx = Some("0x8".into());
-        assert!(!r.is_registered());
+        assert!(matches!(
+            StoredSession::from_record(r).unwrap(),
+            StoredSession::Revoked(_)
+        ));
+    }
+
+    #[test]
+    fn states_and_their_refusals() {
+        let created = StoredSession::from_record(sample()).unwrap();
+        assert_eq!(created.session().public_key, Felt::from(0x123u32));
+        assert!(created.clone().unrevoked().is_ok());
+        assert_eq!(
+            created.registered().unwrap_err().code(),
+            "SESSION_NOT_REGISTERED"
+        );
+        let mut revoked = sample();
+        revoked.revoked_tx = Some(String::new());
+        let revoked = StoredSession::from_record(revoked).unwrap();
+        assert_eq!(
+            revoked.clone().unrevoked().unwrap_err().code(),
+            "SESSION_REVOKED"
+        );
+        assert_eq!(revoked.registered().unwrap_err().code(), "SESSION_REVOKED");
+        assert_eq!(
+            StoredSession::require(None).unwrap_err().code(),
+            "SESSION_NOT_REGISTERED"
+        );
+        let mut bad_key = sample();
+        bad_key.public_key = "pk".into();
+        assert_eq!(
+            StoredSession::from_record(bad_key).unwrap_err().code(),
+            "STORE_ERROR"
+        );
+        let mut bad_whitelist = sample();
+        bad_whitelist.registration = Some(Registration {
+            valid_until: 1,
+            max_calls: 1,
+            allowed_entrypoints: vec!["transfer".into()],
+            transaction_hash: None,
+        });
+        assert_eq!(
+            StoredSession::from_record(bad_whitelist)
+                .unwrap_err()
+                .code(),
+            "STORE_ERROR"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Starknet JSON-RPC: request bodies and decoding of the session account's
-//! view functions (DESIGN.md sections 4 and 5).
+//! view functions (docs/protocol.md, "Starknet JSON-RPC" and "Session account
+//! contract"). The view calls themselves are built in [`super::calldata`].
 
 use serde_json::{json, Value};
+use starknet_core::types::U256;
 use starknet_crypto::Felt;
 
-use super::calls::{felt_to_u32, felt_to_u64, selector_for, U256};
+use super::calldata::u256_from_felts;
+use super::calls::{felt_to_u32, felt_to_u64, Call};
 use super::error::{BackendError, Result, SessionError};
 use super::model::{SessionData, SpendingPolicy};
 use crate::crypto::felt::{felt_to_hex, parse_felt};
@@ -12,21 +15,21 @@ use crate::crypto::felt::{felt_to_hex, parse_felt};
 /// Largest whitelist the status call will read entry by entry.
 pub const MAX_WHITELIST_READ: u32 = 256;
 
-/// `starknet_call` request body at block `latest`.
-pub fn call_body(id: u64, contract: &Felt, entrypoint: &str, calldata: &[Felt]) -> Result<Value> {
-    Ok(json!({
+/// `starknet_call` request body for `call` at block `latest`.
+pub fn call_body(id: u64, call: &Call) -> Value {
+    json!({
         "jsonrpc": "2.0",
         "id": id,
         "method": "starknet_call",
         "params": {
             "request": {
-                "contract_address": felt_to_hex(contract),
-                "entry_point_selector": felt_to_hex(&selector_for(entrypoint)?),
-                "calldata": calldata.iter().map(felt_to_hex).collect::<Vec<_>>(),
+                "contract_address": felt_to_hex(&call.to),
+                "entry_point_selector": felt_to_hex(&call.selector),
+                "calldata": call.calldata.iter().map(felt_to_hex).collect::<Vec<_>>(),
             },
             "block_id": "latest",
         },
-    }))
+    })
 }
 
 /// `starknet_chainId` request body.
@@ -111,20 +114,21 @@ pub fn decode_spending_policy(token: &Felt, felts: &[Felt]) -> Result<Option<Spe
         )));
     };
     let bad = || SessionError::response("get_spending_policy value out of range");
-    let max_per_call = U256::from_felts(mpc_lo, mpc_hi).ok_or_else(bad)?;
-    let max_per_window = U256::from_felts(mpw_lo, mpw_hi).ok_or_else(bad)?;
+    let max_per_call = u256_from_felts(mpc_lo, mpc_hi).ok_or_else(bad)?;
+    let max_per_window = u256_from_felts(mpw_lo, mpw_hi).ok_or_else(bad)?;
     let window_seconds = felt_to_u64(window).ok_or_else(bad)?;
-    if max_per_call.is_zero() && max_per_window.is_zero() && window_seconds == 0 {
+    let zero = U256::from(0u8);
+    if max_per_call == zero && max_per_window == zero && window_seconds == 0 {
         return Ok(None);
     }
     Ok(Some(SpendingPolicy {
         token: felt_to_hex(token),
-        max_per_call: max_per_call.to_decimal(),
-        max_per_window: max_per_window.to_decimal(),
+        max_per_call: max_per_call.to_string(),
+        max_per_window: max_per_window.to_string(),
         window_seconds,
-        spent: U256::from_felts(spent_lo, spent_hi)
+        spent: u256_from_felts(spent_lo, spent_hi)
             .ok_or_else(bad)?
-            .to_decimal(),
+            .to_string(),
         window_start: felt_to_u64(start).ok_or_else(bad)?,
     }))
 }
@@ -135,14 +139,17 @@ mod tests {
 
     #[test]
     fn call_body_shape() {
-        let body = call_body(7, &Felt::from(0xabu8), "get_session_data", &[Felt::ONE]).unwrap();
+        let call = crate::protocol::calldata::get_session_data(Felt::from(0xabu8), Felt::ONE);
+        let body = call_body(7, &call);
         assert_eq!(body["method"], "starknet_call");
         assert_eq!(body["params"]["block_id"], "latest");
         assert_eq!(body["params"]["request"]["contract_address"], "0xab");
         assert_eq!(body["params"]["request"]["calldata"], json!(["0x1"]));
         assert_eq!(
             body["params"]["request"]["entry_point_selector"],
-            json!(felt_to_hex(&selector_for("get_session_data").unwrap()))
+            json!(felt_to_hex(
+                &crate::protocol::calls::selector_for("get_session_data").unwrap()
+            ))
         );
     }
 

@@ -1,28 +1,26 @@
 //! The lifecycle state machine: none -> created -> active -> expired | revoked.
 
 use super::model::{SessionData, SessionState};
-use super::record::SessionRecord;
+use super::record::StoredSession;
 
-/// Derive the lifecycle state from what the store remembers and, for a
-/// registered session, what the account reports.
+/// Derive the lifecycle state from the stored session and, for a registered
+/// session, what the account reports.
 ///
 /// A session created but never registered is `created` whatever the chain says;
 /// a registered session the account no longer knows (`valid_until == 0`) was
 /// revoked; past its expiry or out of calls it is `expired`.
 pub fn derive_state(
-    record: Option<&SessionRecord>,
+    stored: Option<&StoredSession>,
     on_chain: Option<&SessionData>,
     now: u64,
 ) -> SessionState {
-    let Some(record) = record else {
-        return SessionState::None;
+    let session = match stored {
+        None => return SessionState::None,
+        Some(StoredSession::Revoked(_)) => return SessionState::Revoked,
+        Some(StoredSession::Created(_)) => return SessionState::Created,
+        Some(StoredSession::Registered(session, _)) => session,
     };
-    if record.revoked_tx.is_some() {
-        return SessionState::Revoked;
-    }
-    if record.registration.is_none() {
-        return SessionState::Created;
-    }
+    let record = &session.record;
     match on_chain {
         Some(data) if data.valid_until == 0 => SessionState::Revoked,
         Some(data) if now > data.valid_until || data.calls_used >= data.max_calls => {
@@ -44,10 +42,10 @@ pub fn remaining_calls(on_chain: Option<&SessionData>) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::record::{Registration, RECORD_VERSION};
+    use crate::protocol::record::{Registration, SessionRecord, RECORD_VERSION};
 
-    fn record(registered: bool, revoked: bool) -> SessionRecord {
-        SessionRecord {
+    fn record(registered: bool, revoked: bool) -> StoredSession {
+        StoredSession::from_record(SessionRecord {
             version: RECORD_VERSION,
             wallet: "0x1".into(),
             public_key: "0x2".into(),
@@ -64,7 +62,8 @@ mod tests {
             revoked_tx: revoked.then(|| "0x3".into()),
             chain_id: None,
             pending: Vec::new(),
-        }
+        })
+        .unwrap()
     }
 
     fn chain(valid_until: u64, max: u32, used: u32) -> SessionData {

@@ -169,7 +169,9 @@ fn string_to_bigint(s: &str) -> Result<JsInt, NotBigInt> {
             negative: negative && magnitude != [0u8; 32],
             magnitude,
         }),
-        Err(crate::crypto::error::FeltError::Overflow) => Err(NotBigInt::Refused("number too large")),
+        Err(crate::crypto::error::FeltError::Overflow) => {
+            Err(NotBigInt::Refused("number too large"))
+        }
         Err(_) => Err(NotBigInt::Syntax),
     }
 }
