@@ -187,27 +187,16 @@ pub(crate) fn substitute(oe: &OutsideExecution, sub: Substitution, now: u64) -> 
     out
 }
 
+/// The SNIP-9 v2 outside-execution schema, shared as data with the guest's fake
+/// backend and the interop tests (each reads it with its own code).
+const SCHEMA: &str = include_str!("../../../guest/test-data/outside_execution_v2.json");
+
+/// The `types` object of [`SCHEMA`].
 fn types_json() -> Value {
-    json!({
-        "StarknetDomain": [
-            {"name": "name", "type": "shortstring"},
-            {"name": "version", "type": "shortstring"},
-            {"name": "chainId", "type": "shortstring"},
-            {"name": "revision", "type": "shortstring"}
-        ],
-        "OutsideExecution": [
-            {"name": "Caller", "type": "ContractAddress"},
-            {"name": "Nonce", "type": "felt"},
-            {"name": "Execute After", "type": "u128"},
-            {"name": "Execute Before", "type": "u128"},
-            {"name": "Calls", "type": "Call*"}
-        ],
-        "Call": [
-            {"name": "To", "type": "ContractAddress"},
-            {"name": "Selector", "type": "selector"},
-            {"name": "Calldata", "type": "felt*"}
-        ]
-    })
+    serde_json::from_str::<Value>(SCHEMA)
+        .ok()
+        .and_then(|schema| schema.get("types").cloned())
+        .unwrap_or_default()
 }
 
 const SAFE_INT: u64 = (1 << 53) - 1;
@@ -586,5 +575,34 @@ mod tests {
         let mut v = render(&oe, TypedDataStyle::Hex);
         v["message"]["Calls"][0]["Calldata"] = json!([{}]);
         assert!(parse(&v).is_err());
+    }
+
+    /// `"Name"("field":"type",...)` of one type of the shared schema.
+    fn encode_type(types: &Value, name: &str) -> String {
+        let fields: Vec<String> = types[name]
+            .as_array()
+            .expect("type members")
+            .iter()
+            .map(|m| {
+                format!(
+                    "\"{}\":\"{}\"",
+                    m["name"].as_str().unwrap(),
+                    m["type"].as_str().unwrap()
+                )
+            })
+            .collect();
+        format!("\"{name}\"({})", fields.join(","))
+    }
+
+    #[test]
+    fn type_encodings_are_the_shared_schema() {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema JSON");
+        let types = types_json();
+        assert_eq!(types, schema["types"]);
+        assert_eq!(encode_type(&types, "StarknetDomain"), DOMAIN_TYPE);
+        assert_eq!(encode_type(&types, "Call"), CALL_TYPE);
+        assert_eq!(encode_type(&types, "OutsideExecution"), OE_TYPE_HEAD);
+        assert_eq!(schema["domain"]["name"], DOMAIN_NAME);
+        assert_eq!(schema["primaryType"], "OutsideExecution");
     }
 }
