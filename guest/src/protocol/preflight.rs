@@ -1,5 +1,6 @@
 //! Checks made before any network call, mirroring what the session account
-//! enforces (DESIGN.md section 5), so a doomed transaction is never signed or sent.
+//! enforces (docs/protocol.md, "Session account contract"), so a doomed
+//! transaction is never signed or sent.
 
 use starknet_crypto::Felt;
 
