@@ -342,15 +342,15 @@ impl Guest for Component {
     }
 
     fn revoke_session(ctx: t::SessionContext) -> Result<String, t::SessionError> {
-        run(ctx, |ctx, ports| ops::revoke_session(ctx, ports))
+        run(ctx, ops::revoke_session)
     }
 
     fn clear_session(ctx: t::SessionContext) -> Result<(), t::SessionError> {
-        run(ctx, |ctx, ports| ops::clear_session(ctx, ports))
+        run(ctx, ops::clear_session)
     }
 
     fn get_session_status(ctx: t::SessionContext) -> Result<t::SessionStatus, t::SessionError> {
-        let s = run(ctx, |ctx, ports| ops::get_session_status(ctx, ports))?;
+        let s = run(ctx, ops::get_session_status)?;
         Ok(t::SessionStatus {
             state: state(s.state),
             is_active: s.is_active,

@@ -10,6 +10,9 @@ pub mod crypto;
 pub mod ops;
 pub mod protocol;
 
+#[cfg(test)]
+mod test_data;
+
 // Not in test builds: a wasm test binary then imports only what the standard
 // library needs, and runs under a plain WASI runner (`tests/wasi-runner`).
 #[cfg(all(target_family = "wasm", not(test)))]

@@ -1,6 +1,7 @@
 //! Reader for Chipi's existing owner-key ciphertexts: CryptoJS
 //! `AES.encrypt(text, passphrase)` output, which is exactly OpenSSL's
-//! `enc -aes-256-cbc -md md5 -salt -a` format:
+//! `enc -aes-256-cbc -md md5 -salt -a` format (docs/protocol.md, "Ciphertext
+//! formats"):
 //!
 //! ```text
 //! base64( "Salted__" || salt (8 B) || AES-256-CBC-PKCS#7(plaintext) )
@@ -121,33 +122,52 @@ pub(crate) fn encrypt_for_tests(plaintext: &str, passphrase: &str, salt: [u8; SA
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod tests {
+    use serde::Deserialize;
 
-    /// Computed independently with OpenSSL 3.0.19:
-    /// `printf '%s' "$PLAINTEXT" | openssl enc -aes-256-cbc -md md5 -salt -pass "pass:$PIN" -a -A`
-    const OPENSSL_VECTORS: [(&str, &str, &str); 4] = [
-        (
-            "U2FsdGVkX1/H5O1qxGuZYTFkGBJsbiwzQ2x7hPzZIYN76VeLmgluh86C0Eq8xS3zGWLdc0NzBRM+IH3L32dKPA==",
-            "123456",
-            "0x71d7bb07b9a64f6f78ac4c816aff4da9",
-        ),
-        (
-            "U2FsdGVkX19L7MFvEdgecg1T9nwldDXWzrtcsn0LOlk4AJabdhYm2EQNvyofPCmr5I5cDGUFC+IyB8+iukLb8c2hcYaRxTV7dN5BuybAz9U5ehoB+K8CMH5oqgPP04oX",
-            "000000",
-            "0x4a41a5e37e08f1ea1fc3c5b9ba1c3e6cf9f07c41e33ad6fb1a9cd1a4a2b3c4d",
-        ),
-        (
-            "U2FsdGVkX1/nQoUXhUSsBvMXSQU0KhaMTIFWcmpaV8g=",
-            "pässwörd-\u{1F511}",
-            "0x1",
-        ),
-        (
-            "U2FsdGVkX1/oVB/sPov0Mz65vvOP6gXEM2Kbo9X4HA/2N6GaLl9SIhfrT/BwZ5SBYonaAS6bLgk1v7V4B7lovHDNoegoERO/llxNbwLqNWzAsV0RBx/kvK/+oXWbJP1y",
-            "correct horse battery staple",
-            "0x7ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-        ),
-    ];
+    use super::*;
+    use crate::test_data::{self, hex_bytes, load};
+
+    /// `cryptojs.json`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Vectors {
+        pub(crate) ciphertexts: Vec<Ciphertext>,
+        key_derivations: Vec<KeyDerivation>,
+        encryptions: Vec<Encryption>,
+    }
+
+    /// An OpenSSL-made ciphertext and what it decrypts to.
+    #[derive(Deserialize)]
+    pub(crate) struct Ciphertext {
+        pub(crate) ciphertext: String,
+        pub(crate) passphrase: String,
+        pub(crate) plaintext: String,
+    }
+
+    #[derive(Deserialize)]
+    struct KeyDerivation {
+        passphrase: String,
+        salt: String,
+        key: String,
+        iv: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Encryption {
+        plaintext: String,
+        passphrase: String,
+        salt: String,
+        ciphertext: String,
+    }
+
+    pub(crate) fn vectors() -> Vectors {
+        load(test_data::CRYPTOJS)
+    }
+
+    fn salt(text: &str) -> [u8; SALT_LEN] {
+        hex_bytes(text).try_into().expect("an 8-byte salt")
+    }
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02X}")).collect()
@@ -155,39 +175,35 @@ mod tests {
 
     #[test]
     fn openssl_vectors_decrypt() {
-        for (ct, pin, expected) in OPENSSL_VECTORS {
-            assert_eq!(decrypt(ct, pin).unwrap().as_str(), expected, "pin {pin:?}");
+        let v = vectors();
+        assert!(v.ciphertexts.len() >= 4);
+        for c in v.ciphertexts {
+            let plain = decrypt(&c.ciphertext, &c.passphrase).unwrap();
+            assert_eq!(plain.as_str(), c.plaintext, "passphrase {:?}", c.passphrase);
         }
     }
 
     #[test]
     fn evp_bytes_to_key_matches_openssl() {
-        // `openssl enc -aes-256-cbc -md md5 -S 0001020304050607 -pass pass:123456 -P`
-        let out = evp_bytes_to_key(b"123456", &[0, 1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(
-            hex(&out[..32]),
-            "195951A4DB41CF97D86F36D8B8A30CF426A1956760F920FF7C9B6FC877FE846B"
-        );
-        assert_eq!(hex(&out[32..]), "0DE40053BA0B2F18BC8D80CF2960FD74");
-        // Empty passphrase, `-S a1b2c3d4e5f60718 -pass pass:`
-        let out = evp_bytes_to_key(b"", &[0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18]);
-        assert_eq!(
-            hex(&out[..32]),
-            "B58793A4F1B2D8152F70C59B76A728C74F7FF45D7A28E0B32711F2A6CC968D6F"
-        );
-        assert_eq!(hex(&out[32..]), "56F8556C4E89AA10E6C96621DA49F790");
+        for k in vectors().key_derivations {
+            let out = evp_bytes_to_key(k.passphrase.as_bytes(), &salt(&k.salt));
+            assert_eq!(hex(&out[..32]), k.key, "{:?}", k.passphrase);
+            assert_eq!(hex(&out[32..]), k.iv, "{:?}", k.passphrase);
+        }
     }
 
     #[test]
     fn test_encryptor_matches_openssl_with_fixed_salt() {
-        // `printf 0x1234abcd | openssl enc -aes-256-cbc -md md5 -S 0001020304050607 -pass pass:123456 -a -A`
-        // gives the body; OpenSSL omits the header with -S, so it was prepended by hand.
-        let expected = "U2FsdGVkX18AAQIDBAUGBxEvhQc/7MNTK0V4ccNFvyE=";
-        assert_eq!(
-            encrypt_for_tests("0x1234abcd", "123456", [0, 1, 2, 3, 4, 5, 6, 7]),
-            expected
-        );
-        assert_eq!(decrypt(expected, "123456").unwrap().as_str(), "0x1234abcd");
+        for e in vectors().encryptions {
+            assert_eq!(
+                encrypt_for_tests(&e.plaintext, &e.passphrase, salt(&e.salt)),
+                e.ciphertext
+            );
+            assert_eq!(
+                decrypt(&e.ciphertext, &e.passphrase).unwrap().as_str(),
+                e.plaintext
+            );
+        }
     }
 
     #[test]
@@ -210,16 +226,25 @@ mod tests {
 
     #[test]
     fn unpadded_base64_is_accepted() {
-        let (ct, pin, expected) = OPENSSL_VECTORS[0];
-        let trimmed = ct.trim_end_matches('=');
-        assert_eq!(decrypt(trimmed, pin).unwrap().as_str(), expected);
+        for c in vectors().ciphertexts {
+            let trimmed = c.ciphertext.trim_end_matches('=');
+            assert_eq!(
+                decrypt(trimmed, &c.passphrase).unwrap().as_str(),
+                c.plaintext
+            );
+        }
     }
 
     #[test]
     fn wrong_passphrase_fails() {
         // Over many wrong PINs, most fail on padding/UTF-8; none may panic, and
         // none may return the real plaintext.
-        let (ct, _, expected) = OPENSSL_VECTORS[1];
+        let c = vectors()
+            .ciphertexts
+            .into_iter()
+            .find(|c| c.passphrase == "000000")
+            .unwrap();
+        let (ct, expected) = (c.ciphertext.as_str(), c.plaintext.as_str());
         let mut failures = 0;
         // The real PIN is 000000; try 000001..=000300.
         for pin in 1..=300u32 {
@@ -265,9 +290,10 @@ mod tests {
 
     #[test]
     fn tampered_ciphertext_fails() {
-        let (ct, pin, expected) = OPENSSL_VECTORS[1];
+        let c = &vectors().ciphertexts[1];
+        let (pin, expected) = (c.passphrase.as_str(), c.plaintext.as_str());
         let mut raw = base64::engine::general_purpose::STANDARD
-            .decode(ct)
+            .decode(&c.ciphertext)
             .unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 0x80;

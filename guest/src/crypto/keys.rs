@@ -100,9 +100,8 @@ impl SigningKey {
     /// to 64 hex digits. No whitespace, no decimal. The digits are decoded
     /// straight into the zeroizing key buffer; the error never echoes input.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
-        let digits = match s.as_bytes() {
-            [b'0', b'x' | b'X', rest @ ..] => rest,
-            _ => return Err(KeyError::InvalidFormat),
+        let [b'0', b'x' | b'X', digits @ ..] = s.as_bytes() else {
+            return Err(KeyError::InvalidFormat);
         };
         if digits.is_empty() || digits.len() > 64 {
             return Err(KeyError::InvalidFormat);
@@ -238,10 +237,42 @@ mod tests {
     use crate::crypto::felt::parse_felt;
     use rand::RngCore;
 
-    // Vector from starknet-rs / cairo-lang (`test_get_public_key`, `test_sign`).
-    const PRIVATE_KEY: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    use crate::test_data::{self, load};
+    use serde::Deserialize;
+
+    /// A key of the vectors, also used by the behaviour tests.
     const KEY_2: &str = "0x03c1e9550e66958296d11b60f8e8e7a7ad990d07fa65d5f7652c4a6c87d4e3cc";
-    const KEY_2_PUB: &str = "0x077a3b314db07c45076d11f62b6f9e748a39790441823307743cf00d6597ea43";
+
+    /// `signatures.json`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Vectors {
+        public_keys: Vec<PublicKey>,
+        signatures: Vec<SignatureVector>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PublicKey {
+        private_key: String,
+        public_key: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SignatureVector {
+        private_key: String,
+        hash: String,
+        r: String,
+        s: String,
+        recovery: u8,
+        #[serde(default)]
+        leading_zero_nonce: bool,
+    }
+
+    fn vectors() -> Vectors {
+        load(test_data::SIGNATURES)
+    }
 
     #[test]
     fn curve_order_bytes_match_felt() {
@@ -249,43 +280,57 @@ mod tests {
     }
 
     #[test]
-    fn public_key_vector() {
-        let key = SigningKey::from_hex(KEY_2).unwrap();
-        assert_eq!(key.public_key(), parse_felt(KEY_2_PUB).unwrap());
-        // 1 * G: the generator's x coordinate.
-        let one = SigningKey::from_hex(PRIVATE_KEY).unwrap();
-        assert_eq!(
-            one.public_key(),
-            parse_felt("0x1ef15c18599971b7beced415a40f0c7deacfd9b0d1819e03d723d8bc943cfca")
-                .unwrap()
-        );
+    fn public_keys_equal_starknet_js() {
+        for v in vectors().public_keys {
+            let key = SigningKey::from_hex(&v.private_key).unwrap();
+            assert_eq!(
+                key.public_key(),
+                parse_felt(&v.public_key).unwrap(),
+                "{}",
+                v.private_key
+            );
+        }
     }
 
     #[test]
-    fn sign_vector_matches_starknet_rs() {
-        // starknet-core `ecdsa_sign` test vector (RFC 6979, same as starknet.js).
-        let key = SigningKey::from_hex(
-            "0x0139fe4d6f02e666e86a6f58e65060f115cd3c185bd9e98bd829636931458f79",
-        )
-        .unwrap();
-        let hash = parse_felt("0x06fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76")
-            .unwrap();
-        let sig = key.sign(&hash).unwrap();
-        assert_eq!(
-            sig.r,
-            parse_felt("0x061ec782f76a66f6984efc3a1b6d152a124c701c00abdd2bf76641b4135c770f")
-                .unwrap()
-        );
-        assert_eq!(
-            sig.s,
-            parse_felt("0x04e44e759cea02c23568bb4d8a09929bbca8768ab68270d50c18d214166ccd9a")
-                .unwrap()
-        );
-        assert!(verify(&key.public_key(), &hash, &sig));
-        // The recovery bit recovers the public key (starknet_crypto::recover).
-        let recovered =
-            starknet_crypto::recover(&hash, &sig.r, &sig.s, &Felt::from(sig.recovery)).unwrap();
-        assert_eq!(recovered, key.public_key());
+    fn signatures_equal_starknet_js() {
+        for v in vectors().signatures {
+            let key = SigningKey::from_hex(&v.private_key).unwrap();
+            let hash = parse_felt(&v.hash).unwrap();
+            let sig = key.sign(&hash).unwrap();
+            let what = format!("{} by {}", v.hash, v.private_key);
+            assert_eq!(sig.r, parse_felt(&v.r).unwrap(), "r of {what}");
+            assert_eq!(sig.s, parse_felt(&v.s).unwrap(), "s of {what}");
+            assert_eq!(sig.recovery, v.recovery, "recovery of {what}");
+            assert!(verify(&key.public_key(), &hash, &sig));
+            // The recovery bit recovers the public key (starknet_crypto::recover).
+            let recovered =
+                starknet_crypto::recover(&hash, &sig.r, &sig.s, &Felt::from(sig.recovery)).unwrap();
+            assert_eq!(recovered, key.public_key(), "{what}");
+        }
+    }
+
+    #[test]
+    fn zero_leading_byte_nonce_differs_from_textbook_bits2int() {
+        // The case starknet.js and starknet-crypto disagree on: prove the
+        // vectors marked so really exercise it.
+        let marked: Vec<SignatureVector> = vectors()
+            .signatures
+            .into_iter()
+            .filter(|v| v.leading_zero_nonce)
+            .collect();
+        assert!(!marked.is_empty());
+        for v in marked {
+            let key = SigningKey::from_hex(&v.private_key).unwrap();
+            let hash = parse_felt(&v.hash).unwrap();
+            let mut drbg = HmacDrbg::<sha2::Sha256>::new(&key.secret_be, &hash.to_bytes_be(), &[]);
+            let mut first = [0u8; 32];
+            drbg.fill_bytes(&mut first);
+            assert_eq!(first[0], 0);
+            let textbook_k = starknet_crypto::rfc6979_generate_k(&hash, &key.secret_felt(), None);
+            let textbook = starknet_crypto::sign(&key.secret_felt(), &hash, &textbook_k).unwrap();
+            assert_ne!(key.sign(&hash).unwrap().r, textbook.r);
+        }
     }
 
     #[test]
@@ -305,61 +350,6 @@ mod tests {
         assert!(!verify(&pk, &hash, &forged));
         assert!(!verify(&Felt::from(3u8), &hash, &a), "not a curve point");
         assert!(!verify(&pk, &hash, &Signature { r: Felt::ZERO, ..a }));
-    }
-
-    /// `(hash, r, s)` signed with [`KEY_2`], recorded from starknet.js 9.2.1
-    /// `ec.starkCurve.sign(hash, KEY_2)`.
-    const STARKNET_JS_SIGNATURES: &[(&str, &str, &str)] = &[
-        (
-            "0x1234",
-            "0x3c2c40b7128755ce2c6108c8e79fa3284fb8cda9dc9217bc8447bd47b8301a4",
-            "0x399f6af50bec07ea4c0b602fb2e8c620afd8f4a6dadbe27a27d86d2586e6b10",
-        ),
-        // First DRBG output above the field prime: rejected, the next one is used.
-        (
-            "0x6fea80189363a786037ed3e7ba546dad0ef7de49fccae0e31eb658b7dd4ea76",
-            "0x426ce8ec265c99b41ce1c4c788b452846c2592590126553122545af186b7e42",
-            "0x2678f0ce772199274442a14cceb6844a36631087efef95dd5340dbf933f892a",
-        ),
-        // First DRBG output starts with a zero byte: used whole (scure's bits2int),
-        // where starknet-crypto's rfc6979_generate_k would shift it.
-        (
-            "0x132",
-            "0x275d5578218a65fb0aafc078ef8a47ede798dd64b38599005e4909b3592cdef",
-            "0x522446de02cf091427012cae700fb67cb22c3c6455401ef2b75132f974bd046",
-        ),
-        (
-            "0x21e",
-            "0x26e1725e6f22194bbc732193832fd1cd2014b1d56563d40443c64e7ed54cd57",
-            "0x711e7ba8bac7bd66e69237ad068ac8ed42c6530786b291cce5d27e44b5732c5",
-        ),
-    ];
-
-    #[test]
-    fn signatures_equal_starknet_js() {
-        let key = SigningKey::from_hex(KEY_2).unwrap();
-        for (hash, r, s) in STARKNET_JS_SIGNATURES {
-            let hash = parse_felt(hash).unwrap();
-            let sig = key.sign(&hash).unwrap();
-            assert_eq!(sig.r, parse_felt(r).unwrap(), "r of {hash:#x}");
-            assert_eq!(sig.s, parse_felt(s).unwrap(), "s of {hash:#x}");
-            assert!(verify(&key.public_key(), &hash, &sig));
-        }
-    }
-
-    #[test]
-    fn zero_leading_byte_nonce_differs_from_textbook_bits2int() {
-        // The case starknet.js and starknet-crypto disagree on: prove the vector
-        // above really exercises it.
-        let key = SigningKey::from_hex(KEY_2).unwrap();
-        let hash = Felt::from(0x132u32);
-        let mut drbg = HmacDrbg::<sha2::Sha256>::new(&key.secret_be, &hash.to_bytes_be(), &[]);
-        let mut first = [0u8; 32];
-        drbg.fill_bytes(&mut first);
-        assert_eq!(first[0], 0);
-        let textbook_k = starknet_crypto::rfc6979_generate_k(&hash, &key.secret_felt(), None);
-        let textbook = starknet_crypto::sign(&key.secret_felt(), &hash, &textbook_k).unwrap();
-        assert_ne!(key.sign(&hash).unwrap().r, textbook.r);
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn looks_like_envelope(text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::crypto::cryptojs::encrypt_for_tests;
+    use crate::crypto::envelope::tests::known_answers;
     use crate::crypto::felt::parse_felt;
 
     const FAST: KdfParams = KdfParams {
@@ -95,26 +96,61 @@ mod tests {
         p: 1,
     };
     const OWNER_HEX: &str = "0x71d7bb07b9a64f6f78ac4c816aff4da9";
-    /// OpenSSL-made CryptoJS ciphertext of `OWNER_HEX` under PIN 123456.
-    const OWNER_CRYPTOJS: &str =
-        "U2FsdGVkX1/H5O1qxGuZYTFkGBJsbiwzQ2x7hPzZIYN76VeLmgluh86C0Eq8xS3zGWLdc0NzBRM+IH3L32dKPA==";
 
     fn wallet() -> Felt {
         parse_felt("0x64b48806902a367c8598f4f95c305e8c1a1acba5f082d294a43793113115691").unwrap()
     }
 
+    /// The OpenSSL-made CryptoJS ciphertexts of `cryptojs.json` whose
+    /// plaintext is a private key.
+    fn cryptojs_owner_keys() -> Vec<cryptojs::tests::Ciphertext> {
+        let keys: Vec<_> = cryptojs::tests::vectors()
+            .ciphertexts
+            .into_iter()
+            .filter(|c| SigningKey::from_hex(&c.plaintext).is_ok())
+            .collect();
+        assert!(!keys.is_empty());
+        keys
+    }
+
     #[test]
-    fn decrypts_cryptojs_owner_key() {
-        let key = decrypt_owner_key(OWNER_CRYPTOJS, "123456", &wallet()).unwrap();
-        let expected = SigningKey::from_hex(OWNER_HEX).unwrap();
-        assert_eq!(key.public_key(), expected.public_key());
+    fn decrypts_cryptojs_owner_keys() {
+        for c in cryptojs_owner_keys() {
+            let key = decrypt_owner_key(&c.ciphertext, &c.passphrase, &wallet()).unwrap();
+            let expected = SigningKey::from_hex(&c.plaintext).unwrap();
+            assert_eq!(key.public_key(), expected.public_key());
+        }
+    }
+
+    #[test]
+    fn envelope_owner_keys_from_independent_implementations() {
+        for a in known_answers().into_iter().filter(|a| a.kind == "owner") {
+            let wallet = parse_felt(&a.wallet).unwrap();
+            let key = decrypt_owner_key(&a.envelope, &a.encrypt_key, &wallet).unwrap();
+            assert_eq!(
+                *key.to_be_bytes(),
+                parse_felt(&a.private_key).unwrap().to_bytes_be()
+            );
+            let sealed = seal_owner_key_with_params(
+                &key,
+                &a.encrypt_key,
+                &wallet,
+                a.params(),
+                a.salt(),
+                a.nonce(),
+            )
+            .unwrap();
+            assert_eq!(sealed, a.envelope);
+        }
     }
 
     #[test]
     fn cryptojs_wrong_pin_is_decryption_failed() {
-        for pin in ["123457", "", "000000", "1234567"] {
+        let owner = &cryptojs_owner_keys()[0];
+        for pin in ["123457", "", "000001", "1234567"] {
+            assert_ne!(pin, owner.passphrase);
             assert_eq!(
-                decrypt_owner_key(OWNER_CRYPTOJS, pin, &wallet()).unwrap_err(),
+                decrypt_owner_key(&owner.ciphertext, pin, &wallet()).unwrap_err(),
                 OwnerKeyError::DecryptionFailed,
                 "{pin:?}"
             );

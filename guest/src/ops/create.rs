@@ -11,7 +11,7 @@ use crate::protocol::record::{SessionRecord, StoredSession, RECORD_VERSION};
 use crate::protocol::state::derive_state;
 
 /// Longest session lifetime accepted (one year).
-pub const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
+pub(crate) const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
 
 /// Create a key pair, encrypt it and store it before anything is sent.
 pub fn create_session<P: Ports>(

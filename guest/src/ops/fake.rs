@@ -1,6 +1,8 @@
 //! In-memory [`Ports`] with a scripted Chipi backend and RPC node, for native
 //! tests of the use cases. It applies the session-management calls it is
-//! sent, so a whole lifecycle can run without a network.
+//! sent, so a whole lifecycle can run without a network. The outside
+//! executions it prepares use the schema of
+//! `guest/test-data/outside_execution_v2.json`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,10 +14,11 @@ use zeroize::Zeroizing;
 use super::ports::{HttpResponse, Ports};
 use crate::crypto::felt::{encode_short_string, felt_to_hex, parse_felt};
 use crate::protocol::calls::selector_for;
+use crate::test_data::outside_execution_document;
 
 /// What the fake account remembers of a session.
 #[derive(Debug, Clone, Default)]
-pub struct FakeSession {
+pub(crate) struct FakeSession {
     pub valid_until: u64,
     pub max_calls: u32,
     pub calls_used: u32,
@@ -23,10 +26,10 @@ pub struct FakeSession {
 }
 
 /// A mutation applied to a JSON document.
-pub type Tamper = Box<dyn Fn(&mut Value)>;
+pub(crate) type Tamper = Box<dyn Fn(&mut Value)>;
 
 /// Fake side effects.
-pub struct FakePorts {
+pub(crate) struct FakePorts {
     pub store: HashMap<String, Vec<u8>>,
     pub now: u64,
     pub rng: rand::rngs::StdRng,
@@ -92,7 +95,7 @@ impl Default for FakePorts {
 
 impl FakePorts {
     /// Number of requests whose URL contains `part`.
-    pub fn count(&self, part: &str) -> usize {
+    pub(crate) fn count(&self, part: &str) -> usize {
         self.requests
             .iter()
             .filter(|(u, _)| u.contains(part))
@@ -110,37 +113,16 @@ impl FakePorts {
                 json!({"To": c["contractAddress"], "Selector": felt_to_hex(&selector), "Calldata": c["calldata"]})
             })
             .collect();
-        let mut td = json!({
-            "types": {
-                "StarknetDomain": [
-                    {"name": "name", "type": "shortstring"},
-                    {"name": "version", "type": "shortstring"},
-                    {"name": "chainId", "type": "shortstring"},
-                    {"name": "revision", "type": "shortstring"}
-                ],
-                "OutsideExecution": [
-                    {"name": "Caller", "type": "ContractAddress"},
-                    {"name": "Nonce", "type": "felt"},
-                    {"name": "Execute After", "type": "u128"},
-                    {"name": "Execute Before", "type": "u128"},
-                    {"name": "Calls", "type": "Call*"}
-                ],
-                "Call": [
-                    {"name": "To", "type": "ContractAddress"},
-                    {"name": "Selector", "type": "selector"},
-                    {"name": "Calldata", "type": "felt*"}
-                ]
-            },
-            "primaryType": "OutsideExecution",
-            "domain": {"name": "Account.execute_from_outside", "version": "2", "chainId": self.chain, "revision": "1"},
-            "message": {
+        let mut td = outside_execution_document(
+            &self.chain,
+            &json!({
                 "Caller": "0x414e595f43414c4c4552",
                 "Nonce": format!("{:#x}", 0x1000 + self.requests.len()),
                 "Execute After": format!("{:#x}", self.now - 60),
                 "Execute Before": format!("{:#x}", self.now + 3600),
                 "Calls": calls,
-            }
-        });
+            }),
+        );
         if let Some(t) = &self.tamper {
             t(&mut td);
         }

@@ -25,10 +25,10 @@ use crate::protocol::record::{PendingOperation, PendingTransaction, Registration
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
 
 /// Most transactions of one wallet pending at once.
-pub const MAX_PENDING: usize = 16;
+pub(crate) const MAX_PENDING: usize = 16;
 
 /// A transaction about to be signed and sent.
-pub struct Outgoing<'a> {
+pub(crate) struct Outgoing<'a> {
     /// Its effect once landed.
     pub operation: PendingOperation,
     /// Digest of the requested calls.
@@ -47,7 +47,7 @@ pub struct Outgoing<'a> {
 ///   is reconciled, and counted once, by the next operation;
 /// - refused before processing (4xx): pending cleared, the error returned;
 /// - answer lost: pending kept, `TRANSACTION_PENDING` returned.
-pub fn send<P: Ports>(
+pub(crate) fn send<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     public_key: &str,
@@ -232,7 +232,7 @@ fn apply(record: &mut SessionRecord, operation: &PendingOperation, hash: Option<
 
 /// What reconciling found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reconciled {
+pub(crate) enum Reconciled {
     /// The pending transaction landed (hash known when a resubmission was
     /// answered); its effect is recorded.
     Landed {
@@ -258,7 +258,7 @@ pub enum Reconciled {
 /// Reconcile every pending transaction of the wallet with the account.
 /// With `resubmit`, a transaction whose nonce is unused and whose window is
 /// open is sent again with the same signed body.
-pub fn reconcile<P: Ports>(
+pub(crate) fn reconcile<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     resubmit: bool,
@@ -344,7 +344,7 @@ fn reconcile_one<P: Ports>(
 /// and it landed with a known hash (the caller returns it); `Ok(None)` when
 /// the caller may go on and sign; otherwise `TRANSACTION_PENDING` (something
 /// may still land) or `ALREADY_EXECUTED` (this request landed, hash unknown).
-pub fn settle_before_signing<P: Ports>(
+pub(crate) fn settle_before_signing<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     calls_digest: &str,

@@ -113,7 +113,7 @@ fn chipi_headers<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Vec<(String, 
 }
 
 /// `POST /transactions/prepare-typed-data`; returns the typed data.
-pub fn prepare_typed_data<P: Ports>(
+pub(crate) fn prepare_typed_data<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     calls: &[Call],
@@ -128,7 +128,7 @@ pub fn prepare_typed_data<P: Ports>(
 
 /// Outcome of handing a signed transaction to the backend.
 #[derive(Debug)]
-pub enum Sent {
+pub(crate) enum Sent {
     /// Accepted: the transaction hash.
     Accepted(String),
     /// Refused before processing (a 4xx answer other than 408 and 429): the
@@ -142,7 +142,11 @@ pub enum Sent {
 
 /// `POST /transactions/execute-sponsored-transaction` with a signed body
 /// (its exact bytes), sent once.
-pub fn execute_sponsored<P: Ports>(env: &Env<'_>, ports: &mut P, body: &[u8]) -> Result<Sent> {
+pub(crate) fn execute_sponsored<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    body: &[u8],
+) -> Result<Sent> {
     let headers = chipi_headers(env, ports)?;
     let url = chipi_api::endpoint_url(&env.ctx.config.api_base_url, chipi_api::EXECUTE_SPONSORED);
     Ok(match ports.http_post(&url, &headers, body) {
@@ -175,10 +179,10 @@ fn rpc_request<P: Ports>(env: &Env<'_>, ports: &mut P, body: &Value) -> Result<V
                 Err(err) => last = err,
             },
             Err(err @ (SessionError::Transport(_) | SessionError::InvalidResponse(_))) => {
-                last = err
+                last = err;
             }
             Err(SessionError::Backend(b)) if b.status >= 500 || b.status == 429 => {
-                last = SessionError::Backend(b)
+                last = SessionError::Backend(b);
             }
             Err(err) => return Err(err),
         }
@@ -187,14 +191,14 @@ fn rpc_request<P: Ports>(env: &Env<'_>, ports: &mut P, body: &Value) -> Result<V
 }
 
 /// `starknet_call` of a view (built by [`calldata`]); returns the result felts.
-pub fn call_view<P: Ports>(env: &Env<'_>, ports: &mut P, call: &Call) -> Result<Vec<Felt>> {
+pub(crate) fn call_view<P: Ports>(env: &Env<'_>, ports: &mut P, call: &Call) -> Result<Vec<Felt>> {
     let result = rpc_request(env, ports, &rpc::call_body(1, call))?;
     rpc::felts_of(&result)
 }
 
 /// SNIP-9 `is_valid_outside_execution_nonce(nonce)`: false once an outside
 /// execution with that nonce ran on the account.
-pub fn outside_nonce_is_unused<P: Ports>(
+pub(crate) fn outside_nonce_is_unused<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     nonce: &Felt,
@@ -214,7 +218,7 @@ pub fn outside_nonce_is_unused<P: Ports>(
 }
 
 /// The chain id the node reports (`starknet_chainId`).
-pub fn node_chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
+pub(crate) fn node_chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
     let result = rpc_request(env, ports, &rpc::chain_id_body(1))?;
     rpc::chain_id_of(&result)
 }

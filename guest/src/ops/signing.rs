@@ -17,7 +17,7 @@ use crate::protocol::record::{PendingOperation, Session};
 use crate::protocol::typed_data_check::{approve_outside_execution, chain_id_value, Request};
 
 /// Decrypt the wallet's owner key with the encrypt key.
-pub fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
+pub(crate) fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
     decrypt_owner_key(
         &env.ctx.wallet.encrypted_private_key,
         &env.ctx.encrypt_key,
@@ -27,7 +27,7 @@ pub fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
 }
 
 /// Decrypt the stored session's private key with the encrypt key.
-pub fn session_key(env: &Env<'_>, session: &Session) -> Result<SigningKey> {
+pub(crate) fn session_key(env: &Env<'_>, session: &Session) -> Result<SigningKey> {
     envelope::open(
         &session.record.encrypted_private_key,
         &env.ctx.encrypt_key,
@@ -38,7 +38,7 @@ pub fn session_key(env: &Env<'_>, session: &Session) -> Result<SigningKey> {
 }
 
 /// The configured chain id, if any.
-pub fn configured_chain(env: &Env<'_>) -> Result<Option<Felt>> {
+pub(crate) fn configured_chain(env: &Env<'_>) -> Result<Option<Felt>> {
     env.ctx
         .config
         .chain_id
@@ -52,7 +52,7 @@ pub fn configured_chain(env: &Env<'_>) -> Result<Option<Felt>> {
 }
 
 /// The chain a new session is pinned to: configured, or read once from the node.
-pub fn chain_for_new_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
+pub(crate) fn chain_for_new_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
     match configured_chain(env)? {
         Some(chain) => Ok(chain),
         None => remote::node_chain_id(env, ports),
@@ -62,7 +62,11 @@ pub fn chain_for_new_session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<F
 /// The chain the stored session is pinned to. A configuration naming another
 /// chain is refused; a record from before pinning is pinned now (configured
 /// chain, or the node's).
-pub fn pinned_chain<P: Ports>(env: &Env<'_>, ports: &mut P, session: &Session) -> Result<Felt> {
+pub(crate) fn pinned_chain<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    session: &Session,
+) -> Result<Felt> {
     let record = &session.record;
     let configured = configured_chain(env)?;
     let Some(pinned) = &record.chain_id else {
@@ -91,7 +95,8 @@ pub fn pinned_chain<P: Ports>(env: &Env<'_>, ports: &mut P, session: &Session) -
 }
 
 /// Which key signs a transaction.
-pub enum Signer<'a> {
+#[derive(Clone, Copy)]
+pub(crate) enum Signer<'a> {
     /// The owner key: signature `{r, s}`.
     Owner(&'a SigningKey),
     /// The session key: signature `[pubkey, r, s, valid_until]`.
@@ -107,7 +112,7 @@ pub enum Signer<'a> {
 /// recording the transaction as pending before it is sent. Returns the
 /// transaction hash. The caller has already reconciled any earlier pending
 /// transaction ([`pending::settle_before_signing`]).
-pub fn sign_and_send<P: Ports>(
+pub(crate) fn sign_and_send<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     session: &Session,
@@ -139,7 +144,7 @@ pub fn sign_and_send<P: Ports>(
             chipi_api::execute_owner_body(
                 &env.wallet,
                 &typed_data,
-                chipi_api::owner_signature_json(&signature.r, &signature.s),
+                &chipi_api::owner_signature_json(&signature.r, &signature.s),
             )
         }
         Signer::Session { key, valid_until } => {

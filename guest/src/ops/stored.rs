@@ -12,7 +12,7 @@ use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{SessionRecord, StoredSession};
 
 /// A record together with the exact bytes it was read from (the CAS witness).
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// Decoded record, if any.
     pub record: Option<SessionRecord>,
     /// Raw stored bytes.
@@ -20,7 +20,7 @@ pub struct Loaded {
 }
 
 /// Read the wallet's session record.
-pub fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
+pub(crate) fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
     let raw = ports
         .store_get(&SessionRecord::key(&env.wallet_hex))
         .map_err(SessionError::Store)?;
@@ -29,7 +29,7 @@ pub fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
 }
 
 /// The wallet's stored session, typed; `None` when there is none.
-pub fn session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Option<StoredSession>> {
+pub(crate) fn session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Option<StoredSession>> {
     load(env, ports)?
         .record
         .map(StoredSession::from_record)
@@ -37,13 +37,17 @@ pub fn session<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Option<StoredSe
 }
 
 /// The wallet's stored session; `SESSION_NOT_REGISTERED` when there is none.
-pub fn require<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<StoredSession> {
+pub(crate) fn require<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<StoredSession> {
     StoredSession::require(session(env, ports)?)
 }
 
 /// The stored session again, after reconciling, for calls built for the
 /// session `public_key`: `STORE_ERROR` if the session was replaced meanwhile.
-pub fn reload<P: Ports>(env: &Env<'_>, ports: &mut P, public_key: &Felt) -> Result<StoredSession> {
+pub(crate) fn reload<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &Felt,
+) -> Result<StoredSession> {
     let stored = require(env, ports)?;
     if stored.session().public_key != *public_key {
         return Err(SessionError::Store(
@@ -54,7 +58,7 @@ pub fn reload<P: Ports>(env: &Env<'_>, ports: &mut P, public_key: &Felt) -> Resu
 }
 
 /// Replace the record only if the store still holds `expected`.
-pub fn swap<P: Ports>(
+pub(crate) fn swap<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     expected: Option<&[u8]>,
@@ -72,7 +76,7 @@ pub fn swap<P: Ports>(
 
 /// Apply `change` to the stored record of the session `public_key`, retrying on
 /// concurrent updates. Fails if the stored session was replaced meanwhile.
-pub fn update<P: Ports>(
+pub(crate) fn update<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     public_key: &str,

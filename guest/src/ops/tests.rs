@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::fake::FakePorts;
 use super::*;
+use crate::crypto::felt::felt_to_hex;
 use crate::crypto::keys::SigningKey;
 use crate::crypto::owner_key::seal_owner_key;
 use crate::protocol::model::*;
@@ -81,10 +82,7 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
         .unrevoked()
         .unwrap();
     let opened = signing::session_key(&env, &session).unwrap();
-    assert_eq!(
-        crate::crypto::felt::felt_to_hex(&opened.public_key()),
-        key.public_key
-    );
+    assert_eq!(felt_to_hex(&opened.public_key()), key.public_key);
     let wrong = ctx_with("9999", WalletType::Chipi);
     let env = Env::new(&wrong).unwrap();
     assert_eq!(
@@ -221,7 +219,7 @@ fn tampered_typed_data_is_never_signed() {
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     register_session(&c, &register_opts(5), &mut p).unwrap();
     p.tamper = Some(Box::new(|td| {
-        td["message"]["Calls"][0]["Calldata"][1] = json!("0x999")
+        td["message"]["Calls"][0]["Calldata"][1] = json!("0x999");
     }));
     let executes = p.count("execute-sponsored");
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();

@@ -1,5 +1,5 @@
 //! Chipi REST API v1: request bodies, URLs, headers and response parsing
-//! (DESIGN.md section 3).
+//! (docs/protocol.md, "Chipi REST API").
 
 use serde_json::{json, Value};
 use starknet_crypto::Felt;
@@ -70,7 +70,7 @@ pub fn owner_signature_json(r: &Felt, s: &Felt) -> Value {
 }
 
 /// Body of an owner-signed `execute-sponsored-transaction` (session management).
-pub fn execute_owner_body(wallet: &Felt, typed_data: &Value, signature: Value) -> Value {
+pub fn execute_owner_body(wallet: &Felt, typed_data: &Value, signature: &Value) -> Value {
     json!({
         "publicKey": felt_to_hex(wallet),
         "typedData": typed_data,
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn owner_body_layout() {
         let sig = owner_signature_json(&Felt::from(10u8), &Felt::from(11u8));
-        let body = execute_owner_body(&Felt::ONE, &json!({}), sig);
+        let body = execute_owner_body(&Felt::ONE, &json!({}), &sig);
         assert_eq!(body["userSignature"], json!({"r": "10", "s": "11"}));
         assert_eq!(body["saveToDatabase"], json!(false));
         assert!(body.get("isSessionSignature").is_none());

@@ -106,7 +106,8 @@ macro_rules! session_error_table {
 #[cfg(all(target_family = "wasm", not(test)))]
 pub(crate) use session_error_table;
 
-/// One row of [`session_error_table`] for code that inspects the table.
+/// One row of the error table (`session_error_table!` in this module), as
+/// [`SessionError::KINDS`] lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorKind {
     /// Chipi-style code.
@@ -139,6 +140,7 @@ macro_rules! chipi_arm {
     (local, $code:literal, $variant:ident, $found:ident, $message:ident) => {};
 }
 
+/// `SessionError::KINDS`, `code` and `from_chipi_code` from the table's rows.
 macro_rules! generate_from_table {
     ($($variant:ident => $wit:ident, $code:literal, $origin:ident;)*) => {
         impl SessionError {

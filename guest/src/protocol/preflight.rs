@@ -1,8 +1,10 @@
 //! Checks made before any network call, mirroring what the session account
-//! enforces (DESIGN.md section 5), so a doomed transaction is never signed or sent.
+//! enforces (docs/protocol.md, "Session account contract"), so a doomed
+//! transaction is never signed or sent.
 
 use starknet_crypto::Felt;
 
+use super::calldata::entrypoints;
 use super::calls::{selector_for, Call};
 use super::error::{Result, SessionError};
 use crate::crypto::felt::felt_to_hex;
@@ -10,14 +12,14 @@ use crate::crypto::felt::felt_to_hex;
 /// Entrypoints a session key may never call, whatever its whitelist.
 pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
     "upgrade",
-    "add_or_update_session_key",
-    "revoke_session_key",
+    entrypoints::ADD_OR_UPDATE_SESSION_KEY,
+    entrypoints::REVOKE_SESSION_KEY,
     "__execute__",
     "set_public_key",
     "setPublicKey",
     "execute_from_outside_v2",
-    "set_spending_policy",
-    "remove_spending_policy",
+    entrypoints::SET_SPENDING_POLICY,
+    entrypoints::REMOVE_SPENDING_POLICY,
 ];
 
 /// True when `selector` is one of [`ADMIN_ENTRYPOINTS`].

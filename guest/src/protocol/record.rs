@@ -269,7 +269,83 @@ fn revoked() -> SessionError {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+    use serde_json::Value;
+
     use super::*;
+    use crate::test_data::{self, load};
+
+    /// `records.json`.
+    #[derive(Deserialize)]
+    struct Records {
+        readable: Vec<Readable>,
+        unreadable: Vec<Unreadable>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Readable {
+        name: String,
+        record: Value,
+        state: String,
+        #[serde(default)]
+        max_calls: Option<u32>,
+        #[serde(default)]
+        whitelist_length: Option<usize>,
+        #[serde(default)]
+        pending_executes: u32,
+    }
+
+    #[derive(Deserialize)]
+    struct Unreadable {
+        name: String,
+        record: Value,
+    }
+
+    #[test]
+    fn every_record_format_loads_in_its_state() {
+        let records: Records = load(test_data::RECORDS);
+        for r in &records.readable {
+            let bytes = serde_json::to_vec(&r.record).unwrap();
+            let stored =
+                StoredSession::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+            let state = match &stored {
+                StoredSession::Created(_) => "created",
+                StoredSession::Registered(..) => "registered",
+                StoredSession::Revoked(_) => "revoked",
+            };
+            assert_eq!(state, r.state, "{}", r.name);
+            assert_eq!(
+                stored.session().public_key,
+                parse_felt(r.record["publicKey"].as_str().unwrap()).unwrap(),
+                "{}",
+                r.name
+            );
+            assert_eq!(
+                stored.record().pending_executes(),
+                r.pending_executes,
+                "{}",
+                r.name
+            );
+            if let StoredSession::Registered(_, terms) = &stored {
+                assert_eq!(Some(terms.max_calls), r.max_calls, "{}", r.name);
+                assert_eq!(
+                    Some(terms.whitelist.len()),
+                    r.whitelist_length,
+                    "{}",
+                    r.name
+                );
+            }
+            // What is read is written back unchanged (unknown fields aside).
+            let again = SessionRecord::decode(&stored.record().encode().unwrap()).unwrap();
+            assert_eq!(&again, stored.record(), "{}", r.name);
+        }
+        for r in &records.unreadable {
+            let bytes = serde_json::to_vec(&r.record).unwrap();
+            let err = StoredSession::decode(&bytes).unwrap_err();
+            assert_eq!(err.code(), "STORE_ERROR", "{}: {err}", r.name);
+        }
+    }
 
     fn sample() -> SessionRecord {
         SessionRecord {

@@ -40,7 +40,7 @@ pub fn chain_id_body(id: u64) -> Value {
 /// Extract `result` from a JSON-RPC response, mapping `error` to a backend error.
 pub fn result_of(response: &Value) -> Result<&Value> {
     if let Some(err) = response.get("error") {
-        let code = err.get("code").map(|c| c.to_string());
+        let code = err.get("code").map(Value::to_string);
         let mut message = err
             .get("message")
             .and_then(Value::as_str)

@@ -4,7 +4,7 @@
 //! the backend's answer after checking them), hashes it with the fixed
 //! SNIP-9 v2 schema, hashes the backend's document exactly as starknet.js
 //! would ([`snip12::message_hash`]), and approves the document only when the
-//! two hashes are equal (DESIGN.md section 6).
+//! two hashes are equal (docs/protocol.md, "Outside-execution typed data").
 //!
 //! There is no second reader: whatever representation the backend chose (hex,
 //! decimal strings, JSON numbers, short-string chain ids, names or hex
@@ -31,10 +31,11 @@ pub const MAX_WINDOW_SECS: u64 = 24 * 3600;
 
 /// `"StarkNet Message"` as a Cairo short string.
 const STARKNET_MESSAGE: Felt = Felt::from_hex_unchecked("0x537461726b4e6574204d657373616765");
-/// Type hash of `StarknetDomain` (revision 1), DESIGN.md section 6.
+/// Type hash of `StarknetDomain`, revision 1 (docs/protocol.md,
+/// "Outside-execution typed data").
 const DOMAIN_TYPE_HASH: Felt =
     Felt::from_hex_unchecked("0x1ff2f602e42168014d405a94f75e8a93d640751d71d16311266e140d8b0a210");
-/// Type hash of `Call`, DESIGN.md section 6.
+/// Type hash of `Call` (docs/protocol.md, "Outside-execution typed data").
 const CALL_TYPE_HASH: Felt =
     Felt::from_hex_unchecked("0x3635c7f2a7ba93844c0d064e18e487f35ab90f7c39d00f186a781fc3f0c2ca9");
 /// The revision-1 type string of `OutsideExecution` (with its `Call` dependency).

@@ -58,7 +58,7 @@ pub(super) struct Encoder<'a> {
 
 impl<'a> Encoder<'a> {
     /// An encoder over a schema.
-    pub fn new(schema: Schema<'a>) -> Self {
+    pub(crate) fn new(schema: Schema<'a>) -> Self {
         Self {
             schema,
             type_hashes: RefCell::new(HashMap::new()),
@@ -66,7 +66,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// The schema.
-    pub fn schema(&self) -> &Schema<'a> {
+    pub(crate) fn schema(&self) -> &Schema<'a> {
         &self.schema
     }
 
@@ -75,7 +75,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// The revision's hash over a list of felts.
-    pub fn hash_many(&self, items: &[Felt]) -> Felt {
+    pub(crate) fn hash_many(&self, items: &[Felt]) -> Felt {
         match self.revision() {
             Revision::V0 => compute_hash_on_elements(items),
             Revision::V1 => poseidon_hash_many(items),
@@ -83,7 +83,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// starknet-keccak of the type string (cached per scope and name).
-    pub fn type_hash(&self, scope: Scope, name: &str) -> Result<Felt, TypedDataError> {
+    pub(crate) fn type_hash(&self, scope: Scope, name: &str) -> Result<Felt, TypedDataError> {
         let key = (scope, name.to_owned());
         if let Some(hash) = self.type_hashes.borrow().get(&key) {
             return Ok(*hash);
@@ -94,7 +94,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// starknet.js `getStructHash`: `hash(type hash, members...)`.
-    pub fn struct_hash(
+    pub(crate) fn struct_hash(
         &self,
         scope: Scope,
         name: &str,
@@ -128,7 +128,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// starknet.js `encodeValue`.
-    pub fn encode_value(
+    pub(crate) fn encode_value(
         &self,
         scope: Scope,
         ty: &str,
@@ -201,9 +201,8 @@ impl<'a> Encoder<'a> {
         let variants = self.schema.own(scope, enum_name)?.ok_or_else(invalid)?;
         let obj = data.as_object().ok_or_else(invalid)?;
         let mut entries = obj.iter();
-        let (variant_name, variant_data) = match (entries.next(), entries.next()) {
-            (Some(entry), None) => entry,
-            _ => return Err(invalid()),
+        let (Some((variant_name, variant_data)), None) = (entries.next(), entries.next()) else {
+            return Err(invalid());
         };
         let index = variants
             .iter()

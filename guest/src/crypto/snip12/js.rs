@@ -260,22 +260,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn felt(v: Value) -> Felt {
-        get_hex(&v).unwrap().to_felt().unwrap()
+    fn felt(v: &Value) -> Felt {
+        get_hex(v).unwrap().to_felt().unwrap()
     }
 
     #[test]
     fn bigint_string_syntax() {
-        assert_eq!(felt(json!("0x1F")), Felt::from(31u8));
-        assert_eq!(felt(json!("0X1f")), Felt::from(31u8));
-        assert_eq!(felt(json!("0o17")), Felt::from(15u8));
-        assert_eq!(felt(json!("0B101")), Felt::from(5u8));
-        assert_eq!(felt(json!("42")), Felt::from(42u8));
-        assert_eq!(felt(json!("+42")), Felt::from(42u8));
-        assert_eq!(felt(json!("")), Felt::ZERO);
-        assert_eq!(felt(json!("   ")), Felt::ZERO);
-        assert_eq!(felt(json!(" \t\n12\u{3000}\u{FEFF}")), Felt::from(12u8));
-        assert_eq!(felt(json!("-0")), Felt::ZERO);
+        assert_eq!(felt(&json!("0x1F")), Felt::from(31u8));
+        assert_eq!(felt(&json!("0X1f")), Felt::from(31u8));
+        assert_eq!(felt(&json!("0o17")), Felt::from(15u8));
+        assert_eq!(felt(&json!("0B101")), Felt::from(5u8));
+        assert_eq!(felt(&json!("42")), Felt::from(42u8));
+        assert_eq!(felt(&json!("+42")), Felt::from(42u8));
+        assert_eq!(felt(&json!("")), Felt::ZERO);
+        assert_eq!(felt(&json!("   ")), Felt::ZERO);
+        assert_eq!(felt(&json!(" \t\n12\u{3000}\u{FEFF}")), Felt::from(12u8));
+        assert_eq!(felt(&json!("-0")), Felt::ZERO);
         assert_eq!(
             to_bigint(&json!("-5")).unwrap().to_felt(),
             Err("negative value")
@@ -302,16 +302,16 @@ mod tests {
     #[test]
     fn non_numbers_become_short_strings() {
         assert_eq!(
-            felt(json!("SN_MAIN")),
+            felt(&json!("SN_MAIN")),
             Felt::from_hex_unchecked("0x534e5f4d41494e")
         );
         assert_eq!(
-            felt(json!("StarkNet Mail")),
+            felt(&json!("StarkNet Mail")),
             Felt::from_hex_unchecked("0x537461726b4e6574204d61696c")
         );
         // Looks numeric but is not BigInt syntax: encoded as text.
-        assert_eq!(felt(json!("0x-5")), Felt::from_hex_unchecked("0x30782d35"));
-        assert_eq!(felt(json!("1.5")), Felt::from_hex_unchecked("0x312e35"));
+        assert_eq!(felt(&json!("0x-5")), Felt::from_hex_unchecked("0x30782d35"));
+        assert_eq!(felt(&json!("1.5")), Felt::from_hex_unchecked("0x312e35"));
         assert!(get_hex(&json!("a".repeat(32))).is_err());
         assert!(get_hex(&json!("héllo")).is_err());
         assert!(get_hex(&json!("tab\there")).is_err());
@@ -321,12 +321,12 @@ mod tests {
 
     #[test]
     fn numbers_and_booleans() {
-        assert_eq!(felt(json!(1000)), Felt::from(1000u32));
-        assert_eq!(felt(json!(true)), Felt::ONE);
-        assert_eq!(felt(json!(false)), Felt::ZERO);
-        assert_eq!(felt(json!(1e3)), Felt::from(1000u32));
+        assert_eq!(felt(&json!(1000)), Felt::from(1000u32));
+        assert_eq!(felt(&json!(true)), Felt::ONE);
+        assert_eq!(felt(&json!(false)), Felt::ZERO);
+        assert_eq!(felt(&json!(1e3)), Felt::from(1000u32));
         assert_eq!(
-            felt(json!(9_007_199_254_740_991u64)),
+            felt(&json!(9_007_199_254_740_991u64)),
             Felt::from(9_007_199_254_740_991u64)
         );
         assert!(get_hex(&json!(9_007_199_254_740_992u64)).is_err());

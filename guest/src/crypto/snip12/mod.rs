@@ -11,8 +11,8 @@
 //!   message struct hash)` where `H` is the Pedersen chain
 //!   (`computeHashOnElements`) in revision 0 and `poseidon_hash_many` in
 //!   revision 1.
-//! - Type strings and dependencies: [`schema`]; value encodings: [`encode`];
-//!   JavaScript number semantics: [`js`]; merkle roots: [`merkle`].
+//! - Type strings and dependencies: `schema`; value encodings: `encode`;
+//!   JavaScript number semantics: `js`; merkle roots: `merkle`.
 //!
 //! Everything is bounded: nesting (of types and of values) beyond
 //! [`MAX_DEPTH`] and recursive types are errors, never a stack overflow.

@@ -89,12 +89,12 @@ pub(super) struct Schema<'a> {
 
 impl<'a> Schema<'a> {
     /// Wraps a document's `types` object.
-    pub fn new(types: &'a Map<String, Value>, revision: Revision) -> Self {
+    pub(crate) fn new(types: &'a Map<String, Value>, revision: Revision) -> Self {
         Self { types, revision }
     }
 
     /// The revision this schema follows.
-    pub fn revision(&self) -> Revision {
+    pub(crate) fn revision(&self) -> Revision {
         self.revision
     }
 
@@ -121,7 +121,11 @@ impl<'a> Schema<'a> {
     }
 
     /// `types[name]` in one scope's JavaScript object (no fallback).
-    pub fn own(&self, scope: Scope, name: &str) -> Result<Option<Vec<Field<'a>>>, TypedDataError> {
+    pub(crate) fn own(
+        &self,
+        scope: Scope,
+        name: &str,
+    ) -> Result<Option<Vec<Field<'a>>>, TypedDataError> {
         let found = match scope {
             Scope::User => self.declared(name)?,
             Scope::Presets => self.preset(name),
@@ -135,7 +139,7 @@ impl<'a> Schema<'a> {
     /// The struct used to *encode a value* of type `name` (starknet.js
     /// `encodeValue`: the scope's own types, then the presets), with the scope
     /// its members are encoded in.
-    pub fn value_struct(
+    pub(crate) fn value_struct(
         &self,
         scope: Scope,
         name: &str,
@@ -161,7 +165,7 @@ impl<'a> Schema<'a> {
 
     /// starknet.js `encodeType(types, name, revision)`. An undeclared name
     /// encodes as the empty string, as in starknet.js.
-    pub fn encode_type(&self, scope: Scope, name: &str) -> Result<String, TypedDataError> {
+    pub(crate) fn encode_type(&self, scope: Scope, name: &str) -> Result<String, TypedDataError> {
         if self.dependency_targets(name, None) != [name] {
             return Err(TypedDataError::InvalidTypeDefinition(error_name(name)));
         }
@@ -265,7 +269,11 @@ impl<'a> Schema<'a> {
 
     /// The type names a member of type `ty` may depend on (starknet.js
     /// `getDependencies`, before the "is it declared" filter).
-    pub fn dependency_targets<'s>(&self, ty: &'s str, contains: Option<&'s str>) -> Vec<&'s str> {
+    pub(crate) fn dependency_targets<'s>(
+        &self,
+        ty: &'s str,
+        contains: Option<&'s str>,
+    ) -> Vec<&'s str> {
         if let Some(element) = ty.strip_suffix('*') {
             return vec![element];
         }
