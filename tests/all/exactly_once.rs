@@ -9,8 +9,8 @@ use chipi_session_host::runtime::{
     Call, CreateOptions, RegisterOptions, RuntimeOptions, SessionError, SessionRuntime,
     SessionState,
 };
-use chipi_session_sandbox::{Faults, TxSigner};
 use chipi_session_host::store::{MemoryStore, SessionStore, StoreError};
+use chipi_session_sandbox::{Faults, TxSigner};
 
 fn transfer(amount: u32) -> Call {
     Call {

@@ -8,13 +8,13 @@ pub mod interop;
 
 use std::sync::{Arc, OnceLock};
 
-use chipi_session_sandbox::SharedClock;
 use chipi_session_host::runtime::{
     authorities_from_urls, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions,
     SessionContext, SessionHandle, SessionRuntime, StaticToken, Wallet, WalletType,
 };
-use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
 use chipi_session_host::store::{MemoryStore, SessionStore};
+use chipi_session_sandbox::SharedClock;
+use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
 
 /// The PIN of every test wallet.
 pub const PIN: &str = "123456";
