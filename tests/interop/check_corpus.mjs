@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the typed-data corpus through referee.mjs (as a child process, over the same stdin /
 // stdout protocol the Rust tests use) and checks that:
-//   - every entry of corpus/typed_data.json hashes without error, to its pinned `hash`;
-//   - every entry of corpus/typed_data_rejected.json is rejected, with its pinned `error`.
+//   - every entry of guest/test-data/snip12_corpus.json hashes without error, to its pinned `hash`;
+//   - every entry of guest/test-data/snip12_rejected.json is rejected, with its pinned `error`.
 // Prints the counts; exits 1 on any mismatch.
 
 import { spawnSync } from 'node:child_process';
@@ -11,9 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const load = (name) => JSON.parse(readFileSync(join(here, 'corpus', name), 'utf8'));
-const accepted = load('typed_data.json');
-const rejected = load('typed_data_rejected.json');
+const load = (name) => JSON.parse(readFileSync(join(here, '..', '..', 'guest', 'test-data', name), 'utf8'));
+const accepted = load('snip12_corpus.json');
+const rejected = load('snip12_rejected.json');
 
 const ops = [...accepted, ...rejected].map((e) => ({
   op: 'messageHash',

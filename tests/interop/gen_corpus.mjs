@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates corpus/typed_data.json and corpus/typed_data_rejected.json.
+// Regenerates guest/test-data/snip12_corpus.json and snip12_rejected.json.
 //
 //   node gen_corpus.mjs            write both files
 //   node gen_corpus.mjs --check    fail if the files on disk differ from what would be written
@@ -680,8 +680,8 @@ for (const e of [...accepted, ...rejected]) {
 }
 
 const files = [
-  [join(here, 'corpus', 'typed_data.json'), accepted],
-  [join(here, 'corpus', 'typed_data_rejected.json'), rejected],
+  [join(here, '..', '..', 'guest', 'test-data', 'snip12_corpus.json'), accepted],
+  [join(here, '..', '..', 'guest', 'test-data', 'snip12_rejected.json'), rejected],
 ];
 const check = process.argv.includes('--check');
 let stale = false;

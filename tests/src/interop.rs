@@ -18,12 +18,16 @@ pub fn interop_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
-/// The entries of a SNIP-12 corpus file (`typed_data.json`,
-/// `typed_data_rejected.json`): a JSON array of documents, each with its name,
+/// The entries of a SNIP-12 corpus file in `guest/test-data`
+/// (`snip12_corpus.json`, `snip12_rejected.json`): a JSON array of documents, each with its name,
 /// account and, where starknet.js hashes it, the hash it gives. The one place
 /// that knows where the corpus lives.
 pub fn corpus(file: &str) -> Vec<Value> {
-    let path = interop_dir().join("corpus").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("guest")
+        .join("test-data")
+        .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str::<Vec<Value>>(&text)

@@ -59,7 +59,7 @@ fn main() {
     // typed_data: the interop corpus' 100 documents, plus the fixtures.
     let dir = root.join("typed_data");
     let corpus: Value = serde_json::from_slice(
-        &std::fs::read(repo.join("tests/interop/corpus/typed_data.json")).expect("interop corpus"),
+        &std::fs::read(repo.join("guest/test-data/snip12_corpus.json")).expect("interop corpus"),
     )
     .expect("corpus JSON");
     for entry in corpus.as_array().expect("array") {

@@ -186,7 +186,7 @@ const DELIBERATE_REFUSALS: &[(&str, &str)] = &[(
 
 #[test]
 fn snip12_corpus_hashes_and_signatures_match_starknet_js() {
-    let all = corpus("typed_data.json");
+    let all = corpus("snip12_corpus.json");
     let (refused, entries): (Vec<Value>, Vec<Value>) = all.into_iter().partition(|e| {
         DELIBERATE_REFUSALS
             .iter()
@@ -246,7 +246,7 @@ fn snip12_corpus_hashes_and_signatures_match_starknet_js() {
 fn typed_data_starknet_js_rejects_is_never_hashed_to_a_different_value() {
     // Documents starknet.js refuses. We refuse them too, except where our
     // answer is the value the SNIP-12 encoding gives; a hash is never made up.
-    let entries = corpus("typed_data_rejected.json");
+    let entries = corpus("snip12_rejected.json");
     let mut accepted = Vec::new();
     for e in &entries {
         let account = e["account"]

@@ -7,30 +7,27 @@
 
 use super::bindings::chipi::session::types::{BackendError, SessionError};
 
-impl SessionError {
-    /// Chipi's error code for this error, e.g. `SESSION_EXPIRED`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SessionError::InvalidWalletTypeForSession(_) => "INVALID_WALLET_TYPE_FOR_SESSION",
-            SessionError::SessionExpired(_) => "SESSION_EXPIRED",
-            SessionError::SessionNotRegistered(_) => "SESSION_NOT_REGISTERED",
-            SessionError::SessionRevoked(_) => "SESSION_REVOKED",
-            SessionError::SessionMaxCallsExceeded(_) => "SESSION_MAX_CALLS_EXCEEDED",
-            SessionError::SessionEntrypointNotAllowed(_) => "SESSION_ENTRYPOINT_NOT_ALLOWED",
-            SessionError::SessionDecryptionFailed(_) => "SESSION_DECRYPTION_FAILED",
-            SessionError::SessionCreationFailed(_) => "SESSION_CREATION_FAILED",
-            SessionError::SessionInvalidResponse(_) => "SESSION_INVALID_RESPONSE",
-            SessionError::InvalidSpendingPolicy(_) => "INVALID_SPENDING_POLICY",
-            SessionError::Backend(_) => "BACKEND_ERROR",
-            SessionError::Transport(_) => "TRANSPORT_ERROR",
-            SessionError::InvalidInput(_) => "INVALID_INPUT",
-            SessionError::Store(_) => "STORE_ERROR",
-            SessionError::Unauthorized(_) => "UNAUTHORIZED",
-            SessionError::TransactionPending(_) => "TRANSACTION_PENDING",
-            SessionError::AlreadyExecuted(_) => "ALREADY_EXECUTED",
-        }
-    }
+// The table of error kinds, shared with the guest (`session_error_table!`):
+// one row per WIT `session-error` case with its Chipi code.
+include!("../../../../guest/src/protocol/error_table.rs");
 
+/// `SessionError::code` from the rows of `session_error_table!` (the guest
+/// variant and origin columns are the guest's business).
+macro_rules! codes_from_table {
+    ($($variant:ident => $wit:ident, $code:literal, $origin:ident;)*) => {
+        impl SessionError {
+            /// Chipi's error code for this error, e.g. `SESSION_EXPIRED`.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(SessionError::$wit(_) => $code,)*
+                }
+            }
+        }
+    };
+}
+session_error_table!(codes_from_table);
+
+impl SessionError {
     /// The human-readable message carried by the error (for `backend`, the
     /// backend's message with its status and code).
     pub fn message(&self) -> String {
