@@ -10,8 +10,8 @@ use super::args::GlobalArgs;
 use super::context;
 use super::output::{self, CliError};
 use chipi_session_host::runtime::{
-    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionRuntime,
-    StaticToken, Wallet, WalletType,
+    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionHandle,
+    SessionRuntime, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::store::MemoryStore;
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
@@ -140,16 +140,10 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         format!("transfer signed by the session key; tx {tx}"),
     );
 
-    let status = output::session_result(handle.get_session_status(&ctx).await)?;
-    let status_json = output::status_json(&status);
-    steps.record(
-        "status",
-        json!({ "status": status_json }),
-        output::status_text(&status).replace('\n', "; "),
-    );
-    if status_json["state"] != "active" || status_json["remainingCalls"] != 9 {
+    let status = status_step(&handle, &ctx, &mut steps).await?;
+    if status["state"] != "active" || status["remainingCalls"] != 9 {
         return Err(CliError::Host(anyhow!(
-            "unexpected status after execute: {status_json}"
+            "unexpected status after execute: {status}"
         )));
     }
 
@@ -160,16 +154,10 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         format!("revoked; tx {tx}"),
     );
 
-    let status = output::session_result(handle.get_session_status(&ctx).await)?;
-    let status_json = output::status_json(&status);
-    steps.record(
-        "status",
-        json!({ "status": status_json }),
-        output::status_text(&status).replace('\n', "; "),
-    );
-    if status_json["state"] != "revoked" {
+    let status = status_step(&handle, &ctx, &mut steps).await?;
+    if status["state"] != "revoked" {
         return Err(CliError::Host(anyhow!(
-            "unexpected status after revoke: {status_json}"
+            "unexpected status after revoke: {status}"
         )));
     }
     sandbox.shutdown().await;
@@ -179,4 +167,20 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         value,
         "demo finished: create -> register -> execute -> status -> revoke all succeeded".into(),
     ))
+}
+
+/// Read the session status, record it as a step, return its JSON form.
+async fn status_step(
+    handle: &SessionHandle,
+    ctx: &SessionContext,
+    steps: &mut Steps,
+) -> Result<Value, CliError> {
+    let status = output::session_result(handle.get_session_status(ctx).await)?;
+    let status_json = output::status_json(&status);
+    steps.record(
+        "status",
+        json!({ "status": status_json }),
+        output::status_text(&status).replace('\n', "; "),
+    );
+    Ok(status_json)
 }
