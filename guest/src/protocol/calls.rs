@@ -132,24 +132,17 @@ pub fn selector_for(entrypoint: &str) -> Result<Felt> {
 
 /// A felt as u128, if it fits.
 pub fn felt_to_u128(f: &Felt) -> Option<u128> {
-    let bytes = f.to_bytes_be();
-    let (hi, lo) = bytes.split_at(16);
-    if hi.iter().any(|b| *b != 0) {
-        return None;
-    }
-    let mut buf = [0u8; 16];
-    buf.copy_from_slice(lo);
-    Some(u128::from_be_bytes(buf))
+    u128::try_from(*f).ok()
 }
 
 /// A felt as u64, if it fits.
 pub fn felt_to_u64(f: &Felt) -> Option<u64> {
-    felt_to_u128(f).and_then(|v| u64::try_from(v).ok())
+    u64::try_from(*f).ok()
 }
 
 /// A felt as u32, if it fits.
 pub fn felt_to_u32(f: &Felt) -> Option<u32> {
-    felt_to_u128(f).and_then(|v| u32::try_from(v).ok())
+    u32::try_from(*f).ok()
 }
 
 /// Shorten user input quoted in error messages.

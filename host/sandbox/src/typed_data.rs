@@ -191,12 +191,15 @@ pub(crate) fn substitute(oe: &OutsideExecution, sub: Substitution, now: u64) -> 
 /// backend and the interop tests (each reads it with its own code).
 const SCHEMA: &str = include_str!("../../../guest/test-data/outside_execution_v2.json");
 
-/// The `types` object of [`SCHEMA`].
-fn types_json() -> Value {
-    serde_json::from_str::<Value>(SCHEMA)
-        .ok()
-        .and_then(|schema| schema.get("types").cloned())
-        .unwrap_or_default()
+/// The `types` object of [`SCHEMA`], parsed once.
+fn types_json() -> &'static Value {
+    static TYPES: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str::<Value>(SCHEMA)
+            .ok()
+            .and_then(|schema| schema.get("types").cloned())
+            .unwrap_or_default()
+    });
+    &TYPES
 }
 
 const SAFE_INT: u64 = (1 << 53) - 1;
@@ -269,7 +272,7 @@ pub(crate) fn render(oe: &OutsideExecution, style: TypedDataStyle) -> Value {
         })
         .collect();
     json!({
-        "types": types_json(),
+        "types": types_json().clone(),
         "primaryType": "OutsideExecution",
         "domain": {
             "name": DOMAIN_NAME,
@@ -297,7 +300,7 @@ pub(crate) fn parse(td: &Value) -> Result<OutsideExecution, String> {
     if !td.is_object() {
         return Err("typedData must be an object".into());
     }
-    if field(td, "types")? != &types_json() {
+    if field(td, "types")? != types_json() {
         return Err("types are not the OutsideExecution revision 1 schema".into());
     }
     if field(td, "primaryType")? != "OutsideExecution" {
@@ -387,7 +390,7 @@ pub(crate) fn message_hash_starknet_core(
         })
         .collect::<Result<_, String>>()?;
     let value = json!({
-        "types": types_json(),
+        "types": types_json().clone(),
         "primaryType": "OutsideExecution",
         "domain": {
             "name": DOMAIN_NAME,
@@ -598,10 +601,10 @@ mod tests {
     fn type_encodings_are_the_shared_schema() {
         let schema: Value = serde_json::from_str(SCHEMA).expect("schema JSON");
         let types = types_json();
-        assert_eq!(types, schema["types"]);
-        assert_eq!(encode_type(&types, "StarknetDomain"), DOMAIN_TYPE);
-        assert_eq!(encode_type(&types, "Call"), CALL_TYPE);
-        assert_eq!(encode_type(&types, "OutsideExecution"), OE_TYPE_HEAD);
+        assert_eq!(*types, schema["types"]);
+        assert_eq!(encode_type(types, "StarknetDomain"), DOMAIN_TYPE);
+        assert_eq!(encode_type(types, "Call"), CALL_TYPE);
+        assert_eq!(encode_type(types, "OutsideExecution"), OE_TYPE_HEAD);
         assert_eq!(schema["domain"]["name"], DOMAIN_NAME);
         assert_eq!(schema["primaryType"], "OutsideExecution");
     }
