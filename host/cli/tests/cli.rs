@@ -23,7 +23,7 @@ fn bin() -> Command {
     ] {
         cmd.env_remove(var);
     }
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/component-cache");
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/component-cache");
     cmd.env("XDG_CACHE_HOME", cache);
     cmd
 }
