@@ -3,6 +3,7 @@
 //! (`wasi:http` through wstd, `wasi:clocks`, `wasi:random`, the project's store
 //! and credentials interfaces). No protocol logic lives here.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -28,7 +29,7 @@ wit_bindgen::generate!({
 });
 
 use chipi::session::types as t;
-use exports::chipi::session::session::Guest;
+use exports::chipi::session::session::{Guest, GuestWalletSession};
 
 /// Time budget of an operation when the host sets none.
 const DEFAULT_TIMEOUT_MS: u64 = 60_000;
@@ -286,48 +287,92 @@ fn policy(p: m::SpendingPolicy) -> t::SpendingPolicy {
     }
 }
 
-/// Run one operation: convert the context, start its time budget, map errors.
-fn run<T>(
-    ctx: t::SessionContext,
-    op: impl FnOnce(&m::SessionContext, &mut WasiPorts) -> Result<T, SessionError>,
-) -> Result<T, t::SessionError> {
-    let mut ports = WasiPorts::new(ctx.config.timeout_ms);
-    op(&context(ctx), &mut ports).map_err(error)
+fn receipt(r: m::TransactionReceipt) -> t::TransactionReceipt {
+    t::TransactionReceipt {
+        transaction_hash: r.transaction_hash,
+        finality_status: r.finality_status,
+        execution_status: match r.execution_status {
+            m::ExecutionStatus::Succeeded => t::ExecutionStatus::Succeeded,
+            m::ExecutionStatus::Reverted => t::ExecutionStatus::Reverted,
+        },
+        revert_reason: r.revert_reason,
+        block_number: r.block_number,
+    }
+}
+
+fn status(s: m::SessionStatus) -> t::SessionStatus {
+    t::SessionStatus {
+        state: state(s.state),
+        is_active: s.is_active,
+        session: s.session.map(key_data),
+        on_chain: s.on_chain.map(|d| t::SessionData {
+            valid_until: d.valid_until,
+            max_calls: d.max_calls,
+            calls_used: d.calls_used,
+            allowed_entrypoints_len: d.allowed_entrypoints_len,
+            allowed_entrypoints: d.allowed_entrypoints,
+        }),
+        remaining_calls: s.remaining_calls,
+    }
 }
 
 /// The exported `chipi:session/session` implementation.
 struct Component;
 
 impl Guest for Component {
+    type WalletSession = WalletSessionResource;
+}
+
+/// The `wallet-session` resource: [`ops::WalletSession`] behind a `RefCell`
+/// (the component model never re-enters an instance, so a borrow is never
+/// contended; if it were, the call fails with a typed error).
+struct WalletSessionResource {
+    inner: RefCell<ops::WalletSession>,
+}
+
+impl WalletSessionResource {
+    /// Run one operation with the ports of a fresh time budget; map errors.
+    fn run<T>(
+        &self,
+        op: impl FnOnce(&mut ops::WalletSession, &mut WasiPorts) -> Result<T, SessionError>,
+    ) -> Result<T, t::SessionError> {
+        let mut session = self.inner.try_borrow_mut().map_err(|_| {
+            t::SessionError::InvalidInput("the wallet session is already in a call".into())
+        })?;
+        let mut ports = WasiPorts::new(session.timeout_ms());
+        op(&mut session, &mut ports).map_err(error)
+    }
+}
+
+impl GuestWalletSession for WalletSessionResource {
+    fn new(ctx: t::SessionContext) -> Self {
+        Self {
+            inner: RefCell::new(ops::WalletSession::new(context(ctx))),
+        }
+    }
+
     fn create_session(
-        ctx: t::SessionContext,
+        &self,
         options: t::CreateOptions,
     ) -> Result<t::SessionKeyData, t::SessionError> {
         let options = m::CreateOptions {
             duration_seconds: options.duration_seconds,
             replace_existing: options.replace_existing,
         };
-        run(ctx, |ctx, ports| ops::create_session(ctx, &options, ports)).map(key_data)
+        self.run(|s, ports| s.create_session(&options, ports))
+            .map(key_data)
     }
 
-    fn register_session(
-        ctx: t::SessionContext,
-        options: t::RegisterOptions,
-    ) -> Result<String, t::SessionError> {
+    fn register_session(&self, options: t::RegisterOptions) -> Result<String, t::SessionError> {
         let options = m::RegisterOptions {
             valid_until: options.valid_until,
             max_calls: options.max_calls,
             allowed_entrypoints: options.allowed_entrypoints,
         };
-        run(ctx, |ctx, ports| {
-            ops::register_session(ctx, &options, ports)
-        })
+        self.run(|s, ports| s.register_session(&options, ports))
     }
 
-    fn execute_with_session(
-        ctx: t::SessionContext,
-        calls: Vec<t::Call>,
-    ) -> Result<String, t::SessionError> {
+    fn execute_with_session(&self, calls: Vec<t::Call>) -> Result<String, t::SessionError> {
         let calls: Vec<m::CallInput> = calls
             .into_iter()
             .map(|c| m::CallInput {
@@ -336,66 +381,56 @@ impl Guest for Component {
                 calldata: c.calldata,
             })
             .collect();
-        run(ctx, |ctx, ports| {
-            ops::execute_with_session(ctx, &calls, ports)
-        })
+        self.run(|s, ports| s.execute_with_session(&calls, ports))
     }
 
-    fn revoke_session(ctx: t::SessionContext) -> Result<String, t::SessionError> {
-        run(ctx, ops::revoke_session)
+    fn revoke_session(&self) -> Result<String, t::SessionError> {
+        self.run(|s, ports| s.revoke_session(ports))
     }
 
-    fn clear_session(ctx: t::SessionContext) -> Result<(), t::SessionError> {
-        run(ctx, ops::clear_session)
+    fn clear_session(&self) -> Result<(), t::SessionError> {
+        self.run(|s, ports| s.clear_session(ports))
     }
 
-    fn get_session_status(ctx: t::SessionContext) -> Result<t::SessionStatus, t::SessionError> {
-        let s = run(ctx, ops::get_session_status)?;
-        Ok(t::SessionStatus {
-            state: state(s.state),
-            is_active: s.is_active,
-            session: s.session.map(key_data),
-            on_chain: s.on_chain.map(|d| t::SessionData {
-                valid_until: d.valid_until,
-                max_calls: d.max_calls,
-                calls_used: d.calls_used,
-                allowed_entrypoints_len: d.allowed_entrypoints_len,
-                allowed_entrypoints: d.allowed_entrypoints,
-            }),
-            remaining_calls: s.remaining_calls,
-        })
+    fn get_session_status(&self) -> Result<t::SessionStatus, t::SessionError> {
+        self.run(|s, ports| s.get_session_status(ports)).map(status)
     }
 
-    fn set_spending_policy(
-        ctx: t::SessionContext,
-        p: t::SpendingPolicyInput,
-    ) -> Result<String, t::SessionError> {
+    fn set_spending_policy(&self, p: t::SpendingPolicyInput) -> Result<String, t::SessionError> {
         let p = m::SpendingPolicyInput {
             token: p.token,
             max_per_call: p.max_per_call,
             max_per_window: p.max_per_window,
             window_seconds: p.window_seconds,
         };
-        run(ctx, |ctx, ports| ops::set_spending_policy(ctx, &p, ports))
+        self.run(|s, ports| s.set_spending_policy(&p, ports))
     }
 
     fn get_spending_policy(
-        ctx: t::SessionContext,
+        &self,
         token: String,
     ) -> Result<Option<t::SpendingPolicy>, t::SessionError> {
-        run(ctx, |ctx, ports| {
-            ops::get_spending_policy(ctx, &token, ports)
-        })
-        .map(|p| p.map(policy))
+        self.run(|s, ports| s.get_spending_policy(&token, ports))
+            .map(|p| p.map(policy))
     }
 
-    fn remove_spending_policy(
-        ctx: t::SessionContext,
-        token: String,
-    ) -> Result<String, t::SessionError> {
-        run(ctx, |ctx, ports| {
-            ops::remove_spending_policy(ctx, &token, ports)
-        })
+    fn remove_spending_policy(&self, token: String) -> Result<String, t::SessionError> {
+        self.run(|s, ports| s.remove_spending_policy(&token, ports))
+    }
+
+    fn wait_for_transaction(
+        &self,
+        transaction_hash: String,
+        timeout_ms: u64,
+    ) -> Result<t::TransactionReceipt, t::SessionError> {
+        self.run(|s, ports| s.wait_for_transaction(&transaction_hash, timeout_ms, ports))
+            .map(receipt)
+    }
+
+    fn lock(&self) {
+        if let Ok(mut session) = self.inner.try_borrow_mut() {
+            session.lock();
+        }
     }
 }
 

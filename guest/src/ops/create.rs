@@ -1,6 +1,7 @@
 //! `create-session` and `clear-session`.
 
 use super::ports::Ports;
+use super::signing::SessionKeys;
 use super::{pending, signing, stored, Env};
 use crate::crypto::envelope::{self, KdfParams};
 use crate::crypto::felt::felt_to_hex;
@@ -13,11 +14,13 @@ use crate::protocol::state::derive_state;
 /// Longest session lifetime accepted (one year).
 pub(crate) const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
 
-/// Create a key pair, encrypt it and store it before anything is sent.
-pub fn create_session<P: Ports>(
+/// Create a key pair, encrypt it and store it before anything is sent. The
+/// new key stays unlocked in `keys`.
+pub(crate) fn create_session<P: Ports>(
     ctx: &SessionContext,
     options: &CreateOptions,
     ports: &mut P,
+    keys: &mut SessionKeys,
 ) -> Result<SessionKeyData> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
@@ -80,7 +83,6 @@ pub fn create_session<P: Ports>(
         nonce,
     )
     .map_err(|e| SessionError::CreationFailed(format!("cannot encrypt session key: {e}")))?;
-    drop(key);
 
     let record = SessionRecord {
         version: RECORD_VERSION,
@@ -102,6 +104,7 @@ pub fn create_session<P: Ports>(
             "the stored session changed concurrently; nothing was created".into(),
         ));
     }
+    keys.keep(key, public_key, &record.encrypted_private_key);
     Ok(record.key_data())
 }
 
@@ -120,7 +123,7 @@ fn generate_key<P: Ports>(ports: &mut P) -> Result<SigningKey> {
 }
 
 /// Forget the stored session (nothing is sent on chain).
-pub fn clear_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<()> {
+pub(crate) fn clear_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<()> {
     let env = Env::new(ctx)?;
     // Read the raw bytes, not the decoded record, so even an unreadable record
     // can be cleared.

@@ -1,7 +1,7 @@
 //! `execute-with-session`: calls signed by the session key.
 
 use super::ports::Ports;
-use super::signing::{self, Signer};
+use super::signing::{self, SessionKeys, Signer};
 use super::{pending, stored, Env};
 use crate::protocol::calls::{calls_digest, parse_calls};
 use crate::protocol::error::{Result, SessionError};
@@ -10,16 +10,18 @@ use crate::protocol::preflight::check_calls;
 use crate::protocol::record::PendingOperation;
 
 /// Execute `calls` with the stored session; returns the transaction hash.
+/// The session key comes from `keys` (decrypted on first use only).
 ///
 /// A pending transaction of the wallet is reconciled first; when it is these
 /// same calls, its outcome is reported and nothing new is signed. Every check
 /// the account would make is made before signing (expiry, calls left, admin
 /// blocklist, self-call, whitelist), so a doomed transaction is never signed
 /// or sent.
-pub fn execute_with_session<P: Ports>(
+pub(crate) fn execute_with_session<P: Ports>(
     ctx: &SessionContext,
     calls: &[CallInput],
     ports: &mut P,
+    keys: &mut SessionKeys,
 ) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
@@ -47,14 +49,14 @@ pub fn execute_with_session<P: Ports>(
     }
     check_calls(&env.wallet, &terms.whitelist, &calls)?;
 
-    let key = signing::session_key(&env, &session)?;
+    let key = keys.key_for(&env, &session)?;
     signing::sign_and_send(
         &env,
         ports,
         &session,
         &calls,
         Signer::Session {
-            key: &key,
+            key,
             valid_until: terms.valid_until,
         },
         PendingOperation::Execute,

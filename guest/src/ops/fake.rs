@@ -64,6 +64,8 @@ pub(crate) struct FakePorts {
     pub retry_after: Option<String>,
     /// Answer this many requests matching `fail` only (then answer normally).
     pub fail_times: Option<u32>,
+    /// Receipt requests answered "not found" before receipts appear.
+    pub receipt_unknown_polls: std::cell::Cell<u32>,
 }
 
 impl Default for FakePorts {
@@ -78,6 +80,7 @@ impl Default for FakePorts {
             tamper: None,
             sessions: HashMap::new(),
             tx_counter: 0,
+            receipt_unknown_polls: std::cell::Cell::new(0),
             interfere: None,
             nonces_used: HashSet::new(),
             lose_answers: 0,
@@ -204,6 +207,23 @@ impl FakePorts {
                     let i = usize::try_from(args[1].to_biguint()).unwrap();
                     json!([felt_to_hex(&s.whitelist[i])])
                 }
+            }
+            Some("starknet_getTransactionReceipt") => {
+                let hash =
+                    parse_felt(body["params"]["transaction_hash"].as_str().unwrap()).unwrap();
+                let issued = (1..=self.tx_counter).any(|i| Felt::from(0xabc000 + i) == hash);
+                let unknown = self.receipt_unknown_polls.get();
+                if unknown > 0 || !issued {
+                    self.receipt_unknown_polls.set(unknown.saturating_sub(1));
+                    return json!({"jsonrpc": "2.0", "id": body["id"],
+                        "error": {"code": 29, "message": "Transaction hash not found"}});
+                }
+                json!({
+                    "transaction_hash": felt_to_hex(&hash),
+                    "finality_status": "ACCEPTED_ON_L2",
+                    "execution_status": "SUCCEEDED",
+                    "block_number": 7,
+                })
             }
             _ => json!(null),
         };

@@ -6,20 +6,18 @@ mod execute;
 mod pending;
 mod policy;
 pub mod ports;
+mod receipt;
 mod register;
 mod remote;
 mod revoke;
 mod signing;
 mod status;
 mod stored;
+mod wallet_session;
 
-pub use create::{clear_session, create_session};
-pub use execute::execute_with_session;
-pub use policy::{get_spending_policy, remove_spending_policy, set_spending_policy};
 pub use ports::{HttpResponse, Ports};
-pub use register::register_session;
-pub use revoke::revoke_session;
-pub use status::get_session_status;
+pub use signing::SessionKeys;
+pub use wallet_session::WalletSession;
 
 use starknet_crypto::Felt;
 

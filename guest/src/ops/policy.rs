@@ -76,7 +76,7 @@ fn validate(policy: &SpendingPolicyInput) -> Result<(Felt, U256, U256)> {
 }
 
 /// Set the spending policy of the stored session for a token; returns the tx hash.
-pub fn set_spending_policy<P: Ports>(
+pub(crate) fn set_spending_policy<P: Ports>(
     ctx: &SessionContext,
     policy: &SpendingPolicyInput,
     ports: &mut P,
@@ -97,7 +97,7 @@ pub fn set_spending_policy<P: Ports>(
 }
 
 /// Remove the spending policy of the stored session for a token; returns the tx hash.
-pub fn remove_spending_policy<P: Ports>(
+pub(crate) fn remove_spending_policy<P: Ports>(
     ctx: &SessionContext,
     token: &str,
     ports: &mut P,
@@ -111,7 +111,7 @@ pub fn remove_spending_policy<P: Ports>(
 }
 
 /// Read the spending policy of the stored session for a token.
-pub fn get_spending_policy<P: Ports>(
+pub(crate) fn get_spending_policy<P: Ports>(
     ctx: &SessionContext,
     token: &str,
     ports: &mut P,

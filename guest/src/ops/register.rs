@@ -2,7 +2,7 @@
 
 use super::create::MAX_DURATION_SECS;
 use super::ports::Ports;
-use super::signing::{self, Signer};
+use super::signing::{self, SessionKeys, Signer};
 use super::{pending, stored, Env};
 use crate::crypto::felt::felt_to_hex;
 use crate::protocol::calldata;
@@ -12,11 +12,13 @@ use crate::protocol::model::{RegisterOptions, SessionContext};
 use crate::protocol::preflight::parse_whitelist;
 use crate::protocol::record::PendingOperation;
 
-/// Register the stored session on chain; returns the transaction hash.
-pub fn register_session<P: Ports>(
+/// Register the stored session on chain; returns the transaction hash. The
+/// session key is unlocked into `keys` on the way (it must open).
+pub(crate) fn register_session<P: Ports>(
     ctx: &SessionContext,
     options: &RegisterOptions,
     ports: &mut P,
+    keys: &mut SessionKeys,
 ) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
@@ -54,7 +56,7 @@ pub fn register_session<P: Ports>(
     // Both keys must open with this encrypt key before anything is sent: a wrong
     // PIN fails here, and a session key the user cannot use is never registered.
     let owner = signing::owner_key(&env)?;
-    drop(signing::session_key(&env, &session)?);
+    keys.key_for(&env, &session)?;
 
     signing::sign_and_send(
         &env,

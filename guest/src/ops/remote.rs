@@ -16,6 +16,7 @@ use crate::protocol::calldata;
 use crate::protocol::calls::Call;
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
+use crate::protocol::model::TransactionReceipt;
 use crate::protocol::rpc;
 
 /// Attempts of one idempotent request against one URL.
@@ -221,4 +222,22 @@ pub(crate) fn outside_nonce_is_unused<P: Ports>(
 pub(crate) fn node_chain_id<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
     let result = rpc_request(env, ports, &rpc::chain_id_body(1))?;
     rpc::chain_id_of(&result)
+}
+
+/// `starknet_getTransactionReceipt`: `Ok(None)` while the node does not know
+/// the transaction (`TXN_HASH_NOT_FOUND`) or has not accepted it yet.
+pub(crate) fn transaction_receipt<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    hash: &Felt,
+) -> Result<Option<TransactionReceipt>> {
+    match rpc_request(env, ports, &rpc::receipt_body(1, hash)) {
+        Ok(result) => rpc::receipt_of(&result),
+        Err(SessionError::Backend(b))
+            if b.status == 0 && b.code.as_deref() == Some(&rpc::TXN_HASH_NOT_FOUND.to_string()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }

@@ -10,7 +10,7 @@ use crate::protocol::model::SessionContext;
 use crate::protocol::record::PendingOperation;
 
 /// Revoke the stored session on chain; returns the transaction hash.
-pub fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<String> {
+pub(crate) fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<String> {
     let env = Env::new(ctx)?;
     env.require_signing()?;
     let public_key = stored::require(&env, ports)?.session().public_key;

@@ -2,6 +2,7 @@
 //! send flow shared by every transaction.
 
 use starknet_crypto::Felt;
+use zeroize::Zeroize;
 
 use super::pending::{self, Outgoing};
 use super::ports::Ports;
@@ -26,15 +27,92 @@ pub(crate) fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
     .map_err(|e| SessionError::DecryptionFailed(format!("owner key: {e}")))
 }
 
-/// Decrypt the stored session's private key with the encrypt key.
-pub(crate) fn session_key(env: &Env<'_>, session: &Session) -> Result<SigningKey> {
-    envelope::open(
-        &session.record.encrypted_private_key,
-        &env.ctx.encrypt_key,
-        &env.wallet,
-        &session.public_key,
-    )
-    .map_err(|e| SessionError::DecryptionFailed(format!("session key: {e}")))
+/// The unlocked session key of a wallet session: decrypted once, reused by
+/// every later signature of the same stored session, zeroized by [`lock`]
+/// (and on drop, through [`SigningKey`]'s `ZeroizeOnDrop`).
+///
+/// [`lock`]: SessionKeys::lock
+#[derive(Default)]
+pub struct SessionKeys {
+    unlocked: Option<Unlocked>,
+}
+
+/// A decrypted session key and the stored session it was decrypted from.
+pub(crate) struct Unlocked {
+    /// The session public key (the record's, parsed).
+    public_key: Felt,
+    /// The envelope it was decrypted from: a replaced or re-sealed session
+    /// is decrypted again, never served from the cache.
+    envelope: String,
+    /// The private key.
+    pub(crate) key: SigningKey,
+}
+
+impl SessionKeys {
+    /// The session key of `session`: the unlocked one when it belongs to
+    /// this very stored session, otherwise decrypted now (the only place a
+    /// session envelope is opened) and kept.
+    pub(crate) fn key_for(&mut self, env: &Env<'_>, session: &Session) -> Result<&SigningKey> {
+        let fresh = self.unlocked.as_ref().is_some_and(|u| {
+            u.public_key == session.public_key && u.envelope == session.record.encrypted_private_key
+        });
+        if !fresh {
+            self.lock();
+            let key = envelope::open(
+                &session.record.encrypted_private_key,
+                &env.ctx.encrypt_key,
+                &env.wallet,
+                &session.public_key,
+            )
+            .map_err(|e| SessionError::DecryptionFailed(format!("session key: {e}")))?;
+            self.keep(
+                key,
+                session.public_key,
+                &session.record.encrypted_private_key,
+            );
+        }
+        match &self.unlocked {
+            Some(unlocked) => Ok(&unlocked.key),
+            None => Err(SessionError::DecryptionFailed(
+                "session key: not unlocked".into(),
+            )),
+        }
+    }
+
+    /// Keep `key`, just made or decrypted, for the session `public_key`
+    /// sealed as `envelope`.
+    pub(crate) fn keep(&mut self, key: SigningKey, public_key: Felt, envelope: &str) {
+        self.lock();
+        self.unlocked = Some(Unlocked {
+            public_key,
+            envelope: envelope.to_owned(),
+            key,
+        });
+    }
+
+    /// Zeroize and forget the unlocked key, if any.
+    pub fn lock(&mut self) {
+        drop(self.take_zeroized());
+    }
+
+    /// Take the unlocked key out, already zeroized (what [`Self::lock`]
+    /// drops; tests look at it).
+    pub(crate) fn take_zeroized(&mut self) -> Option<Unlocked> {
+        let mut unlocked = self.unlocked.take()?;
+        unlocked.key.zeroize();
+        Some(unlocked)
+    }
+
+    /// True while a session key is unlocked.
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked.is_some()
+    }
+}
+
+impl Drop for SessionKeys {
+    fn drop(&mut self) {
+        self.lock();
+    }
 }
 
 /// The configured chain id, if any.

@@ -22,7 +22,10 @@ use crate::protocol::state::{derive_state, remaining_calls};
 use crate::protocol::typed_data_check::MAX_CLOCK_SKEW_SECS;
 
 /// Read the lifecycle state. A stored, unrevoked session is looked up on chain.
-pub fn get_session_status<P: Ports>(ctx: &SessionContext, ports: &mut P) -> Result<SessionStatus> {
+pub(crate) fn get_session_status<P: Ports>(
+    ctx: &SessionContext,
+    ports: &mut P,
+) -> Result<SessionStatus> {
     let env = Env::new(ctx)?;
     let mut stored = stored::session(&env, ports)?;
     if stored

@@ -12,6 +12,36 @@ use crate::crypto::owner_key::seal_owner_key;
 use crate::protocol::model::*;
 use crate::protocol::record::{SessionRecord, StoredSession};
 
+// The tests below run every operation the way a stateless host does: a fresh
+// `WalletSession` per call (no unlocked key carried over). `warm.rs` covers
+// sessions kept across calls.
+
+fn create_session(
+    c: &SessionContext,
+    o: &CreateOptions,
+    p: &mut FakePorts,
+) -> Result<SessionKeyData> {
+    WalletSession::new(c.clone()).create_session(o, p)
+}
+fn register_session(c: &SessionContext, o: &RegisterOptions, p: &mut FakePorts) -> Result<String> {
+    WalletSession::new(c.clone()).register_session(o, p)
+}
+fn execute_with_session(
+    c: &SessionContext,
+    calls: &[CallInput],
+    p: &mut FakePorts,
+) -> Result<String> {
+    WalletSession::new(c.clone()).execute_with_session(calls, p)
+}
+fn revoke_session(c: &SessionContext, p: &mut FakePorts) -> Result<String> {
+    WalletSession::new(c.clone()).revoke_session(p)
+}
+fn clear_session(c: &SessionContext, p: &mut FakePorts) -> Result<()> {
+    WalletSession::new(c.clone()).clear_session(p)
+}
+fn get_session_status(c: &SessionContext, p: &mut FakePorts) -> Result<SessionStatus> {
+    WalletSession::new(c.clone()).get_session_status(p)
+}
 const PIN: &str = "1234";
 const WALLET: &str = "0x7a11e7";
 
@@ -81,12 +111,16 @@ fn create_stores_only_ciphertext_before_anything_is_sent() {
         .unwrap()
         .unrevoked()
         .unwrap();
-    let opened = signing::session_key(&env, &session).unwrap();
+    let mut keys = SessionKeys::default();
+    let opened = keys.key_for(&env, &session).unwrap();
     assert_eq!(felt_to_hex(&opened.public_key()), key.public_key);
     let wrong = ctx_with("9999", WalletType::Chipi);
     let env = Env::new(&wrong).unwrap();
     assert_eq!(
-        signing::session_key(&env, &session).unwrap_err().code(),
+        SessionKeys::default()
+            .key_for(&env, &session)
+            .unwrap_err()
+            .code(),
         "SESSION_DECRYPTION_FAILED"
     );
 }
@@ -335,3 +369,4 @@ fn input_validation() {
 
 mod exactly_once;
 mod hardening;
+mod warm;

@@ -147,8 +147,13 @@ pub fn felt_to_u32(f: &Felt) -> Option<u32> {
 
 /// Shorten user input quoted in error messages.
 pub fn truncate(s: &str) -> String {
-    let mut out: String = s.chars().take(80).collect();
-    if s.chars().count() > 80 {
+    truncate_to(s, 80)
+}
+
+/// `s` cut to at most `max` characters, with an ellipsis when cut.
+pub fn truncate_to(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
         out.push('…');
     }
     out

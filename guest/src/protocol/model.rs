@@ -193,3 +193,27 @@ pub struct SpendingPolicy {
     /// Start of the current window (Unix seconds).
     pub window_start: u64,
 }
+
+/// Whether an accepted transaction succeeded or reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    /// Ran to completion.
+    Succeeded,
+    /// Included but reverted.
+    Reverted,
+}
+
+/// A transaction receipt as `wait-for-transaction` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionReceipt {
+    /// Transaction hash (0x-hex).
+    pub transaction_hash: String,
+    /// `ACCEPTED_ON_L2` or `ACCEPTED_ON_L1`.
+    pub finality_status: String,
+    /// Succeeded or reverted.
+    pub execution_status: ExecutionStatus,
+    /// The node's revert reason, when reverted.
+    pub revert_reason: Option<String>,
+    /// Including block, when reported.
+    pub block_number: Option<u64>,
+}

@@ -9,7 +9,7 @@ use starknet_crypto::Felt;
 use super::calldata::u256_from_felts;
 use super::calls::{felt_to_u32, felt_to_u64, Call};
 use super::error::{BackendError, Result, SessionError};
-use super::model::{SessionData, SpendingPolicy};
+use super::model::{ExecutionStatus, SessionData, SpendingPolicy, TransactionReceipt};
 use crate::crypto::felt::{felt_to_hex, parse_felt};
 
 /// Largest whitelist the status call will read entry by entry.
@@ -35,6 +35,60 @@ pub fn call_body(id: u64, call: &Call) -> Value {
 /// `starknet_chainId` request body.
 pub fn chain_id_body(id: u64) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "method": "starknet_chainId", "params": [] })
+}
+
+/// `starknet_getTransactionReceipt` request body.
+pub fn receipt_body(id: u64, hash: &Felt) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "method": "starknet_getTransactionReceipt",
+        "params": { "transaction_hash": felt_to_hex(hash) },
+    })
+}
+
+/// JSON-RPC error code of `TXN_HASH_NOT_FOUND`.
+pub const TXN_HASH_NOT_FOUND: i64 = 29;
+
+/// Longest revert reason kept from a receipt, bytes.
+const MAX_REVERT_REASON: usize = 2048;
+
+/// Decode a transaction receipt. `None` while the node knows the transaction
+/// but has not accepted it yet (`RECEIVED`, `CANDIDATE`, `PRE_CONFIRMED`).
+pub fn receipt_of(result: &Value) -> Result<Option<TransactionReceipt>> {
+    let text = |name: &str| result.get(name).and_then(Value::as_str);
+    let hash = text("transaction_hash")
+        .and_then(|s| parse_felt(s).ok())
+        .ok_or_else(|| SessionError::response("receipt lacks a transaction_hash"))?;
+    let finality = text("finality_status")
+        .ok_or_else(|| SessionError::response("receipt lacks a finality_status"))?;
+    if !matches!(finality, "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1") {
+        return Ok(None);
+    }
+    let execution_status = match text("execution_status") {
+        Some("SUCCEEDED") => ExecutionStatus::Succeeded,
+        Some("REVERTED") => ExecutionStatus::Reverted,
+        _ => {
+            return Err(SessionError::response(
+                "receipt execution_status is neither SUCCEEDED nor REVERTED",
+            ))
+        }
+    };
+    let block_number = match result.get("block_number") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| SessionError::response("receipt block_number is not a u64"))?,
+        ),
+    };
+    Ok(Some(TransactionReceipt {
+        transaction_hash: felt_to_hex(&hash),
+        finality_status: finality.to_owned(),
+        execution_status,
+        revert_reason: text("revert_reason")
+            .map(|r| super::calls::truncate_to(r, MAX_REVERT_REASON)),
+        block_number,
+    }))
 }
 
 /// Extract `result` from a JSON-RPC response, mapping `error` to a backend error.

@@ -10,22 +10,25 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::SessionEnginePre;
 use super::cache::{self, CacheStatus};
-use super::handle::SessionHandle;
+use super::context::SessionContext;
 use super::host_state::HostState;
 use super::imports::{self, Imports};
 #[cfg(feature = "embedded")]
 use super::options::embedded_component;
 use super::options::{ComponentSource, RuntimeOptions};
+use super::pool::{PoolOptions, SessionPool};
+use super::session::WalletSession;
+use super::worker::Worker;
 
 /// Interval between engine epoch increments.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Name of the exported interface, as the component names it.
-pub(crate) const SESSION_EXPORT: &str = "chipi:session/session@0.1.0";
+pub(crate) const SESSION_EXPORT: &str = "chipi:session/session@0.2.0";
 
 /// Epoch ticks to allow for a call limited to `timeout`: rounded up, plus one
 /// because the first tick may come right after the deadline is set.
@@ -51,6 +54,37 @@ pub(crate) fn engine_config() -> Config {
     config
 }
 
+/// The engine of a runtime: [`engine_config`] plus wasmtime's pooling
+/// instance allocator, sized for `options.max_instances` live instances
+/// whose memories may each grow to `options.memory_limit_bytes`.
+/// Instantiating from the pool reuses pre-reserved slots (tens of
+/// microseconds); a slot's memory is reset (zeroed) when its instance goes.
+fn runtime_engine(options: &RuntimeOptions) -> anyhow::Result<Engine> {
+    let mut pooling = PoolingAllocationConfig::default();
+    let instances = options.max_instances;
+    pooling.total_component_instances(instances);
+    pooling.total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT));
+    pooling.total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT));
+    pooling.total_tables(instances.saturating_mul(TABLES_PER_COMPONENT));
+    pooling.max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT);
+    pooling.max_memories_per_component(MEMORIES_PER_COMPONENT);
+    pooling.max_tables_per_component(TABLES_PER_COMPONENT);
+    pooling.max_memory_size(options.memory_limit_bytes);
+    let mut config = engine_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("cannot create the pooling engine")
+}
+
+/// Core instances one component instance may need (the guest, WASI adapter
+/// shims and the canonical-ABI glue).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Linear memories of one component instance.
+const MEMORIES_PER_COMPONENT: u32 = 4;
+/// Tables of one component instance.
+const TABLES_PER_COMPONENT: u32 = 16;
+
 /// True when `component` exports the `chipi:session/session` interface.
 pub(crate) fn exports_session(engine: &Engine, component: &Component) -> bool {
     component
@@ -60,8 +94,9 @@ pub(crate) fn exports_session(engine: &Engine, component: &Component) -> bool {
 }
 
 /// Loads, compiles (or loads from cache) and pre-instantiates the component
-/// once; [`instance`](SessionRuntime::instance) then gives cheap handles whose
-/// every call runs in a fresh, sandboxed instance.
+/// once; [`open_session`](SessionRuntime::open_session) and
+/// [`pool`](SessionRuntime::pool) then give warm wallet sessions in
+/// sandboxed instances.
 ///
 /// Cloning is cheap (shared state); the runtime is `Send + Sync`. Calls must
 /// run inside a Tokio runtime with the time driver enabled (`enable_all`).
@@ -96,7 +131,7 @@ impl SessionRuntime {
             ),
             ComponentSource::Bytes(bytes) => Cow::Borrowed(bytes.as_ref()),
         };
-        let engine = new_engine()?;
+        let engine = runtime_engine(&options)?;
         let loaded = cache::load_or_compile(&engine, &wasm, options.cache_dir.as_deref())
             .context("cannot compile the session component")?;
         if !exports_session(&engine, &loaded.component) {
@@ -129,10 +164,27 @@ impl SessionRuntime {
         })
     }
 
-    /// A handle that calls the component with `imports`. Cheap; create one per
-    /// tenant, request or test as convenient.
-    pub fn instance(&self, imports: Imports) -> SessionHandle {
-        SessionHandle::new(Arc::clone(&self.inner), imports)
+    /// A warm session for one wallet in its own instance, instantiated and
+    /// with its `wallet-session` resource constructed. Dropping the session
+    /// releases the instance and its memory (keys included).
+    ///
+    /// Stateless hosts open one per request; servers keep it, or use a
+    /// [`pool`](Self::pool).
+    pub async fn open_session(
+        &self,
+        imports: Imports,
+        ctx: SessionContext,
+    ) -> anyhow::Result<WalletSession> {
+        let worker = Arc::new(Worker::new(Arc::clone(&self.inner), imports));
+        let session = WalletSession::new(worker, ctx);
+        session.warm_up().await?;
+        Ok(session)
+    }
+
+    /// A pool of warm sessions for servers, keyed by wallet, over
+    /// `options.instances` shared instances calling out through `imports`.
+    pub fn pool(&self, imports: Imports, options: PoolOptions) -> anyhow::Result<SessionPool> {
+        SessionPool::new(Arc::clone(&self.inner), imports, options)
     }
 
     /// What happened with the compiled-component cache at start-up.
@@ -281,6 +333,7 @@ mod tests {
     fn runtime_is_send_sync_and_clone() {
         fn assert_traits<T: Send + Sync + Clone + 'static>() {}
         assert_traits::<SessionRuntime>();
-        assert_traits::<SessionHandle>();
+        assert_traits::<WalletSession>();
+        assert_traits::<SessionPool>();
     }
 }

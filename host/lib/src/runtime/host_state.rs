@@ -162,6 +162,14 @@ impl StderrCapture {
         let buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         parse_warnings(&buf.bytes)
     }
+
+    /// Forget what was captured (a long-lived instance starts each call
+    /// with an empty capture).
+    pub(crate) fn clear(&self) {
+        let mut buf = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        buf.bytes.clear();
+        buf.truncated = false;
+    }
 }
 
 /// Prefix of the guest's stderr lines that report a warning on success.

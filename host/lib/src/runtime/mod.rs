@@ -3,11 +3,12 @@
 //! - [`SessionRuntime`] compiles the component once (or loads it from the
 //!   on-disk cache), links WASI p2, `wasi:http` and the project imports, and
 //!   pre-instantiates it. An epoch ticker enforces per-call time limits.
-//! - [`SessionHandle`] (from [`SessionRuntime::instance`]) calls each export of
-//!   `chipi:session/session` in a fresh instance with a WASI context that
-//!   grants nothing (no files, env, args, stdio or sockets), bounded memory,
-//!   bounded run time, and outgoing HTTP restricted to allow-listed
-//!   authorities.
+//! - [`WalletSession`] (from [`SessionRuntime::open_session`], or a
+//!   [`SessionPool`] from [`SessionRuntime::pool`]) is a warm
+//!   `wallet-session` resource in a long-lived instance with a WASI context
+//!   that grants nothing (no files, env, args, stdio or sockets), bounded
+//!   memory, bounded run time per call, and outgoing HTTP restricted to
+//!   allow-listed authorities.
 //! - [`Imports`] says what the host provides: a [`SessionStore`](crate::store::SessionStore),
 //!   a [`TokenSource`], allowed `(scheme, host, port)` origins, an optional
 //!   [`WallClock`] and an optional [`WarningSink`].
@@ -20,34 +21,37 @@ mod cache;
 mod context;
 mod engine;
 mod errors;
-mod handle;
 mod host_state;
 mod http_policy;
 mod imports;
 mod options;
+mod pool;
 mod redact;
 mod secret;
+mod session;
 mod token;
+mod worker;
 
 pub use bindings::chipi::session::types::{
-    BackendError, Call, Config, CreateOptions, RegisterOptions, SessionData, SessionError,
-    SessionKeyData, SessionState, SessionStatus, SpendingPolicy, SpendingPolicyInput, Wallet,
-    WalletType,
+    BackendError, Call, Config, CreateOptions, ExecutionStatus, RegisterOptions, SessionData,
+    SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy, SpendingPolicyInput,
+    TransactionReceipt, Wallet, WalletType,
 };
 pub use cache::CacheStatus;
 pub use context::SessionContext;
 pub use engine::SessionRuntime;
-pub use handle::SessionHandle;
 pub use http_policy::{authorities_from_urls, canonical_entry};
 pub use imports::{Imports, WallClock, WarningSink};
 #[cfg(feature = "embedded")]
 pub use options::embedded_component;
 pub use options::{
     default_cache_dir, ComponentSource, RuntimeOptions, DEFAULT_CALL_TIMEOUT,
-    DEFAULT_MEMORY_LIMIT_BYTES,
+    DEFAULT_MAX_INSTANCES, DEFAULT_MEMORY_LIMIT_BYTES,
 };
+pub use pool::{PoolOptions, SessionPool};
 pub use redact::redact_urls_in;
 pub use secret::{parse_secret, SecretString};
+pub use session::WalletSession;
 pub use token::{NoToken, StaticToken, TokenSource};
 
 #[cfg(test)]

@@ -68,10 +68,16 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Maximum size of each linear memory of the component, in bytes.
     pub memory_limit_bytes: usize,
-    /// Time limit of one exported call, from instantiation to return,
-    /// including the HTTP requests it makes.
+    /// Time limit of one exported call, including the HTTP requests it makes.
     pub call_timeout: Duration,
+    /// Most component instances alive at once (the pooling allocator
+    /// reserves this many slots): one per open [`WalletSession`](super::WalletSession)
+    /// with its own instance, plus the instances of every pool.
+    pub max_instances: u32,
 }
+
+/// Default [`RuntimeOptions::max_instances`].
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 
 /// The embedded component with the default limits and cache.
 #[cfg(feature = "embedded")]
@@ -91,6 +97,7 @@ impl RuntimeOptions {
             cache_dir: default_cache_dir(),
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_instances: DEFAULT_MAX_INSTANCES,
         }
     }
 
@@ -104,6 +111,9 @@ impl RuntimeOptions {
         }
         if self.call_timeout.is_zero() {
             anyhow::bail!("call timeout must be greater than zero");
+        }
+        if self.max_instances == 0 {
+            anyhow::bail!("max instances must be greater than zero");
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::cache::{self, load_or_compile};
+use super::context::LoweredContext;
 use super::engine::{exports_session, new_engine, SESSION_EXPORT};
 use super::*;
 use crate::store::{MemoryStore, SessionStore as _};
@@ -174,22 +175,26 @@ async fn embedded_component_runs_and_caches() {
         .loaded_from_cache());
 
     // A well-defined guest-level error: `ready` wallets have no sessions.
-    let handle = third.instance(imports());
-    let result = handle
-        .create_session(
-            &context(WalletType::Ready),
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
+    let ready = third
+        .open_session(imports(), context(WalletType::Ready))
+        .await
+        .unwrap();
+    let result = ready
+        .create_session(&CreateOptions {
+            duration_seconds: None,
+            replace_existing: false,
+        })
         .await
         .expect("no trap");
     let err = result.expect_err("ready wallets do not support sessions");
     assert_eq!(err.code(), "INVALID_WALLET_TYPE_FOR_SESSION");
 
     // Status of a wallet with nothing stored must not trap.
-    let status = handle.get_session_status(&context(WalletType::Chipi)).await;
+    let chipi = third
+        .open_session(imports(), context(WalletType::Chipi))
+        .await
+        .unwrap();
+    let status = chipi.get_session_status().await;
     assert!(status.is_ok(), "{status:?}");
 }
 
@@ -204,12 +209,11 @@ async fn memory_limit_is_enforced() {
     assert_eq!(runtime.memory_limit_bytes(), 128 * 1024);
     // The guest's initial memory alone is larger than 128 KiB.
     let err = runtime
-        .instance(imports())
-        .clear_session(&context(WalletType::Chipi))
+        .open_session(imports(), context(WalletType::Chipi))
         .await
         .expect_err("instantiation must fail under a 128 KiB memory limit");
     println!("memory_limit_is_enforced: {err:#}");
-    assert!(format!("{err:#}").contains("clear-session"), "{err:#}");
+    assert!(format!("{err:#}").contains("instantiate"), "{err:#}");
 }
 
 #[tokio::test]
@@ -222,17 +226,18 @@ async fn call_timeout_is_enforced() {
     .unwrap();
     assert_eq!(runtime.call_timeout(), Duration::from_millis(1));
     // Key generation and Argon2id take far longer than ~20 ms of epoch ticks.
-    let err = runtime
-        .instance(imports())
-        .create_session(
-            &context(WalletType::Chipi),
-            &CreateOptions {
+    let create = async {
+        let session = runtime
+            .open_session(imports(), context(WalletType::Chipi))
+            .await?;
+        session
+            .create_session(&CreateOptions {
                 duration_seconds: Some(60),
                 replace_existing: true,
-            },
-        )
-        .await
-        .expect_err("the call must time out");
+            })
+            .await
+    };
+    let err = create.await.expect_err("the call must time out");
     println!("call_timeout_is_enforced: {err:#}");
     assert!(format!("{err:#}").contains("time limit"), "{err:#}");
 }
@@ -242,16 +247,17 @@ async fn invalid_allow_list_fails_the_call() {
     assert_session_export("invalid_allow_list_fails_the_call");
     let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
     assert!(runtime.loaded_from_cache());
-    let handle = runtime.instance(imports().with_allowed_authorities(["user@host:1"]));
-    let err = handle
-        .clear_session(&context(WalletType::Chipi))
+    let err = runtime
+        .open_session(
+            imports().with_allowed_authorities(["user@host:1"]),
+            context(WalletType::Chipi),
+        )
         .await
         .unwrap_err();
     assert!(
         format!("{err:#}").contains("allowed authorities"),
         "{err:#}"
     );
-    assert_eq!(handle.denied_requests(), 0);
 }
 
 #[tokio::test]
@@ -265,14 +271,13 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
 
     let base = Imports::new(Arc::new(store.clone()), Arc::new(StaticToken::new("jwt")));
     let created = runtime
-        .instance(base.clone())
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: Some(3600),
-                replace_existing: false,
-            },
-        )
+        .open_session(base.clone(), ctx.clone())
+        .await
+        .unwrap()
+        .create_session(&CreateOptions {
+            duration_seconds: Some(3600),
+            replace_existing: false,
+        })
         .await
         .unwrap()
         .unwrap();
@@ -293,8 +298,11 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
     store.insert(&keys[0], record.to_string().as_bytes());
 
     // Not allow-listed: refused before connecting, reported as transport.
-    let denied = runtime.instance(base.clone());
-    let result = denied.get_session_status(&ctx).await.unwrap();
+    let denied = runtime
+        .open_session(base.clone(), ctx.clone())
+        .await
+        .unwrap();
+    let result = denied.get_session_status().await.unwrap();
     let err = result.expect_err("the RPC host is not allowed");
     assert_eq!(err.code(), "TRANSPORT_ERROR", "{err:?}");
     assert!(denied.denied_requests() >= 1);
@@ -307,9 +315,12 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
         format!("127.0.0.1:{}", stub.port),
         format!("https://127.0.0.1:{}", stub.port),
     ] {
-        let wrong_scheme = runtime.instance(base.clone().with_allowed_authorities([entry]));
+        let wrong_scheme = runtime
+            .open_session(base.clone().with_allowed_authorities([entry]), ctx.clone())
+            .await
+            .unwrap();
         let err = wrong_scheme
-            .get_session_status(&ctx)
+            .get_session_status()
             .await
             .unwrap()
             .expect_err("http is not allowed by an https entry");
@@ -319,10 +330,14 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
     }
 
     // Allow-listed (the origin of the RPC URL): the request reaches the server.
-    let allowed = runtime.instance(
-        base.with_allowed_authorities(authorities_from_urls(&[stub.url().as_str()]).unwrap()),
-    );
-    let result = allowed.get_session_status(&ctx).await.unwrap();
+    let allowed = runtime
+        .open_session(
+            base.with_allowed_authorities(authorities_from_urls(&[stub.url().as_str()]).unwrap()),
+            ctx.clone(),
+        )
+        .await
+        .unwrap();
+    let result = allowed.get_session_status().await.unwrap();
     assert!(
         result.is_err(),
         "the stub answers with an RPC error: {result:?}"
@@ -332,30 +347,24 @@ async fn outgoing_http_reaches_only_allowed_authorities() {
 }
 
 #[tokio::test]
-async fn handle_fits_the_time_budget_inside_the_call_timeout() {
-    assert_session_export("handle_fits_the_time_budget_inside_the_call_timeout");
-    let runtime = SessionRuntime::new(RuntimeOptions {
-        call_timeout: Duration::from_secs(2),
-        ..options(Some(shared_cache_dir().into()))
-    })
-    .unwrap();
-    let handle = runtime.instance(imports());
+async fn sessions_fit_the_time_budget_inside_the_call_timeout() {
+    let hard = Duration::from_secs(2);
+    let budgeted = |ctx: &SessionContext| LoweredContext::new(ctx, hard);
     let mut ctx = context(WalletType::Chipi);
     // No budget asked: the hard limit minus a tenth.
-    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(1_800));
+    assert_eq!(budgeted(&ctx).timeout_ms(), Some(1_800));
     // A smaller budget is kept; a larger one is capped.
     ctx.config.timeout_ms = Some(500);
-    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(500));
+    assert_eq!(budgeted(&ctx).timeout_ms(), Some(500));
     ctx.config.timeout_ms = Some(600_000);
-    assert_eq!(handle.budgeted(&ctx).timeout_ms(), Some(1_800));
+    assert_eq!(budgeted(&ctx).timeout_ms(), Some(1_800));
     // The encrypt key is passed through, the caller's context untouched.
-    assert_eq!(handle.budgeted(&ctx).record().encrypt_key, "1234");
+    assert_eq!(budgeted(&ctx).record().encrypt_key, "1234");
     assert_eq!(ctx.config.timeout_ms, Some(600_000));
-    // The default runtime (60 s) keeps 5 s.
-    let default = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
+    // The default limit (60 s) keeps 5 s.
     ctx.config.timeout_ms = None;
     assert_eq!(
-        default.instance(imports()).budgeted(&ctx).timeout_ms(),
+        LoweredContext::new(&ctx, DEFAULT_CALL_TIMEOUT).timeout_ms(),
         Some(55_000)
     );
 }
@@ -366,10 +375,15 @@ async fn a_normal_call_reports_no_warnings_and_the_sink_is_kept() {
     let runtime = SessionRuntime::new(options(Some(shared_cache_dir().into()))).unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = Arc::clone(&seen);
-    let handle =
-        runtime.instance(imports().with_warning_sink(move |w| sink.lock().unwrap().push(w.into())));
-    assert!(handle.imports().on_warning.is_some());
-    let result = handle.clear_session(&context(WalletType::Chipi)).await;
+    let session = runtime
+        .open_session(
+            imports().with_warning_sink(move |w| sink.lock().unwrap().push(w.into())),
+            context(WalletType::Chipi),
+        )
+        .await
+        .unwrap();
+    assert!(session.imports().on_warning.is_some());
+    let result = session.clear_session().await;
     assert!(result.is_ok(), "{result:?}");
     assert!(
         seen.lock().unwrap().is_empty(),

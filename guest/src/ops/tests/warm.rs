@@ -1,0 +1,176 @@
+//! Warm sessions: one `WalletSession` kept across calls, as the component's
+//! `wallet-session` resource is.
+
+use super::*;
+use crate::crypto::envelope::argon2_derivations;
+
+fn transfer_of(amount: u64) -> CallInput {
+    CallInput {
+        calldata: vec!["0xbeef".into(), format!("{amount:#x}"), "0x0".into()],
+        ..transfer()
+    }
+}
+
+/// A registered session, opened warm; its key locked (as after a restart).
+fn warm_registered(p: &mut FakePorts) -> WalletSession {
+    let mut s = WalletSession::new(ctx());
+    s.create_session(&CreateOptions::default(), p).unwrap();
+    s.register_session(&register_opts(10), p).unwrap();
+    s.lock();
+    s
+}
+
+#[test]
+fn warm_execute_runs_no_key_derivation() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    assert!(!s.is_unlocked());
+
+    let before = argon2_derivations();
+    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    assert_eq!(
+        argon2_derivations() - before,
+        1,
+        "the first signature unlocks"
+    );
+    assert!(s.is_unlocked());
+
+    let before = argon2_derivations();
+    for amount in 2..=5 {
+        s.execute_with_session(&[transfer_of(amount)], &mut p)
+            .unwrap();
+    }
+    assert_eq!(argon2_derivations(), before, "warm executes derive nothing");
+    // No chain id read either: it is pinned with the session.
+    let chain_reads = p
+        .requests
+        .iter()
+        .filter(|(_, body)| body["method"] == "starknet_chainId")
+        .count();
+    assert_eq!(chain_reads, 1, "only create read the chain id");
+
+    let status = s.get_session_status(&mut p).unwrap();
+    assert_eq!(status.remaining_calls, Some(5));
+}
+
+#[test]
+fn create_keeps_the_new_key_unlocked() {
+    let mut p = FakePorts::default();
+    let mut s = WalletSession::new(ctx());
+    s.create_session(&CreateOptions::default(), &mut p).unwrap();
+    assert!(s.is_unlocked());
+    let before = argon2_derivations();
+    s.register_session(&register_opts(10), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    assert_eq!(argon2_derivations(), before);
+}
+
+#[test]
+fn lock_revoke_and_clear_forget_the_key() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    assert!(s.is_unlocked());
+    s.lock();
+    assert!(!s.is_unlocked());
+
+    let before = argon2_derivations();
+    s.execute_with_session(&[transfer_of(2)], &mut p).unwrap();
+    assert_eq!(argon2_derivations() - before, 1, "locked: unlock again");
+
+    s.revoke_session(&mut p).unwrap();
+    assert!(!s.is_unlocked());
+    s.execute_with_session(&[transfer_of(3)], &mut p)
+        .unwrap_err();
+    assert!(!s.is_unlocked());
+
+    let mut s = warm_registered(&mut FakePorts::default());
+    s.clear_session(&mut p).unwrap();
+    assert!(!s.is_unlocked());
+}
+
+#[test]
+fn lock_zeroizes_the_key_in_place() {
+    let key = SigningKey::from_felt(&Felt::from(0x1234_u64)).unwrap();
+    let mut keys = SessionKeys::default();
+    keys.keep(key, Felt::ONE, "envelope");
+    assert!(keys.is_unlocked());
+    let taken = keys.take_zeroized().expect("was unlocked");
+    assert_eq!(
+        *taken.key.to_be_bytes(),
+        [0u8; 32],
+        "lock zeroes the key before it is freed"
+    );
+    assert!(!keys.is_unlocked());
+}
+
+#[test]
+fn a_replaced_session_is_never_signed_with_the_old_key() {
+    let mut p = FakePorts::default();
+    let mut warm = warm_registered(&mut p);
+    warm.execute_with_session(&[transfer_of(1)], &mut p)
+        .unwrap();
+
+    // Another instance revokes, clears and registers a new session.
+    let c = ctx();
+    revoke_session(&c, &mut p).unwrap();
+    clear_session(&c, &mut p).unwrap();
+    create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    register_session(&c, &register_opts(10), &mut p).unwrap();
+
+    let before = argon2_derivations();
+    warm.execute_with_session(&[transfer_of(2)], &mut p)
+        .unwrap();
+    assert_eq!(
+        argon2_derivations() - before,
+        1,
+        "the new session's key is decrypted, not the old one reused"
+    );
+    let new_pk = SessionRecord::decode(&p.store[&SessionRecord::key(WALLET)])
+        .unwrap()
+        .public_key;
+    let last = p
+        .requests
+        .iter()
+        .rev()
+        .find(|(url, _)| url.contains("execute-sponsored-transaction"))
+        .unwrap();
+    assert_eq!(
+        last.1["userSignature"][0].as_str().map(str::to_owned),
+        Some(new_pk)
+    );
+}
+
+#[test]
+fn a_wrong_pin_never_rides_on_an_unlocked_key() {
+    let mut p = FakePorts::default();
+    let mut right = warm_registered(&mut p);
+    right
+        .execute_with_session(&[transfer_of(1)], &mut p)
+        .unwrap();
+    let mut wrong = WalletSession::new(ctx_with("9999", WalletType::Chipi));
+    let err = wrong
+        .execute_with_session(&[transfer_of(2)], &mut p)
+        .unwrap_err();
+    assert_eq!(err.code(), "SESSION_DECRYPTION_FAILED");
+}
+
+#[test]
+fn wait_for_transaction_polls_until_accepted() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    let hash = s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    p.receipt_unknown_polls.set(3);
+    let slept = p.slept_ms;
+    let receipt = s.wait_for_transaction(&hash, 60_000, &mut p).unwrap();
+    assert_eq!(receipt.transaction_hash, hash);
+    assert_eq!(receipt.execution_status, ExecutionStatus::Succeeded);
+    assert_eq!(receipt.finality_status, "ACCEPTED_ON_L2");
+    assert_eq!(receipt.block_number, Some(7));
+    assert_eq!(p.slept_ms - slept, 100 + 200 + 400, "backoff between polls");
+
+    let err = s.wait_for_transaction("0xdead", 1_000, &mut p).unwrap_err();
+    assert_eq!(err.code(), "TRANSACTION_PENDING");
+    let err = s.wait_for_transaction("nope", 1_000, &mut p).unwrap_err();
+    assert_eq!(err.code(), "INVALID_INPUT");
+}

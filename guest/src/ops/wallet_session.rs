@@ -1,0 +1,126 @@
+//! [`WalletSession`]: one wallet's session engine, the state behind the WIT
+//! `wallet-session` resource. It holds the caller's context and the unlocked
+//! session key ([`SessionKeys`]); every operation is the use case of its
+//! module, run with that key.
+
+use super::ports::Ports;
+use super::signing::SessionKeys;
+use super::{create, execute, policy, receipt, register, revoke, status};
+use crate::protocol::error::Result;
+use crate::protocol::model::{
+    CallInput, CreateOptions, RegisterOptions, SessionContext, SessionKeyData, SessionStatus,
+    SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
+};
+
+/// One wallet's engine: context plus unlocked session key. Dropping it
+/// zeroizes the key and the encrypt key.
+pub struct WalletSession {
+    ctx: SessionContext,
+    keys: SessionKeys,
+}
+
+impl WalletSession {
+    /// Bind the engine to `ctx`; nothing is checked, read or decrypted yet.
+    pub fn new(ctx: SessionContext) -> Self {
+        Self {
+            ctx,
+            keys: SessionKeys::default(),
+        }
+    }
+
+    /// `create-session`; the new key stays unlocked.
+    pub fn create_session<P: Ports>(
+        &mut self,
+        options: &CreateOptions,
+        ports: &mut P,
+    ) -> Result<SessionKeyData> {
+        create::create_session(&self.ctx, options, ports, &mut self.keys)
+    }
+
+    /// `register-session`; unlocks the session key on the way.
+    pub fn register_session<P: Ports>(
+        &mut self,
+        options: &RegisterOptions,
+        ports: &mut P,
+    ) -> Result<String> {
+        register::register_session(&self.ctx, options, ports, &mut self.keys)
+    }
+
+    /// `execute-with-session`, with the unlocked key (decrypted on first use).
+    pub fn execute_with_session<P: Ports>(
+        &mut self,
+        calls: &[CallInput],
+        ports: &mut P,
+    ) -> Result<String> {
+        execute::execute_with_session(&self.ctx, calls, ports, &mut self.keys)
+    }
+
+    /// `revoke-session`; the unlocked key is zeroized whatever the outcome.
+    pub fn revoke_session<P: Ports>(&mut self, ports: &mut P) -> Result<String> {
+        self.keys.lock();
+        revoke::revoke_session(&self.ctx, ports)
+    }
+
+    /// `clear-session`; the unlocked key is zeroized.
+    pub fn clear_session<P: Ports>(&mut self, ports: &mut P) -> Result<()> {
+        self.keys.lock();
+        create::clear_session(&self.ctx, ports)
+    }
+
+    /// `get-session-status`.
+    pub fn get_session_status<P: Ports>(&mut self, ports: &mut P) -> Result<SessionStatus> {
+        status::get_session_status(&self.ctx, ports)
+    }
+
+    /// `set-spending-policy` (owner-signed).
+    pub fn set_spending_policy<P: Ports>(
+        &mut self,
+        policy: &SpendingPolicyInput,
+        ports: &mut P,
+    ) -> Result<String> {
+        policy::set_spending_policy(&self.ctx, policy, ports)
+    }
+
+    /// `get-spending-policy`.
+    pub fn get_spending_policy<P: Ports>(
+        &mut self,
+        token: &str,
+        ports: &mut P,
+    ) -> Result<Option<SpendingPolicy>> {
+        policy::get_spending_policy(&self.ctx, token, ports)
+    }
+
+    /// `remove-spending-policy` (owner-signed).
+    pub fn remove_spending_policy<P: Ports>(
+        &mut self,
+        token: &str,
+        ports: &mut P,
+    ) -> Result<String> {
+        policy::remove_spending_policy(&self.ctx, token, ports)
+    }
+
+    /// `wait-for-transaction`.
+    pub fn wait_for_transaction<P: Ports>(
+        &mut self,
+        hash: &str,
+        timeout_ms: u64,
+        ports: &mut P,
+    ) -> Result<TransactionReceipt> {
+        receipt::wait_for_transaction(&self.ctx, hash, timeout_ms, ports)
+    }
+
+    /// `lock`: zeroize the unlocked session key.
+    pub fn lock(&mut self) {
+        self.keys.lock();
+    }
+
+    /// True while a session key is unlocked.
+    pub fn is_unlocked(&self) -> bool {
+        self.keys.is_unlocked()
+    }
+
+    /// The operation time budget the caller configured, if any.
+    pub fn timeout_ms(&self) -> Option<u64> {
+        self.ctx.config.timeout_ms
+    }
+}

@@ -1,0 +1,256 @@
+//! [`WalletSession`]: a warm session engine for one wallet, backed by the
+//! component's `wallet-session` resource in a long-lived instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use super::context::SessionContext;
+use super::imports::Imports;
+use super::worker::Worker;
+use super::{
+    Call, CreateOptions, RegisterOptions, SessionError, SessionKeyData, SessionStatus,
+    SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
+};
+
+/// One wallet's session engine, kept warm: the hook's operations bound to
+/// one wallet, encrypt key and configuration.
+///
+/// The first signature decrypts the session key inside the component;
+/// later executes reuse it (no key derivation, no chain-id request).
+/// [`lock`](Self::lock) zeroizes it; so does dropping the last clone (the
+/// resource is dropped in the guest, or the whole instance is released when
+/// the session had its own). Opened with
+/// [`SessionRuntime::open_session`](super::SessionRuntime::open_session)
+/// (its own instance) or taken from a [`SessionPool`](super::SessionPool)
+/// (instances shared by many wallets).
+///
+/// Cloning is cheap and every clone is the same session. Calls on one
+/// session (and on sessions sharing an instance) run one at a time.
+///
+/// Results: `Err(anyhow)` when the call trapped, exceeded the time limit or
+/// the imports are misconfigured (the instance is then discarded; the
+/// session is constructed again, locked, on its next call);
+/// `Ok(Err(SessionError))` when the component reported a failure.
+#[derive(Clone)]
+pub struct WalletSession {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    worker: Arc<Worker>,
+    id: u64,
+    ctx: SessionContext,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.worker.detach(self.id);
+    }
+}
+
+/// Run one method of the session's resource:
+/// `resource_call!(self, "wit-name", call_method(args...))`.
+macro_rules! resource_call {
+    ($session:ident, $op:literal, $method:ident ( $($arg:expr),* )) => {{
+        let inner = &$session.inner;
+        let mut locked = inner.worker.lock(inner.id, &inner.ctx).await?;
+        let limit = inner.worker.runtime().call_timeout;
+        let result = match locked.parts() {
+            Some((live, resource)) => {
+                live.arm(limit);
+                let stderr = live.stderr();
+                let interface = live.bindings.chipi_session_session();
+                let wallet_session = interface.wallet_session();
+                let call = wallet_session.$method(&mut live.store, resource $(, $arg)*);
+                inner.worker.finish($op, &stderr, call).await
+            }
+            None => Err(anyhow!("the component instance is gone")),
+        };
+        if result.is_ok() {
+            locked.keep();
+        }
+        result
+    }};
+}
+
+impl WalletSession {
+    pub(crate) fn new(worker: Arc<Worker>, ctx: SessionContext) -> Self {
+        let id = worker.attach();
+        Self {
+            inner: Arc::new(Inner { worker, id, ctx }),
+        }
+    }
+
+    /// Instantiate the component (if this session's instance is not live)
+    /// and construct the session's resource, so the next call pays neither.
+    pub async fn warm_up(&self) -> anyhow::Result<()> {
+        let locked = self
+            .inner
+            .worker
+            .lock(self.inner.id, &self.inner.ctx)
+            .await?;
+        locked.keep();
+        Ok(())
+    }
+
+    /// How long the last instantiation of this session's instance took.
+    pub fn last_instantiate_time(&self) -> Option<Duration> {
+        self.inner.worker.last_instantiate()
+    }
+
+    /// The context this session acts with.
+    pub fn context(&self) -> &SessionContext {
+        &self.inner.ctx
+    }
+
+    /// The imports this session's instance runs with.
+    pub fn imports(&self) -> &Imports {
+        self.inner.worker.imports()
+    }
+
+    /// Outgoing requests refused by the authority allow-list so far, across
+    /// every session of this session's instance.
+    pub fn denied_requests(&self) -> u64 {
+        self.inner.worker.denied_requests()
+    }
+
+    /// `create-session`: create a session key pair, encrypt and store it.
+    /// The new key stays unlocked.
+    pub async fn create_session(
+        &self,
+        options: &CreateOptions,
+    ) -> anyhow::Result<Result<SessionKeyData, SessionError>> {
+        resource_call!(self, "create-session", call_create_session(*options))
+    }
+
+    /// `register-session`: register the stored session on chain; returns the
+    /// transaction hash.
+    pub async fn register_session(
+        &self,
+        options: &RegisterOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(self, "register-session", call_register_session(options))
+    }
+
+    /// `execute-with-session`: execute `calls` signed by the session key;
+    /// returns the transaction hash.
+    pub async fn execute_with_session(
+        &self,
+        calls: &[Call],
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(
+            self,
+            "execute-with-session",
+            call_execute_with_session(calls)
+        )
+    }
+
+    /// `revoke-session`: revoke the stored session on chain; returns the
+    /// transaction hash.
+    pub async fn revoke_session(&self) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(self, "revoke-session", call_revoke_session())
+    }
+
+    /// `clear-session`: forget the stored session locally.
+    pub async fn clear_session(&self) -> anyhow::Result<Result<(), SessionError>> {
+        resource_call!(self, "clear-session", call_clear_session())
+    }
+
+    /// `get-session-status`: lifecycle state, stored session, on-chain data.
+    pub async fn get_session_status(&self) -> anyhow::Result<Result<SessionStatus, SessionError>> {
+        resource_call!(self, "get-session-status", call_get_session_status())
+    }
+
+    /// `set-spending-policy`: set a token spending policy (owner-signed);
+    /// returns the transaction hash.
+    pub async fn set_spending_policy(
+        &self,
+        policy: &SpendingPolicyInput,
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(
+            self,
+            "set-spending-policy",
+            call_set_spending_policy(policy)
+        )
+    }
+
+    /// `get-spending-policy`: the policy for `token`, `None` when unset.
+    pub async fn get_spending_policy(
+        &self,
+        token: &str,
+    ) -> anyhow::Result<Result<Option<SpendingPolicy>, SessionError>> {
+        resource_call!(self, "get-spending-policy", call_get_spending_policy(token))
+    }
+
+    /// `remove-spending-policy`: remove the policy for `token` (owner-signed);
+    /// returns the transaction hash.
+    pub async fn remove_spending_policy(
+        &self,
+        token: &str,
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(
+            self,
+            "remove-spending-policy",
+            call_remove_spending_policy(token)
+        )
+    }
+
+    /// `wait-for-transaction`: poll the receipt of `transaction_hash` until
+    /// the chain accepted it (succeeded or reverted) or `timeout` passed
+    /// (`TRANSACTION_PENDING`). The wait is also bounded by the runtime's
+    /// per-call limit.
+    pub async fn wait_for_transaction(
+        &self,
+        transaction_hash: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Result<TransactionReceipt, SessionError>> {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        resource_call!(
+            self,
+            "wait-for-transaction",
+            call_wait_for_transaction(transaction_hash, timeout_ms)
+        )
+    }
+
+    /// `lock`: zeroize the unlocked session key inside the component; the
+    /// next signature decrypts it again.
+    pub async fn lock(&self) -> anyhow::Result<()> {
+        resource_call!(self, "lock", call_lock())
+    }
+}
+
+impl std::fmt::Debug for WalletSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletSession")
+            .field("wallet", &self.inner.ctx.wallet.address)
+            .field("id", &self.inner.id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compile-time check: the call futures can be spawned on a
+    /// multi-threaded runtime (never called).
+    #[allow(dead_code, reason = "type-checked only")]
+    async fn futures_are_send(session: WalletSession) {
+        fn is_send<T: Send>(value: T) -> T {
+            value
+        }
+        let create = CreateOptions {
+            duration_seconds: None,
+            replace_existing: false,
+        };
+        let _ = is_send(session.create_session(&create)).await;
+        let _ = is_send(session.execute_with_session(&[])).await;
+        let _ = is_send(session.get_session_status()).await;
+        let _ = is_send(session.get_spending_policy("0x1")).await;
+        let _ = is_send(session.lock()).await;
+        let other = session.clone();
+        let _ = tokio::spawn(async move { other.revoke_session().await }).await;
+    }
+}
