@@ -18,7 +18,7 @@ pub(crate) const SNIP12_REJECTED: &str = include_str!("../test-data/snip12_rejec
 pub(crate) const SIGNATURES: &str = include_str!("../test-data/signatures.json");
 /// CryptoJS ciphertexts, key derivations and encryptions.
 pub(crate) const CRYPTOJS: &str = include_str!("../test-data/cryptojs.json");
-/// `v1.argon2id` envelope known answers.
+/// `v1.argon2id` and `v1.hkdf-sha256` envelope known answers.
 pub(crate) const ENVELOPE: &str = include_str!("../test-data/envelope.json");
 /// Regression documents of the outside-execution check.
 pub(crate) const TYPED_DATA_REFUSALS: &str = include_str!("../test-data/typed_data_refusals.json");

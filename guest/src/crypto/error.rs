@@ -73,6 +73,13 @@ pub enum EnvelopeError {
     /// The Argon2id parameters are outside the accepted bounds.
     #[error("key-derivation parameters out of bounds")]
     ParamsOutOfBounds,
+    /// The encrypt key carries the high-entropy marker `hkdf:` but is not
+    /// followed by 32 to 64 bytes in base64url without padding.
+    #[error(
+        "malformed high-entropy encrypt key: expected `hkdf:` followed by 32 to 64 bytes in \
+         base64url without padding"
+    )]
+    MalformedHighEntropyKey,
     /// Sealing needs a non-empty encrypt key.
     #[error("encrypt key must not be empty")]
     EmptyEncryptKey,
@@ -110,6 +117,14 @@ pub enum OwnerKeyError {
     /// Wrong encrypt key (PIN), or the plaintext is not a valid private key.
     #[error("decryption failed")]
     DecryptionFailed,
+    /// The ciphertext is an envelope and the encrypt key carries the
+    /// high-entropy marker `hkdf:` but is malformed (see
+    /// [`EnvelopeError::MalformedHighEntropyKey`]).
+    #[error(
+        "malformed high-entropy encrypt key: expected `hkdf:` followed by 32 to 64 bytes in \
+         base64url without padding"
+    )]
+    MalformedHighEntropyKey,
 }
 
 /// Failure to hash SNIP-12 typed data.

@@ -2,13 +2,16 @@
 //!
 //! Two formats are read:
 //! - our envelope ([`crate::crypto::envelope`]), recognised by a leading
-//!   `v<digits>.`; for an owner key the associated data binds the wallet
+//!   `v<digits>.`, `v1.argon2id` for a passphrase (PIN) and `v1.hkdf-sha256`
+//!   for a high-entropy encrypt key (`hkdf:...`, see
+//!   [`envelope::EncryptKey::parse`]); for an owner key the associated data binds the wallet
 //!   address and, in the session-public-key slot, the felt **0** (an owner
 //!   key has no session; zero can never be a session public key, so owner
 //!   and session envelopes cannot be confused). [`seal_owner_key`] writes it
 //!   (sandbox wallets, tests);
 //! - CryptoJS passphrase mode ([`crate::crypto::cryptojs`]), what Chipi's
-//!   SDK stores today.
+//!   SDK stores today. Its passphrase is the encrypt key string as given, with
+//!   or without the `hkdf:` marker.
 //!
 //! In both cases the plaintext must be a valid Stark private key.
 
@@ -29,6 +32,7 @@ pub fn decrypt_owner_key(
             match e {
                 EnvelopeError::DecryptionFailed => OwnerKeyError::DecryptionFailed,
                 EnvelopeError::Malformed(what) => OwnerKeyError::InvalidInput(what),
+                EnvelopeError::MalformedHighEntropyKey => OwnerKeyError::MalformedHighEntropyKey,
                 other => OwnerKeyError::Unsupported(other),
             }
         });
@@ -42,9 +46,10 @@ pub fn decrypt_owner_key(
     SigningKey::from_hex(&plaintext).map_err(|_| OwnerKeyError::DecryptionFailed)
 }
 
-/// Seals an owner key in our envelope format (AD slot = 0) with the default
-/// Argon2id parameters, for sandbox wallets and tests. `salt` and `nonce`
-/// must be fresh random bytes.
+/// Seals an owner key in our envelope format (AD slot = 0), for sandbox
+/// wallets and tests: `v1.argon2id` with the default Argon2id parameters, or
+/// `v1.hkdf-sha256` when the encrypt key is a high-entropy key (`hkdf:...`).
+/// `salt` and `nonce` must be fresh random bytes.
 pub fn seal_owner_key(
     secret: &SigningKey,
     encrypt_key: &str,
@@ -55,7 +60,8 @@ pub fn seal_owner_key(
     seal_owner_key_with_params(secret, encrypt_key, wallet, KdfParams::DEFAULT, salt, nonce)
 }
 
-/// [`seal_owner_key`] with explicit Argon2id parameters.
+/// [`seal_owner_key`] with explicit Argon2id parameters (ignored for a
+/// high-entropy encrypt key).
 pub fn seal_owner_key_with_params(
     secret: &SigningKey,
     encrypt_key: &str,
@@ -87,7 +93,8 @@ fn looks_like_envelope(text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::crypto::cryptojs::encrypt_for_tests;
-    use crate::crypto::envelope::tests::known_answers;
+    use crate::crypto::envelope::tests::{hkdf_known_answers, known_answers};
+    use crate::crypto::envelope::{argon2_derivations_on_this_thread, HIGH_ENTROPY_MARKER};
     use crate::crypto::felt::parse_felt;
 
     const FAST: KdfParams = KdfParams {
@@ -141,6 +148,69 @@ mod tests {
             )
             .unwrap();
             assert_eq!(sealed, a.envelope);
+        }
+    }
+
+    #[test]
+    fn hkdf_owner_keys_from_an_independent_implementation() {
+        let answers: Vec<_> = hkdf_known_answers()
+            .into_iter()
+            .filter(|a| a.kind == "owner")
+            .collect();
+        assert!(!answers.is_empty());
+        for a in answers {
+            let wallet = parse_felt(&a.wallet).unwrap();
+            let before = argon2_derivations_on_this_thread();
+            let key = decrypt_owner_key(&a.envelope, &a.encrypt_key, &wallet).unwrap();
+            assert_eq!(
+                *key.to_be_bytes(),
+                parse_felt(&a.private_key).unwrap().to_bytes_be()
+            );
+            // The Argon2 parameters are ignored for a high-entropy key.
+            let sealed =
+                seal_owner_key(&key, &a.encrypt_key, &wallet, a.salt(), a.nonce()).unwrap();
+            assert_eq!(sealed, a.envelope);
+            assert_eq!(argon2_derivations_on_this_thread(), before);
+            // The same key bytes as a passphrase do not open it.
+            let unmarked = &a.encrypt_key[HIGH_ENTROPY_MARKER.len()..];
+            assert_eq!(
+                decrypt_owner_key(&a.envelope, unmarked, &wallet).unwrap_err(),
+                OwnerKeyError::DecryptionFailed
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_high_entropy_key_for_an_owner_envelope() {
+        let key = SigningKey::from_hex(OWNER_HEX).unwrap();
+        let sealed =
+            seal_owner_key_with_params(&key, "123456", &wallet(), FAST, [1u8; 16], [2u8; 12])
+                .unwrap();
+        let short = format!("{HIGH_ENTROPY_MARKER}AAAA");
+        assert_eq!(
+            decrypt_owner_key(&sealed, &short, &wallet()).unwrap_err(),
+            OwnerKeyError::MalformedHighEntropyKey
+        );
+        assert_eq!(
+            seal_owner_key_with_params(&key, &short, &wallet(), FAST, [1u8; 16], [2u8; 12])
+                .unwrap_err(),
+            EnvelopeError::MalformedHighEntropyKey
+        );
+    }
+
+    #[test]
+    fn cryptojs_takes_the_encrypt_key_as_is() {
+        // Chipi's format: a marked key (well formed or not) is a passphrase.
+        for passphrase in [
+            format!("{HIGH_ENTROPY_MARKER}{}", "A".repeat(43)),
+            format!("{HIGH_ENTROPY_MARKER}AAAA"),
+        ] {
+            let ct = encrypt_for_tests(OWNER_HEX, &passphrase, [5u8; 8]);
+            let key = decrypt_owner_key(&ct, &passphrase, &wallet()).unwrap();
+            assert_eq!(
+                key.public_key(),
+                SigningKey::from_hex(OWNER_HEX).unwrap().public_key()
+            );
         }
     }
 

@@ -18,7 +18,7 @@ pub enum WalletType {
 pub struct Wallet {
     /// Account address (0x-hex).
     pub address: String,
-    /// Encrypted owner private key (CryptoJS or `v1.argon2id` envelope).
+    /// Encrypted owner private key (CryptoJS or `v1.` envelope).
     pub encrypted_private_key: String,
     /// Wallet type.
     pub wallet_type: WalletType,
@@ -48,7 +48,8 @@ pub struct Config {
 pub struct SessionContext {
     /// The wallet.
     pub wallet: Wallet,
-    /// The user's encrypt key (PIN); zeroized on drop, never printed.
+    /// The user's encrypt key (PIN, or `hkdf:` + base64url of a high-entropy
+    /// key); zeroized on drop, never printed.
     pub encrypt_key: Zeroizing<String>,
     /// Configuration.
     pub config: Config,
@@ -69,7 +70,7 @@ impl std::fmt::Debug for SessionContext {
 pub struct SessionKeyData {
     /// Session public key (0x-hex).
     pub public_key: String,
-    /// Session private key in the `v1.argon2id` envelope.
+    /// Session private key in the `v1.` envelope (`argon2id` or `hkdf-sha256`).
     pub encrypted_private_key: String,
     /// Expiry (Unix seconds).
     pub valid_until: u64,

@@ -82,7 +82,7 @@ pub struct SessionRecord {
     pub wallet: String,
     /// Session public key (0x-hex).
     pub public_key: String,
-    /// Session private key envelope (`v1.argon2id...`).
+    /// Session private key envelope (`v1.argon2id...` or `v1.hkdf-sha256...`).
     pub encrypted_private_key: String,
     /// Expiry chosen at creation, updated at registration.
     pub valid_until: u64,

@@ -5,12 +5,14 @@
 //   EVP_BytesToKey (MD5, one iteration) key and IV; fixed-salt AES-256-CBC encryptions in
 //   OpenSSL's `Salted__` format (node:crypto);
 // - envelope.json: the Argon2id key (@noble/hashes) and the v1.argon2id envelope
-//   (node:crypto AES-256-GCM) of every known answer.
+//   (node:crypto AES-256-GCM) of every known answer; the HKDF-SHA256 key (node:crypto
+//   hkdfSync) and the v1.hkdf-sha256 envelope (node:crypto AES-256-GCM) of every HKDF known
+//   answer.
 //
 //   node guest/test-data/generate/ciphertexts.mjs            rewrite the pinned values
 //   node guest/test-data/generate/ciphertexts.mjs --check    exit 1 if a file is not current
 
-import { createCipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createHash, hkdfSync } from 'node:crypto';
 import { finish, importInterop, pin, readData, requireInterop } from './interop.mjs';
 
 const { argon2id } = requireInterop('@noble/hashes/argon2');
@@ -80,6 +82,24 @@ function envelope() {
     const text = `v1.argon2id.m=${m},t=${t},p=${p}.${b64url(salt)}.${b64url(nonce)}.${b64url(body)}`;
     pin(a, 'derivedKey', derived.toString('hex'), `${a.kind} ${a.privateKey} derived key`, mismatches);
     pin(a, 'envelope', text, `${a.kind} ${a.privateKey} envelope`, mismatches);
+  }
+  for (const a of data.hkdfKnownAnswers) {
+    const salt = Buffer.from(a.salt, 'hex');
+    const nonce = Buffer.from(a.nonce, 'hex');
+    const marker = 'hkdf:';
+    if (!a.encryptKey.startsWith(marker)) throw new Error(`${a.encryptKey}: no ${marker} marker`);
+    const ikm = Buffer.from(a.encryptKey.slice(marker.length), 'base64url');
+    if (ikm.length < 32 || ikm.length > 64) throw new Error(`${a.encryptKey}: ${ikm.length} key bytes`);
+    const slot = a.kind === 'owner' ? 0n : BigInt(ec.starkCurve.getStarkKey(a.privateKey));
+    const ad = Buffer.concat([Buffer.from('chipi-session/v1|'), felt32(a.wallet), felt32(slot)]);
+    const info = Buffer.concat([Buffer.from('chipi-session/v1/hkdf|'), ad]);
+    const derived = Buffer.from(hkdfSync('sha256', ikm, salt, info, 32));
+    const cipher = createCipheriv('aes-256-gcm', derived, nonce);
+    cipher.setAAD(ad);
+    const body = Buffer.concat([cipher.update(felt32(a.privateKey)), cipher.final(), cipher.getAuthTag()]);
+    const text = `v1.hkdf-sha256.${b64url(salt)}.${b64url(nonce)}.${b64url(body)}`;
+    pin(a, 'derivedKey', derived.toString('hex'), `hkdf ${a.kind} ${a.privateKey} derived key`, mismatches);
+    pin(a, 'envelope', text, `hkdf ${a.kind} ${a.privateKey} envelope`, mismatches);
   }
   finish(file, data, mismatches);
 }

@@ -1,14 +1,16 @@
 //! Our session-key ciphertext: a versioned, self-describing envelope
-//! (docs/protocol.md, "Ciphertext formats")
+//! (docs/protocol.md, "Ciphertext formats") in one of two algorithms, chosen
+//! by the encrypt key ([`EncryptKey::parse`]):
 //!
 //! ```text
 //! v1.argon2id.m=<KiB>,t=<iterations>,p=<lanes>.<salt>.<nonce>.<ciphertext+tag>
+//! v1.hkdf-sha256.<salt>.<nonce>.<ciphertext+tag>
 //! ```
 //!
-//! The last three parts are base64url without padding. Argon2id (version
-//! 0x13) derives a 32-byte key from the UTF-8 bytes of the encrypt key and a
-//! 16-byte salt; AES-256-GCM with a 12-byte nonce encrypts the 32-byte
-//! big-endian private key. The associated data
+//! The salt, nonce and ciphertext parts are base64url without padding. A 32-byte
+//! key is derived from the encrypt key and a 16-byte salt; AES-256-GCM with a
+//! 12-byte nonce encrypts the 32-byte big-endian private key. The associated
+//! data
 //!
 //! ```text
 //! b"chipi-session/v1|" || wallet address (32 bytes BE) || session public key (32 bytes BE)
@@ -16,16 +18,38 @@
 //!
 //! binds the ciphertext to its wallet and session, so it cannot be swapped
 //! into another session. Both felts are fixed-width, so `0x00ab` and `0xAB`
-//! bind identically. The Argon2 parameters are recorded in the envelope so
-//! they can be raised later; [`open`] refuses parameters outside
-//! [`KdfParams::validate`]'s bounds so a hostile envelope cannot make us
-//! allocate gigabytes or spin for minutes.
+//! bind identically.
+//!
+//! The key derivation depends on the encrypt key:
+//!
+//! - a **passphrase** (PIN, password: any encrypt key without the marker,
+//!   whatever its length) is stretched with Argon2id (version 0x13) over its
+//!   UTF-8 bytes: `v1.argon2id`. The Argon2 parameters are recorded in the
+//!   envelope so they can be raised later; [`open`] refuses parameters
+//!   outside [`KdfParams::validate`]'s bounds so a hostile envelope cannot
+//!   make us allocate gigabytes or spin for minutes;
+//! - a **high-entropy key**, marked `hkdf:` followed by 32 to 64 random bytes
+//!   in unpadded base64url (a passkey PRF output, a KMS secret), needs no
+//!   stretching: `v1.hkdf-sha256` derives the AES key with HKDF-SHA256
+//!   (RFC 5869), `ikm` = the decoded key bytes, `salt` = the envelope's salt,
+//!   `info` = `b"chipi-session/v1/hkdf|"` followed by the associated data
+//!   above, so the AES key itself is bound to the wallet and the session.
+//!
+//! A marked key is never used as an Argon2 password, and a passphrase never
+//! goes through HKDF: an envelope opened with the other kind of key fails
+//! with [`EnvelopeError::DecryptionFailed`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hkdf::Hkdf;
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::error::EnvelopeError;
@@ -34,8 +58,18 @@ use super::keys::SigningKey;
 
 /// Version tag of the format this module writes.
 pub const VERSION: &str = "v1";
-/// KDF tag of the format this module writes.
+/// KDF tag of the passphrase (Argon2id) envelope.
 pub const ALGORITHM: &str = "argon2id";
+/// KDF tag of the high-entropy-key (HKDF-SHA256) envelope.
+pub const HKDF_ALGORITHM: &str = "hkdf-sha256";
+/// Marker that makes an encrypt key a high-entropy key: `hkdf:` followed by
+/// the key bytes in base64url without padding. Case-sensitive; an encrypt key
+/// without it is a passphrase.
+pub const HIGH_ENTROPY_MARKER: &str = "hkdf:";
+/// Fewest bytes a marked high-entropy key may have.
+pub const MIN_HIGH_ENTROPY_KEY_LEN: usize = 32;
+/// Most bytes a marked high-entropy key may have.
+pub const MAX_HIGH_ENTROPY_KEY_LEN: usize = 64;
 /// Salt length in bytes.
 pub const SALT_LEN: usize = 16;
 /// AES-GCM nonce length in bytes.
@@ -43,12 +77,98 @@ pub const NONCE_LEN: usize = 12;
 
 /// Prefix of the associated data.
 const AD_PREFIX: &[u8] = b"chipi-session/v1|";
+/// Prefix of the HKDF `info`, before the associated data: separates the
+/// HKDF-derived AES key from any other use of the same key material.
+const HKDF_INFO_PREFIX: &[u8] = b"chipi-session/v1/hkdf|";
+/// Derived AES-256 key length.
+const KEY_LEN: usize = 32;
 /// Plaintext (private key) length.
 const PLAINTEXT_LEN: usize = 32;
 /// AES-GCM tag length.
 const TAG_LEN: usize = 16;
 /// Longest envelope we look at; a real one is about 170 characters.
 const MAX_ENVELOPE_LEN: usize = 512;
+
+/// Argon2id derivations run by this process, on every thread.
+static ARGON2_DERIVATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Argon2id derivations run on the current thread.
+    static ARGON2_DERIVATIONS_ON_THREAD: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many Argon2id key derivations this process has run so far, sealing and
+/// opening alike (one per [`seal`] or [`open`] of a `v1.argon2id` envelope,
+/// owner-key envelopes included; none for `v1.hkdf-sha256`).
+///
+/// For tests: read it before and after an operation to assert how many
+/// Argon2 derivations it ran, e.g. none on a warm path. The count covers
+/// every thread, so in a test binary that runs tests in parallel prefer
+/// [`argon2_derivations_on_this_thread`].
+pub fn argon2_derivations() -> u64 {
+    ARGON2_DERIVATIONS.load(Ordering::Relaxed)
+}
+
+/// [`argon2_derivations`] restricted to the calling thread: exact even while
+/// other threads derive keys (parallel tests). The component is
+/// single-threaded, so there both counts are the same.
+pub fn argon2_derivations_on_this_thread() -> u64 {
+    ARGON2_DERIVATIONS_ON_THREAD.with(Cell::get)
+}
+
+/// An encrypt key, classified by its marker (see [`HIGH_ENTROPY_MARKER`]).
+///
+/// `Debug` prints the kind only, never the key.
+pub enum EncryptKey<'a> {
+    /// Any encrypt key without the marker (PIN, password), whatever its
+    /// length: always stretched with Argon2id.
+    Passphrase(&'a str),
+    /// `hkdf:` + base64url of 32 to 64 random bytes (the decoded bytes here):
+    /// key material that needs no stretching, expanded with HKDF-SHA256.
+    HighEntropy(Zeroizing<Vec<u8>>),
+}
+
+impl<'a> EncryptKey<'a> {
+    /// Classifies an encrypt key: `hkdf:` followed by 32 to 64 bytes in
+    /// base64url without padding is [`EncryptKey::HighEntropy`]; a string
+    /// without that (case-sensitive) prefix is [`EncryptKey::Passphrase`].
+    ///
+    /// A marked key that does not decode, or decodes to fewer than 32 or more
+    /// than 64 bytes, is [`EnvelopeError::MalformedHighEntropyKey`]: it is
+    /// refused, never used as a passphrase.
+    pub fn parse(text: &'a str) -> Result<Self, EnvelopeError> {
+        let Some(encoded) = text.strip_prefix(HIGH_ENTROPY_MARKER) else {
+            return Ok(Self::Passphrase(text));
+        };
+        // Refuse oversized input before decoding anything.
+        if encoded.len() > (4 * MAX_HIGH_ENTROPY_KEY_LEN).div_ceil(3) {
+            return Err(EnvelopeError::MalformedHighEntropyKey);
+        }
+        // Decode into a buffer that is large enough up front, so no
+        // reallocation leaves a copy of the key behind.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(
+            encoded.len(),
+        )));
+        URL_SAFE_NO_PAD
+            .decode_vec(encoded, &mut bytes)
+            .map_err(|_| EnvelopeError::MalformedHighEntropyKey)?;
+        if !(MIN_HIGH_ENTROPY_KEY_LEN..=MAX_HIGH_ENTROPY_KEY_LEN).contains(&bytes.len()) {
+            return Err(EnvelopeError::MalformedHighEntropyKey);
+        }
+        Ok(Self::HighEntropy(bytes))
+    }
+}
+
+impl fmt::Debug for EncryptKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
+            Self::HighEntropy(bytes) => {
+                write!(f, "HighEntropy(<{} bytes redacted>)", bytes.len())
+            }
+        }
+    }
+}
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +218,12 @@ impl Default for KdfParams {
 
 /// Encrypts a session private key for storage.
 ///
-/// `salt` and `nonce` must be fresh CSPRNG output for every call (the caller
-/// supplies them because the crypto module never draws randomness itself).
+/// The encrypt key chooses the envelope ([`EncryptKey::parse`]): a
+/// high-entropy key (`hkdf:...`) gives `v1.hkdf-sha256` and `params` is
+/// ignored; any other key is a passphrase and gives `v1.argon2id` with
+/// `params`. `salt` and `nonce` must be fresh CSPRNG output for every call
+/// (the caller supplies them because the crypto module never draws
+/// randomness itself).
 pub fn seal(
     secret: &SigningKey,
     encrypt_key: &str,
@@ -124,8 +248,11 @@ pub fn seal(
 /// session public key, and checks that it really is that session's key.
 ///
 /// Wrong encrypt key, any tampering, another wallet or another session all
-/// give [`EnvelopeError::DecryptionFailed`]; an unknown version or algorithm
-/// and out-of-bounds parameters have their own errors.
+/// give [`EnvelopeError::DecryptionFailed`], and so does the wrong kind of
+/// key: a `v1.hkdf-sha256` envelope opened with a passphrase, or a
+/// `v1.argon2id` envelope opened with a high-entropy key. An unknown version
+/// or algorithm, out-of-bounds parameters and a malformed high-entropy key
+/// have their own errors.
 pub fn open(
     envelope: &str,
     encrypt_key: &str,
@@ -150,11 +277,23 @@ pub(crate) fn seal_bound(
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
 ) -> Result<String, EnvelopeError> {
-    params.validate()?;
-    if encrypt_key.is_empty() {
-        return Err(EnvelopeError::EmptyEncryptKey);
-    }
-    let key = derive_key(encrypt_key, &salt, params)?;
+    let (key, header) = match EncryptKey::parse(encrypt_key)? {
+        EncryptKey::Passphrase(passphrase) => {
+            params.validate()?;
+            if passphrase.is_empty() {
+                return Err(EnvelopeError::EmptyEncryptKey);
+            }
+            let header = format!(
+                "{VERSION}.{ALGORITHM}.m={},t={},p={}",
+                params.m_kib, params.t, params.p
+            );
+            (argon2_key(passphrase, &salt, params)?, header)
+        }
+        EncryptKey::HighEntropy(ikm) => (
+            hkdf_key(&ikm, &salt, wallet, slot)?,
+            format!("{VERSION}.{HKDF_ALGORITHM}"),
+        ),
+    };
     let cipher =
         Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::EncryptionFailed)?;
     let mut buf = Zeroizing::new(Vec::with_capacity(PLAINTEXT_LEN + TAG_LEN));
@@ -167,10 +306,7 @@ pub(crate) fn seal_bound(
         )
         .map_err(|_| EnvelopeError::EncryptionFailed)?;
     Ok(format!(
-        "{VERSION}.{ALGORITHM}.m={},t={},p={}.{}.{}.{}",
-        params.m_kib,
-        params.t,
-        params.p,
+        "{header}.{}.{}.{}",
         URL_SAFE_NO_PAD.encode(salt),
         URL_SAFE_NO_PAD.encode(nonce),
         URL_SAFE_NO_PAD.encode(buf.as_slice()),
@@ -186,7 +322,20 @@ pub(crate) fn open_bound(
     slot: &Felt,
 ) -> Result<SigningKey, EnvelopeError> {
     let parts = Parts::parse(envelope)?;
-    let key = derive_key(encrypt_key, &parts.salt, parts.params)?;
+    let key = match (parts.kdf, EncryptKey::parse(encrypt_key)?) {
+        (Kdf::Argon2id(params), EncryptKey::Passphrase(passphrase)) => {
+            argon2_key(passphrase, &parts.salt, params)?
+        }
+        (Kdf::HkdfSha256, EncryptKey::HighEntropy(ikm)) => {
+            hkdf_key(&ikm, &parts.salt, wallet, slot)?
+        }
+        // The other kind of key: a marked key is never an Argon2 password,
+        // and a passphrase is never HKDF input keying material.
+        (Kdf::Argon2id(_), EncryptKey::HighEntropy(_))
+        | (Kdf::HkdfSha256, EncryptKey::Passphrase(_)) => {
+            return Err(EnvelopeError::DecryptionFailed)
+        }
+    };
     let cipher =
         Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| EnvelopeError::DecryptionFailed)?;
     let mut buf = Zeroizing::new(parts.ciphertext);
@@ -214,14 +363,15 @@ fn associated_data(wallet: &Felt, slot: &Felt) -> Vec<u8> {
     ad
 }
 
-/// Argon2id v0x13 over the encrypt key's UTF-8 bytes.
-fn derive_key(
-    encrypt_key: &str,
+/// Argon2id v0x13 over the passphrase's UTF-8 bytes; counted by
+/// [`argon2_derivations`].
+fn argon2_key(
+    passphrase: &str,
     salt: &[u8; SALT_LEN],
     params: KdfParams,
-) -> Result<Zeroizing<[u8; 32]>, EnvelopeError> {
+) -> Result<Zeroizing<[u8; KEY_LEN]>, EnvelopeError> {
     params.validate()?;
-    let argon_params = Params::new(params.m_kib, params.t, params.p, Some(32))
+    let argon_params = Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN))
         .map_err(|_| EnvelopeError::ParamsOutOfBounds)?;
     // Allocate the working memory fallibly: a failed allocation is a typed
     // error, not an abort (a trap, in the component).
@@ -231,9 +381,11 @@ fn derive_key(
         .map_err(|_| EnvelopeError::OutOfMemory)?;
     blocks.resize(argon_params.block_count(), Block::default());
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
-    let mut out = Zeroizing::new([0u8; 32]);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    ARGON2_DERIVATIONS.fetch_add(1, Ordering::Relaxed);
+    ARGON2_DERIVATIONS_ON_THREAD.with(|count| count.set(count.get().wrapping_add(1)));
     let result = argon.hash_password_into_with_memory(
-        encrypt_key.as_bytes(),
+        passphrase.as_bytes(),
         salt,
         out.as_mut_slice(),
         &mut blocks,
@@ -246,10 +398,43 @@ fn derive_key(
     Ok(out)
 }
 
+/// HKDF-SHA256 (RFC 5869) of a high-entropy key: `ikm` = the key bytes,
+/// `salt` = the envelope's salt, `info` = [`hkdf_info`].
+fn hkdf_key(
+    ikm: &[u8],
+    salt: &[u8; SALT_LEN],
+    wallet: &Felt,
+    slot: &Felt,
+) -> Result<Zeroizing<[u8; KEY_LEN]>, EnvelopeError> {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(Some(salt.as_slice()), ikm)
+        .expand(&hkdf_info(wallet, slot), out.as_mut_slice())
+        .map_err(|_| EnvelopeError::EncryptionFailed)?;
+    Ok(out)
+}
+
+/// `HKDF_INFO_PREFIX || AD_PREFIX || wallet (32 B BE) || slot (32 B BE)`.
+fn hkdf_info(wallet: &Felt, slot: &Felt) -> Vec<u8> {
+    let ad = associated_data(wallet, slot);
+    let mut info = Vec::with_capacity(HKDF_INFO_PREFIX.len() + ad.len());
+    info.extend_from_slice(HKDF_INFO_PREFIX);
+    info.extend_from_slice(&ad);
+    info
+}
+
+/// The key derivation named by an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kdf {
+    /// `argon2id` with its recorded (and validated) parameters.
+    Argon2id(KdfParams),
+    /// `hkdf-sha256`.
+    HkdfSha256,
+}
+
 /// The decoded parts of an envelope string.
 #[derive(Debug)]
 struct Parts {
-    params: KdfParams,
+    kdf: Kdf,
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
     ciphertext: Vec<u8>,
@@ -273,14 +458,18 @@ impl Parts {
             .next()
             .filter(|a| !a.is_empty())
             .ok_or(EnvelopeError::Malformed("missing algorithm"))?;
-        if algorithm != ALGORITHM {
-            return Err(EnvelopeError::UnsupportedAlgorithm);
-        }
-        let params = parse_params(
-            it.next()
-                .ok_or(EnvelopeError::Malformed("missing parameters"))?,
-        )?;
-        params.validate()?;
+        let kdf = match algorithm {
+            ALGORITHM => {
+                let params = parse_params(
+                    it.next()
+                        .ok_or(EnvelopeError::Malformed("missing parameters"))?,
+                )?;
+                params.validate()?;
+                Kdf::Argon2id(params)
+            }
+            HKDF_ALGORITHM => Kdf::HkdfSha256,
+            _ => return Err(EnvelopeError::UnsupportedAlgorithm),
+        };
         let salt = decode_fixed::<SALT_LEN>(it.next(), "salt")?;
         let nonce = decode_fixed::<NONCE_LEN>(it.next(), "nonce")?;
         let ct_text = it
@@ -296,7 +485,7 @@ impl Parts {
             return Err(EnvelopeError::Malformed("ciphertext has the wrong length"));
         }
         Ok(Self {
-            params,
+            kdf,
             salt,
             nonce,
             ciphertext,

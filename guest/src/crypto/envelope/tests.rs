@@ -1,5 +1,6 @@
-//! Envelope tests: known answers of `guest/test-data/envelope.json`, tampering,
-//! parameter bounds, malformed strings.
+//! Envelope tests: known answers of `guest/test-data/envelope.json` (Argon2id
+//! and HKDF), tampering, parameter bounds, malformed strings, the
+//! high-entropy marker and the Argon2 counter.
 
 use serde::Deserialize;
 
@@ -157,7 +158,7 @@ fn known_answers_from_independent_implementations() {
         if a.kind == "session" {
             assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
         }
-        let derived = derive_key(&a.encrypt_key, &a.salt(), a.params()).unwrap();
+        let derived = argon2_key(&a.encrypt_key, &a.salt(), a.params()).unwrap();
         let hex: String = derived.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, a.derived_key);
     }
@@ -493,4 +494,474 @@ fn errors_do_not_leak_the_key() {
     let err = open(&env, "654321", &f.wallet, &f.pubkey).unwrap_err();
     let text = format!("{err} {err:?}");
     assert!(!text.contains("654321") && !text.contains("123456"));
+}
+
+// --- High-entropy keys and the `v1.hkdf-sha256` envelope -------------------
+
+/// `hkdf:` + base64url of `bytes`.
+fn marked(bytes: &[u8]) -> String {
+    format!("{HIGH_ENTROPY_MARKER}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A 32-byte high-entropy key.
+fn hkdf_key_text() -> String {
+    marked(&[0x5a; 32])
+}
+
+fn sealed_hkdf(f: &Fixture) -> String {
+    seal(
+        &f.key,
+        &hkdf_key_text(),
+        &f.wallet,
+        &f.pubkey,
+        FAST,
+        SALT,
+        NONCE,
+    )
+    .unwrap()
+}
+
+/// A known answer of `envelope.json`'s `hkdfKnownAnswers`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HkdfKnownAnswer {
+    /// `session` (bound to the session public key) or `owner` (bound to zero).
+    pub(crate) kind: String,
+    pub(crate) private_key: String,
+    pub(crate) wallet: String,
+    /// `hkdf:` + base64url key bytes.
+    pub(crate) encrypt_key: String,
+    pub(crate) salt: String,
+    pub(crate) nonce: String,
+    pub(crate) derived_key: String,
+    pub(crate) envelope: String,
+}
+
+impl HkdfKnownAnswer {
+    pub(crate) fn salt(&self) -> [u8; SALT_LEN] {
+        hex_bytes(&self.salt).try_into().expect("16-byte salt")
+    }
+
+    pub(crate) fn nonce(&self) -> [u8; NONCE_LEN] {
+        hex_bytes(&self.nonce).try_into().expect("12-byte nonce")
+    }
+}
+
+/// The HKDF known answers of `envelope.json`.
+pub(crate) fn hkdf_known_answers() -> Vec<HkdfKnownAnswer> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct File {
+        hkdf_known_answers: Vec<HkdfKnownAnswer>,
+    }
+    load::<File>(test_data::ENVELOPE).hkdf_known_answers
+}
+
+#[test]
+fn hkdf_known_answers_from_an_independent_implementation() {
+    let answers = hkdf_known_answers();
+    assert!(answers.iter().any(|a| a.kind == "session"));
+    assert!(answers.iter().any(|a| a.kind == "owner"));
+    for a in &answers {
+        let key = SigningKey::from_hex(&a.private_key).unwrap();
+        let wallet = parse_felt(&a.wallet).unwrap();
+        let slot = match a.kind.as_str() {
+            "session" => key.public_key(),
+            "owner" => Felt::ZERO,
+            other => panic!("kind {other}"),
+        };
+        let before = argon2_derivations_on_this_thread();
+        let sealed = seal_bound(
+            &key,
+            &a.encrypt_key,
+            &wallet,
+            &slot,
+            FAST,
+            a.salt(),
+            a.nonce(),
+        )
+        .unwrap();
+        assert_eq!(sealed, a.envelope, "{} {}", a.kind, a.private_key);
+        let opened = open_bound(&a.envelope, &a.encrypt_key, &wallet, &slot).unwrap();
+        assert_eq!(*opened.to_be_bytes(), *key.to_be_bytes());
+        if a.kind == "session" {
+            assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
+        }
+        assert_eq!(argon2_derivations_on_this_thread(), before);
+        let EncryptKey::HighEntropy(ikm) = EncryptKey::parse(&a.encrypt_key).unwrap() else {
+            panic!("{} is not marked", a.encrypt_key);
+        };
+        let derived = hkdf_key(&ikm, &a.salt(), &wallet, &slot).unwrap();
+        let hex: String = derived.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, a.derived_key);
+    }
+}
+
+#[test]
+fn hkdf_round_trip_and_format() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let parts: Vec<&str> = env.split('.').collect();
+    assert_eq!(parts.len(), 5);
+    assert_eq!(parts[0], "v1");
+    assert_eq!(parts[1], "hkdf-sha256");
+    assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), SALT);
+    assert_eq!(URL_SAFE_NO_PAD.decode(parts[3]).unwrap(), NONCE);
+    assert_eq!(URL_SAFE_NO_PAD.decode(parts[4]).unwrap().len(), 48);
+    let opened = open(&env, &hkdf_key_text(), &f.wallet, &f.pubkey).unwrap();
+    assert_eq!(*opened.to_be_bytes(), *f.key.to_be_bytes());
+    // Deterministic given salt and nonce, and the Argon2 parameters are
+    // ignored (even ones Argon2 would refuse).
+    let bad_params = KdfParams {
+        m_kib: 0,
+        t: 0,
+        p: 0,
+    };
+    let ignored = seal(
+        &f.key,
+        &hkdf_key_text(),
+        &f.wallet,
+        &f.pubkey,
+        bad_params,
+        SALT,
+        NONCE,
+    )
+    .unwrap();
+    assert_eq!(ignored, env);
+    // Both key sizes at the bounds work.
+    for len in [MIN_HIGH_ENTROPY_KEY_LEN, MAX_HIGH_ENTROPY_KEY_LEN] {
+        let key = marked(&vec![0xc3; len]);
+        let env = seal(&f.key, &key, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
+        assert!(env.starts_with("v1.hkdf-sha256."), "{len}");
+        assert!(open(&env, &key, &f.wallet, &f.pubkey).is_ok(), "{len}");
+    }
+}
+
+#[test]
+fn hkdf_wrong_key_fails() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let mut one_bit = [0x5a; 32];
+    one_bit[31] ^= 0x01;
+    let mut longer = vec![0x5a; 33];
+    longer[32] = 0;
+    for wrong in [
+        marked(&one_bit),
+        marked(&[0u8; 32]),
+        marked(&longer),
+        marked(&[0x5a; 64]),
+    ] {
+        assert_eq!(
+            open(&env, &wrong, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::DecryptionFailed,
+            "{wrong:?}"
+        );
+    }
+}
+
+#[test]
+fn hkdf_binds_wallet_and_session() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let key = hkdf_key_text();
+    assert!(open(&env, &key, &parse_felt("0xAB").unwrap(), &f.pubkey).is_ok());
+    let other_wallet = parse_felt("0xac").unwrap();
+    assert_eq!(
+        open(&env, &key, &other_wallet, &f.pubkey).unwrap_err(),
+        EnvelopeError::DecryptionFailed
+    );
+    let other_key = SigningKey::from_hex("0x1234").unwrap();
+    assert_eq!(
+        open(&env, &key, &f.wallet, &other_key.public_key()).unwrap_err(),
+        EnvelopeError::DecryptionFailed
+    );
+    // The owner slot (zero) is another binding.
+    assert_eq!(
+        open_bound(&env, &key, &f.wallet, &Felt::ZERO).unwrap_err(),
+        EnvelopeError::DecryptionFailed
+    );
+    // The HKDF info is the distinguishing prefix followed by the associated data.
+    let info = hkdf_info(&f.wallet, &f.pubkey);
+    assert_eq!(info.len(), 22 + 17 + 64);
+    assert!(info.starts_with(b"chipi-session/v1/hkdf|chipi-session/v1|"));
+    assert!(info.ends_with(&associated_data(&f.wallet, &f.pubkey)));
+}
+
+#[test]
+fn hkdf_tampered_parts_fail_decryption() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let parts: Vec<&str> = env.split('.').collect();
+    let flip = |text: &str, byte: usize| {
+        let mut raw = URL_SAFE_NO_PAD.decode(text).unwrap();
+        raw[byte] ^= 0x01;
+        URL_SAFE_NO_PAD.encode(raw)
+    };
+    let cases = [
+        replace_part(&env, 2, &flip(parts[2], 0)),
+        replace_part(&env, 2, &flip(parts[2], 15)),
+        replace_part(&env, 3, &flip(parts[3], 0)),
+        replace_part(&env, 3, &flip(parts[3], 11)),
+        replace_part(&env, 4, &flip(parts[4], 0)),
+        replace_part(&env, 4, &flip(parts[4], 31)),
+        replace_part(&env, 4, &flip(parts[4], 32)),
+        replace_part(&env, 4, &flip(parts[4], 47)),
+    ];
+    for (i, bad) in cases.iter().enumerate() {
+        assert_eq!(
+            open(bad, &hkdf_key_text(), &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::DecryptionFailed,
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn malformed_hkdf_envelopes() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let argon = sealed(&f);
+    let parts: Vec<&str> = env.split('.').collect();
+    let key = hkdf_key_text();
+    let malformed = [
+        "v1.hkdf-sha256".to_owned(),
+        "v1.hkdf-sha256.".to_owned(),
+        "v1.hkdf-sha256...".to_owned(),
+        "v1.hkdf-sha256....".to_owned(),
+        format!("{env}."),
+        format!("{env}.x"),
+        // A parameter part has no place in the HKDF envelope ...
+        format!("v1.hkdf-sha256.m=64,t=1,p=1.{}", parts[2..].join(".")),
+        // ... and the Argon2 envelope needs one.
+        replace_part(&env, 1, "argon2id"),
+        replace_part(&argon, 1, "hkdf-sha256"),
+        replace_part(&env, 2, &URL_SAFE_NO_PAD.encode([0u8; 15])),
+        replace_part(&env, 3, &URL_SAFE_NO_PAD.encode([0u8; 13])),
+        replace_part(&env, 4, &URL_SAFE_NO_PAD.encode([0u8; 47])),
+        replace_part(&env, 4, ""),
+    ];
+    for bad in &malformed {
+        assert!(
+            matches!(
+                open(bad, &key, &f.wallet, &f.pubkey),
+                Err(EnvelopeError::Malformed(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    for tag in ["HKDF-SHA256", "hkdf-sha512", "hkdf", "hkdf-sha256 "] {
+        assert_eq!(
+            open(&replace_part(&env, 1, tag), &key, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::UnsupportedAlgorithm,
+            "{tag:?}"
+        );
+    }
+}
+
+#[test]
+fn marker_parsing() {
+    // Marked keys: 32 to 64 bytes of unpadded base64url.
+    for len in [32, 33, 48, 63, 64] {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+        match EncryptKey::parse(&marked(&bytes)).unwrap() {
+            EncryptKey::HighEntropy(decoded) => assert_eq!(*decoded, bytes, "{len}"),
+            EncryptKey::Passphrase(_) => panic!("{len}: not marked"),
+        }
+    }
+    let valid = hkdf_key_text();
+    let encoded = &valid[HIGH_ENTROPY_MARKER.len()..];
+    // `hkdf:` + 32 bytes ends in a character whose two low bits are padding.
+    let mut trailing_bits = valid.clone();
+    trailing_bits.pop();
+    trailing_bits.push('b');
+    let refused = [
+        marked(&[1u8; 31]),
+        marked(&[1u8; 65]),
+        marked(&[1u8; 200]),
+        marked(&[]),
+        HIGH_ENTROPY_MARKER.to_owned(),
+        format!("{HIGH_ENTROPY_MARKER}!!!!"),
+        format!("{valid}="),
+        format!(
+            "{HIGH_ENTROPY_MARKER}{}",
+            URL_SAFE_NO_PAD
+                .encode([0xfb; 32])
+                .replace('-', "+")
+                .replace('_', "/")
+        ),
+        format!("{valid} "),
+        format!("{HIGH_ENTROPY_MARKER} {encoded}"),
+        format!("{valid}\n"),
+        format!("{HIGH_ENTROPY_MARKER}{HIGH_ENTROPY_MARKER}{encoded}"),
+        trailing_bits,
+    ];
+    for bad in &refused {
+        assert_eq!(
+            EncryptKey::parse(bad).unwrap_err(),
+            EnvelopeError::MalformedHighEntropyKey,
+            "{bad:?}"
+        );
+    }
+    // Everything else is a passphrase, whatever it looks like.
+    for passphrase in [
+        "123456".to_owned(),
+        String::new(),
+        format!("HKDF:{encoded}"),
+        format!("Hkdf:{encoded}"),
+        format!(" {valid}"),
+        format!("hkdf-{encoded}"),
+        format!("hkdf;{encoded}"),
+        encoded.to_owned(),
+        "x".repeat(1000),
+    ] {
+        match EncryptKey::parse(&passphrase).unwrap() {
+            EncryptKey::Passphrase(text) => assert_eq!(text, passphrase),
+            EncryptKey::HighEntropy(_) => panic!("{passphrase:?} parsed as marked"),
+        }
+    }
+}
+
+#[test]
+fn malformed_marked_key_is_refused_not_used_as_a_passphrase() {
+    let f = fixture();
+    let short = marked(&[1u8; 31]);
+    assert_eq!(
+        seal(&f.key, &short, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap_err(),
+        EnvelopeError::MalformedHighEntropyKey
+    );
+    // Opening refuses it too, whatever the envelope, before any derivation.
+    let envelopes = [sealed(&f), sealed_hkdf(&f)];
+    let before = argon2_derivations_on_this_thread();
+    for env in &envelopes {
+        assert_eq!(
+            open(env, &short, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::MalformedHighEntropyKey
+        );
+    }
+    assert_eq!(argon2_derivations_on_this_thread(), before);
+    let message = EnvelopeError::MalformedHighEntropyKey.to_string();
+    assert!(
+        message.contains("`hkdf:`") && message.contains("32 to 64 bytes"),
+        "{message}"
+    );
+    assert!(message.contains("base64url without padding"), "{message}");
+}
+
+#[test]
+fn hkdf_envelope_does_not_open_with_the_key_as_a_passphrase() {
+    let f = fixture();
+    let env = sealed_hkdf(&f);
+    let text = hkdf_key_text();
+    let encoded = &text[HIGH_ENTROPY_MARKER.len()..];
+    let raw = String::from_utf8(vec![0x5a; 32]).unwrap();
+    let before = argon2_derivations_on_this_thread();
+    for passphrase in [
+        encoded.to_owned(),
+        raw,
+        format!("HKDF:{encoded}"),
+        "123456".to_owned(),
+        String::new(),
+    ] {
+        assert_eq!(
+            open(&env, &passphrase, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::DecryptionFailed,
+            "{passphrase:?}"
+        );
+    }
+    // Refused before any key derivation.
+    assert_eq!(argon2_derivations_on_this_thread(), before);
+}
+
+#[test]
+fn argon2_envelope_does_not_open_with_a_marked_key() {
+    let f = fixture();
+    let text = hkdf_key_text();
+    let encoded = &text[HIGH_ENTROPY_MARKER.len()..];
+    // Sealed with passphrases that spell the marked key: uppercase (not a
+    // marker) and the base64url alone.
+    for passphrase in [format!("HKDF:{encoded}"), encoded.to_owned()] {
+        let env = seal(&f.key, &passphrase, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
+        assert!(env.starts_with("v1.argon2id."), "{passphrase:?}");
+        assert!(open(&env, &passphrase, &f.wallet, &f.pubkey).is_ok());
+        let before = argon2_derivations_on_this_thread();
+        assert_eq!(
+            open(&env, &text, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::DecryptionFailed,
+            "{passphrase:?}"
+        );
+        // A marked key is never an Argon2 password.
+        assert_eq!(argon2_derivations_on_this_thread(), before);
+    }
+}
+
+#[test]
+fn long_unmarked_keys_are_passphrases() {
+    let f = fixture();
+    let long = URL_SAFE_NO_PAD.encode([0x42; 64]);
+    let before = argon2_derivations_on_this_thread();
+    let env = seal(&f.key, &long, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
+    assert!(env.starts_with("v1.argon2id.m=64,t=1,p=1."));
+    assert_eq!(argon2_derivations_on_this_thread(), before + 1);
+}
+
+#[test]
+fn argon2_counter_counts_every_derivation() {
+    let f = fixture();
+    let count = argon2_derivations_on_this_thread;
+    let global_before = argon2_derivations();
+    let start = count();
+
+    let env = sealed(&f);
+    assert_eq!(count(), start + 1, "argon2 seal");
+    open(&env, "123456", &f.wallet, &f.pubkey).unwrap();
+    assert_eq!(count(), start + 2, "argon2 open");
+    open(&env, "654321", &f.wallet, &f.pubkey).unwrap_err();
+    assert_eq!(count(), start + 3, "argon2 open with a wrong passphrase");
+    let owner = seal_bound(&f.key, "123456", &f.wallet, &Felt::ZERO, FAST, SALT, NONCE).unwrap();
+    open_bound(&owner, "123456", &f.wallet, &Felt::ZERO).unwrap();
+    assert_eq!(count(), start + 5, "argon2 owner seal and open");
+
+    let hkdf = sealed_hkdf(&f);
+    open(&hkdf, &hkdf_key_text(), &f.wallet, &f.pubkey).unwrap();
+    open(&hkdf, &marked(&[0u8; 32]), &f.wallet, &f.pubkey).unwrap_err();
+    let owner = seal_bound(
+        &f.key,
+        &hkdf_key_text(),
+        &f.wallet,
+        &Felt::ZERO,
+        FAST,
+        SALT,
+        NONCE,
+    )
+    .unwrap();
+    open_bound(&owner, &hkdf_key_text(), &f.wallet, &Felt::ZERO).unwrap();
+    assert_eq!(count(), start + 5, "hkdf runs no argon2");
+
+    // Refused before deriving: bad parameters, empty key, malformed envelope.
+    let hostile = replace_part(&env, 2, "m=99999999,t=1,p=1");
+    open(&hostile, "123456", &f.wallet, &f.pubkey).unwrap_err();
+    seal(&f.key, "", &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap_err();
+    open(
+        "v1.argon2id.m=64,t=1,p=1.x.y.z",
+        "123456",
+        &f.wallet,
+        &f.pubkey,
+    )
+    .unwrap_err();
+    assert_eq!(count(), start + 5, "refusals run no argon2");
+
+    // The process-wide count includes this thread's (and maybe others').
+    assert!(argon2_derivations() >= global_before + 5);
+}
+
+#[test]
+fn encrypt_key_debug_is_redacted() {
+    let text = hkdf_key_text();
+    let marked_key = EncryptKey::parse(&text).unwrap();
+    let debug = format!("{marked_key:?}");
+    assert_eq!(debug, "HighEntropy(<32 bytes redacted>)");
+    let passphrase = EncryptKey::parse("123456").unwrap();
+    assert_eq!(format!("{passphrase:?}"), "Passphrase(<redacted>)");
+    let err = EncryptKey::parse("hkdf:c2VjcmV0").unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("c2VjcmV0"));
 }
