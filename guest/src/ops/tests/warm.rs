@@ -2,7 +2,7 @@
 //! `wallet-session` resource is.
 
 use super::*;
-use crate::crypto::envelope::argon2_derivations;
+use crate::crypto::envelope::argon2_derivations_on_this_thread;
 
 fn transfer_of(amount: u64) -> CallInput {
     CallInput {
@@ -26,21 +26,21 @@ fn warm_execute_runs_no_key_derivation() {
     let mut s = warm_registered(&mut p);
     assert!(!s.is_unlocked());
 
-    let before = argon2_derivations();
+    let before = argon2_derivations_on_this_thread();
     s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
     assert_eq!(
-        argon2_derivations() - before,
+        argon2_derivations_on_this_thread() - before,
         1,
         "the first signature unlocks"
     );
     assert!(s.is_unlocked());
 
-    let before = argon2_derivations();
+    let before = argon2_derivations_on_this_thread();
     for amount in 2..=5 {
         s.execute_with_session(&[transfer_of(amount)], &mut p)
             .unwrap();
     }
-    assert_eq!(argon2_derivations(), before, "warm executes derive nothing");
+    assert_eq!(argon2_derivations_on_this_thread(), before, "warm executes derive nothing");
     // No chain id read either: it is pinned with the session.
     let chain_reads = p
         .requests
@@ -59,10 +59,16 @@ fn create_keeps_the_new_key_unlocked() {
     let mut s = WalletSession::new(ctx());
     s.create_session(&CreateOptions::default(), &mut p).unwrap();
     assert!(s.is_unlocked());
-    let before = argon2_derivations();
+    let before = argon2_derivations_on_this_thread();
     s.register_session(&register_opts(10), &mut p).unwrap();
+    assert_eq!(
+        argon2_derivations_on_this_thread() - before,
+        1,
+        "register decrypts the owner key only (this test wallet's owner envelope is Argon2id)"
+    );
+    let before = argon2_derivations_on_this_thread();
     s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
-    assert_eq!(argon2_derivations(), before);
+    assert_eq!(argon2_derivations_on_this_thread(), before);
 }
 
 #[test]
@@ -74,9 +80,9 @@ fn lock_revoke_and_clear_forget_the_key() {
     s.lock();
     assert!(!s.is_unlocked());
 
-    let before = argon2_derivations();
+    let before = argon2_derivations_on_this_thread();
     s.execute_with_session(&[transfer_of(2)], &mut p).unwrap();
-    assert_eq!(argon2_derivations() - before, 1, "locked: unlock again");
+    assert_eq!(argon2_derivations_on_this_thread() - before, 1, "locked: unlock again");
 
     s.revoke_session(&mut p).unwrap();
     assert!(!s.is_unlocked());
@@ -118,11 +124,11 @@ fn a_replaced_session_is_never_signed_with_the_old_key() {
     create_session(&c, &CreateOptions::default(), &mut p).unwrap();
     register_session(&c, &register_opts(10), &mut p).unwrap();
 
-    let before = argon2_derivations();
+    let before = argon2_derivations_on_this_thread();
     warm.execute_with_session(&[transfer_of(2)], &mut p)
         .unwrap();
     assert_eq!(
-        argon2_derivations() - before,
+        argon2_derivations_on_this_thread() - before,
         1,
         "the new session's key is decrypted, not the old one reused"
     );
