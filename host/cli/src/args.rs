@@ -24,14 +24,9 @@ pub(crate) struct Cli {
 /// the bearer token (they are [`SecretString`]s).
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// Chipi API base URL.
-    #[arg(
-        long,
-        env = "CHIPI_API_URL",
-        default_value = "https://api.chipipay.com/v1",
-        global = true
-    )]
-    pub api_url: String,
+    /// Chipi API base URL [default: https://api.chipipay.com/v1].
+    #[arg(long, env = "CHIPI_API_URL", global = true)]
+    pub api_url: Option<String>,
     /// Starknet JSON-RPC URL (repeat, or comma-separate in the variable, for fallbacks).
     #[arg(
         long = "rpc-url",
@@ -91,6 +86,28 @@ pub(crate) struct GlobalArgs {
     pub json: bool,
 }
 
+/// Chipi's production API, used when no API URL is given.
+pub(crate) const DEFAULT_API_URL: &str = "https://api.chipipay.com/v1";
+
+impl GlobalArgs {
+    /// The API base URL: `--api-url` / `CHIPI_API_URL`, else Chipi's.
+    pub(crate) fn api_url(&self) -> &str {
+        self.api_url.as_deref().unwrap_or(DEFAULT_API_URL)
+    }
+}
+
+/// `--wait` of the commands that send a transaction.
+#[derive(Debug, Args, Clone, Copy)]
+pub(crate) struct WaitArgs {
+    /// Wait until the chain accepted the transaction (succeeded or reverted),
+    /// showing progress on stderr.
+    #[arg(long)]
+    pub wait: bool,
+    /// Longest wait, in seconds.
+    #[arg(long, default_value_t = 300, requires = "wait")]
+    pub wait_timeout: u64,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -114,6 +131,9 @@ pub(crate) enum Command {
         /// Whitelisted entrypoint (name or 0x selector); repeat for several.
         #[arg(long = "allow")]
         allow: Vec<String>,
+        /// Waiting for the receipt.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Execute calls signed by the session key.
     Execute {
@@ -123,11 +143,18 @@ pub(crate) enum Command {
         /// One call as `ADDRESS:ENTRYPOINT:FELT,FELT,...`; repeat for several.
         #[arg(long)]
         call: Vec<String>,
+        /// Waiting for the receipt.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Show the lifecycle state and on-chain data of the stored session.
     Status,
     /// Revoke the stored session on chain (owner-signed, gasless).
-    Revoke,
+    Revoke {
+        /// Waiting for the receipt.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Forget the stored session locally (nothing is sent).
     Clear,
     /// Manage the spending policy of the stored session.
@@ -140,6 +167,10 @@ pub(crate) enum Command {
     Sandbox(SandboxArgs),
     /// Start the sandbox embedded and run create, register, execute, status, revoke.
     Demo,
+    /// Measure create, register and warm executes (transfers), against the
+    /// backend the global options name when `--api-url` / `CHIPI_API_URL` is
+    /// given, otherwise against an embedded sandbox.
+    Bench(BenchArgs),
 }
 
 /// `policy` actions.
@@ -159,6 +190,9 @@ pub(crate) enum PolicyCommand {
         /// Window length in seconds.
         #[arg(long)]
         window_seconds: u64,
+        /// Waiting for the receipt.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Show the spending policy for a token.
     Get {
@@ -171,7 +205,26 @@ pub(crate) enum PolicyCommand {
         /// Token contract address.
         #[arg(long)]
         token: String,
+        /// Waiting for the receipt.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
+}
+
+/// `bench` options.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Warm executes measured (after the first one, which unlocks the key).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub executes: u32,
+    /// Wallets with a warm session each, for the throughput and idle-memory
+    /// measures (embedded sandbox only; one wallet against a real backend).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub wallets: u32,
+    /// Executes in flight at once in the throughput measure (also the
+    /// number of component instances of the pool).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
 }
 
 /// `sandbox` options.

@@ -2,15 +2,17 @@
 //! export through the host library and reports the outcome.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 
-use super::args::{Command, GlobalArgs, PolicyCommand};
-use super::context;
+use super::args::{Command, GlobalArgs, PolicyCommand, WaitArgs};
 use super::output::{self, CliError};
+use super::{context, wait};
 use chipi_session_host::runtime::{
-    Call, CreateOptions, RegisterOptions, SessionRuntime, SpendingPolicyInput,
+    Call, CreateOptions, ExecutionStatus, RegisterOptions, SessionRuntime, SpendingPolicyInput,
+    WalletSession,
 };
 
 /// Parse `ADDRESS:ENTRYPOINT:FELT,FELT,...` (calldata may be empty).
@@ -87,6 +89,42 @@ fn tx_json(tx: &str) -> Value {
     json!({ "transactionHash": tx })
 }
 
+/// The result of a command that sent transaction `tx`: its hash, and with
+/// `--wait` its receipt once the chain accepted it. A reverted transaction
+/// is an error (`TRANSACTION_REVERTED`).
+async fn sent(
+    global: &GlobalArgs,
+    session: &WalletSession,
+    wait: &WaitArgs,
+    tx: &str,
+    done: &str,
+) -> Result<(Value, String), CliError> {
+    if !wait.wait {
+        return Ok((tx_json(tx), format!("{done}; transaction {tx}")));
+    }
+    let receipt =
+        wait::for_receipt(global, session, tx, Duration::from_secs(wait.wait_timeout)).await?;
+    let mut value = tx_json(tx);
+    value["receipt"] = wait::receipt_json(&receipt);
+    match receipt.execution_status {
+        ExecutionStatus::Succeeded => Ok((
+            value,
+            format!(
+                "{done}; transaction {tx} accepted ({}{})",
+                receipt.finality_status,
+                receipt
+                    .block_number
+                    .map(|b| format!(", block {b}"))
+                    .unwrap_or_default()
+            ),
+        )),
+        ExecutionStatus::Reverted => Err(CliError::Reverted {
+            transaction_hash: tx.to_owned(),
+            reason: receipt.revert_reason.unwrap_or_default(),
+        }),
+    }
+}
+
 /// Run one session subcommand; returns the JSON result and its human text.
 /// Warnings the component reports are printed to stderr as they arrive and,
 /// on success, listed under `"warnings"` in the JSON result.
@@ -108,14 +146,18 @@ async fn run_with(
     let ctx = context::session_context(global).map_err(CliError::Usage)?;
     let imports = context::imports(global, &ctx.config, warnings).map_err(CliError::Usage)?;
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
-    let handle = runtime.instance(imports);
+    let session = runtime
+        .open_session(imports, ctx)
+        .await
+        .map_err(CliError::Host)?;
+    let handle = &session;
     match command {
         Command::Create { duration, replace } => {
             let options = CreateOptions {
                 duration_seconds: *duration,
                 replace_existing: *replace,
             };
-            let key = output::session_result(handle.create_session(&ctx, &options).await)?;
+            let key = output::session_result(handle.create_session(&options).await)?;
             let value = json!({
                 "publicKey": key.public_key,
                 "validUntil": key.valid_until,
@@ -131,16 +173,21 @@ async fn run_with(
             max_calls,
             valid_until,
             allow,
+            wait,
         } => {
             let options = RegisterOptions {
                 valid_until: *valid_until,
                 max_calls: *max_calls,
                 allowed_entrypoints: allow.clone(),
             };
-            let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
-            Ok((tx_json(&tx), format!("registered; transaction {tx}")))
+            let tx = output::session_result(handle.register_session(&options).await)?;
+            sent(global, handle, wait, &tx, "registered").await
         }
-        Command::Execute { calls_file, call } => {
+        Command::Execute {
+            calls_file,
+            call,
+            wait,
+        } => {
             let calls = match calls_file {
                 Some(path) => read_calls_file(path).map_err(CliError::Usage)?,
                 None if !call.is_empty() => call
@@ -154,19 +201,19 @@ async fn run_with(
                 )))
                 }
             };
-            let tx = output::session_result(handle.execute_with_session(&ctx, &calls).await)?;
-            Ok((tx_json(&tx), format!("executed; transaction {tx}")))
+            let tx = output::session_result(handle.execute_with_session(&calls).await)?;
+            sent(global, handle, wait, &tx, "executed").await
         }
         Command::Status => {
-            let status = output::session_result(handle.get_session_status(&ctx).await)?;
+            let status = output::session_result(handle.get_session_status().await)?;
             Ok((output::status_json(&status), output::status_text(&status)))
         }
-        Command::Revoke => {
-            let tx = output::session_result(handle.revoke_session(&ctx).await)?;
-            Ok((tx_json(&tx), format!("revoked; transaction {tx}")))
+        Command::Revoke { wait } => {
+            let tx = output::session_result(handle.revoke_session().await)?;
+            sent(global, handle, wait, &tx, "revoked").await
         }
         Command::Clear => {
-            output::session_result(handle.clear_session(&ctx).await)?;
+            output::session_result(handle.clear_session().await)?;
             Ok((
                 json!({ "cleared": true }),
                 "cleared the stored session".into(),
@@ -178,6 +225,7 @@ async fn run_with(
                 max_per_call,
                 max_per_window,
                 window_seconds,
+                wait,
             } => {
                 let policy = SpendingPolicyInput {
                     token: token.clone(),
@@ -185,11 +233,11 @@ async fn run_with(
                     max_per_window: max_per_window.clone(),
                     window_seconds: *window_seconds,
                 };
-                let tx = output::session_result(handle.set_spending_policy(&ctx, &policy).await)?;
-                Ok((tx_json(&tx), format!("policy set; transaction {tx}")))
+                let tx = output::session_result(handle.set_spending_policy(&policy).await)?;
+                sent(global, handle, wait, &tx, "policy set").await
             }
             PolicyCommand::Get { token } => {
-                let policy = output::session_result(handle.get_spending_policy(&ctx, token).await)?;
+                let policy = output::session_result(handle.get_spending_policy(token).await)?;
                 let value = match &policy {
                     Some(p) => json!({ "policy": {
                         "token": p.token,
@@ -215,12 +263,12 @@ async fn run_with(
                 };
                 Ok((value, text))
             }
-            PolicyCommand::Remove { token } => {
-                let tx = output::session_result(handle.remove_spending_policy(&ctx, token).await)?;
-                Ok((tx_json(&tx), format!("policy removed; transaction {tx}")))
+            PolicyCommand::Remove { token, wait } => {
+                let tx = output::session_result(handle.remove_spending_policy(token).await)?;
+                sent(global, handle, wait, &tx, "policy removed").await
             }
         },
-        Command::Sandbox(_) | Command::Demo => {
+        Command::Sandbox(_) | Command::Demo | Command::Bench(_) => {
             Err(CliError::Usage(anyhow!("internal: not a session command")))
         }
     }

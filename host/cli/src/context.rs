@@ -76,7 +76,7 @@ pub(crate) fn config(global: &GlobalArgs) -> anyhow::Result<Config> {
         bail!("no RPC URL: pass --rpc-url or set CHIPI_RPC_URL");
     }
     Ok(Config {
-        api_base_url: global.api_url.clone(),
+        api_base_url: global.api_url().to_owned(),
         api_key: global.api_key.clone().unwrap_or_default(),
         rpc_urls: global.rpc_urls.clone(),
         chain_id: global.chain_id.clone(),

@@ -10,8 +10,8 @@ use super::args::GlobalArgs;
 use super::context;
 use super::output::{self, CliError};
 use chipi_session_host::runtime::{
-    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionHandle,
-    SessionRuntime, StaticToken, Wallet, WalletType,
+    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionRuntime,
+    StaticToken, Wallet, WalletSession, WalletType,
 };
 use chipi_session_host::store::MemoryStore;
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
@@ -94,17 +94,17 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
             created_wallet.address
         ),
     );
-    let handle = runtime.instance(imports);
+    let session = runtime
+        .open_session(imports, ctx)
+        .await
+        .map_err(CliError::Host)?;
 
     let key = output::session_result(
-        handle
-            .create_session(
-                &ctx,
-                &CreateOptions {
-                    duration_seconds: None,
-                    replace_existing: false,
-                },
-            )
+        session
+            .create_session(&CreateOptions {
+                duration_seconds: None,
+                replace_existing: false,
+            })
             .await,
     )?;
     steps.record(
@@ -121,7 +121,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         max_calls: Some(10),
         allowed_entrypoints: vec!["transfer".into()],
     };
-    let tx = output::session_result(handle.register_session(&ctx, &options).await)?;
+    let tx = output::session_result(session.register_session(&options).await)?;
     steps.record(
         "register",
         json!({ "transactionHash": tx }),
@@ -133,28 +133,28 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         entrypoint: "transfer".into(),
         calldata: vec![DEMO_RECIPIENT.into(), "1000".into(), "0x0".into()],
     };
-    let tx = output::session_result(handle.execute_with_session(&ctx, &[call]).await)?;
+    let tx = output::session_result(session.execute_with_session(&[call]).await)?;
     steps.record(
         "execute",
         json!({ "transactionHash": tx }),
         format!("transfer signed by the session key; tx {tx}"),
     );
 
-    let status = status_step(&handle, &ctx, &mut steps).await?;
+    let status = status_step(&session, &mut steps).await?;
     if status["state"] != "active" || status["remainingCalls"] != 9 {
         return Err(CliError::Host(anyhow!(
             "unexpected status after execute: {status}"
         )));
     }
 
-    let tx = output::session_result(handle.revoke_session(&ctx).await)?;
+    let tx = output::session_result(session.revoke_session().await)?;
     steps.record(
         "revoke",
         json!({ "transactionHash": tx }),
         format!("revoked; tx {tx}"),
     );
 
-    let status = status_step(&handle, &ctx, &mut steps).await?;
+    let status = status_step(&session, &mut steps).await?;
     if status["state"] != "revoked" {
         return Err(CliError::Host(anyhow!(
             "unexpected status after revoke: {status}"
@@ -170,12 +170,8 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
 }
 
 /// Read the session status, record it as a step, return its JSON form.
-async fn status_step(
-    handle: &SessionHandle,
-    ctx: &SessionContext,
-    steps: &mut Steps,
-) -> Result<Value, CliError> {
-    let status = output::session_result(handle.get_session_status(ctx).await)?;
+async fn status_step(session: &WalletSession, steps: &mut Steps) -> Result<Value, CliError> {
+    let status = output::session_result(session.get_session_status().await)?;
     let status_json = output::status_json(&status);
     steps.record(
         "status",

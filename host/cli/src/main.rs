@@ -5,11 +5,13 @@
 //! 2 usage or configuration error, 3 host failure (component load, trap, time limit).
 
 mod args;
+mod bench;
 mod commands;
 mod context;
 mod demo;
 mod output;
 mod sandbox_cmd;
+mod wait;
 
 use clap::Parser;
 
@@ -17,6 +19,7 @@ use args::{Cli, Command};
 use output::CliError;
 
 fn main() {
+    bench::mark_process_start();
     std::process::exit(run_cli());
 }
 
@@ -43,6 +46,7 @@ async fn run(cli: Cli) -> i32 {
             Err(e) => Err(e),
         },
         Command::Demo => demo::run(&cli.global).await,
+        Command::Bench(args) => bench::run(&cli.global, args).await,
         other => commands::run(&cli.global, other).await,
     };
     match result {

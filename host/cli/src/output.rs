@@ -23,6 +23,13 @@ pub(crate) enum CliError {
     Usage(anyhow::Error),
     /// The host or the component failed.
     Host(anyhow::Error),
+    /// The transaction waited for (`--wait`) was accepted but reverted.
+    Reverted {
+        /// The transaction hash.
+        transaction_hash: String,
+        /// The node's revert reason.
+        reason: String,
+    },
 }
 
 /// Flatten a component call's two layers of failure (host, then session)
@@ -35,7 +42,7 @@ impl CliError {
     /// Exit code of this failure.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Self::Session(_) => EXIT_SESSION_ERROR,
+            Self::Session(_) | Self::Reverted { .. } => EXIT_SESSION_ERROR,
             Self::Usage(_) => EXIT_USAGE,
             Self::Host(_) => EXIT_HOST,
         }
@@ -47,6 +54,7 @@ impl CliError {
             Self::Session(e) => e.code(),
             Self::Usage(_) => "USAGE_ERROR",
             Self::Host(_) => "HOST_ERROR",
+            Self::Reverted { .. } => "TRANSACTION_REVERTED",
         }
     }
 
@@ -56,6 +64,10 @@ impl CliError {
         let message = match self {
             Self::Session(e) => e.message(),
             Self::Usage(e) | Self::Host(e) => format!("{e:#}"),
+            Self::Reverted {
+                transaction_hash,
+                reason,
+            } => format!("transaction {transaction_hash} reverted: {reason}"),
         };
         redact_urls_in(&message).into_owned()
     }
@@ -66,6 +78,12 @@ impl CliError {
         if let Self::Session(SessionError::Backend(b)) = self {
             error["status"] = json!(b.status);
             error["backendCode"] = json!(b.code.as_deref().map(|c| redact_urls_in(c).into_owned()));
+        }
+        if let Self::Reverted {
+            transaction_hash, ..
+        } = self
+        {
+            error["transactionHash"] = json!(transaction_hash);
         }
         json!({ "error": error })
     }

@@ -40,7 +40,11 @@ fn warm_execute_runs_no_key_derivation() {
         s.execute_with_session(&[transfer_of(amount)], &mut p)
             .unwrap();
     }
-    assert_eq!(argon2_derivations_on_this_thread(), before, "warm executes derive nothing");
+    assert_eq!(
+        argon2_derivations_on_this_thread(),
+        before,
+        "warm executes derive nothing"
+    );
     // No chain id read either: it is pinned with the session.
     let chain_reads = p
         .requests
@@ -82,7 +86,11 @@ fn lock_revoke_and_clear_forget_the_key() {
 
     let before = argon2_derivations_on_this_thread();
     s.execute_with_session(&[transfer_of(2)], &mut p).unwrap();
-    assert_eq!(argon2_derivations_on_this_thread() - before, 1, "locked: unlock again");
+    assert_eq!(
+        argon2_derivations_on_this_thread() - before,
+        1,
+        "locked: unlock again"
+    );
 
     s.revoke_session(&mut p).unwrap();
     assert!(!s.is_unlocked());

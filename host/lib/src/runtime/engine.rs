@@ -39,6 +39,7 @@ pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
 }
 
 /// The engine configuration every runtime (and every cache entry) uses.
+#[cfg(test)]
 pub(crate) fn new_engine() -> anyhow::Result<Engine> {
     Ok(Engine::new(&engine_config())?)
 }
