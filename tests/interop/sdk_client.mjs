@@ -36,58 +36,24 @@
 //   "error": {"step", "name", "message", "code", "status"}  and exit code 1.
 // Everything the SDK logs (it console.logs a lot) goes to stderr. Exit 2 on bad arguments.
 
-import { readFileSync } from 'node:fs';
+import {
+  describeError,
+  emit,
+  importChipiSdk,
+  newChipiSdk,
+  readArgs,
+  redirectConsoleToStderr,
+} from './sdk_common.mjs';
 
-// The SDK logs progress with console.log; keep stdout for the single JSON document.
-for (const level of ['log', 'info', 'debug', 'warn']) {
-  console[level] = (...args) => console.error(...args);
-}
-
-function fail(code, message) {
-  process.stderr.write(`sdk_client: ${message}\n`);
-  process.exit(code);
-}
-
-const argsPath = process.argv[2];
-if (!argsPath) fail(2, 'usage: node sdk_client.mjs ARGS.json');
-let args;
-try {
-  args = JSON.parse(readFileSync(argsPath, 'utf8'));
-} catch (e) {
-  fail(2, `cannot read ${argsPath}: ${e.message}`);
-}
-for (const field of ['apiUrl', 'apiKey', 'wallet', 'encryptKey', 'calls']) {
-  if (args[field] === undefined) fail(2, `missing '${field}' in ${argsPath}`);
-}
-
-// @chipi-stack/shared reads STARKNET_RPC_URL once, when it is first imported, to build
-// WALLET_RPC_ENDPOINTS (the only RPC URL the session methods use). Set it before loading.
-if (args.rpcUrl) process.env.STARKNET_RPC_URL = args.rpcUrl;
-const { ChipiSDK } = await import('@chipi-stack/backend');
+redirectConsoleToStderr();
+const args = readArgs('sdk_client', ['apiUrl', 'apiKey', 'wallet', 'encryptKey', 'calls']);
+const ChipiSDK = await importChipiSdk(args);
 
 const steps = [];
 let current = 'init';
 
-function describe(e) {
-  return {
-    step: current,
-    name: e?.name ?? 'Error',
-    message: e?.message ?? String(e),
-    ...(e?.code !== undefined ? { code: e.code } : {}),
-    ...(e?.status !== undefined ? { status: e.status } : {}),
-  };
-}
-
-function emit(obj, code) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-}
-
 try {
-  const sdk = new ChipiSDK({
-    apiPublicKey: args.apiKey,
-    alphaUrl: args.apiUrl, // SDK strips a trailing /vN and appends /v1
-    ...(args.rpcUrl ? { nodeUrl: args.rpcUrl } : {}), // stored by the SDK, unused by sessions
-  });
+  const sdk = newChipiSdk(ChipiSDK, args);
   const { bearerToken, encryptKey, calls } = args;
   const wallet = args.wallet;
 
@@ -147,5 +113,5 @@ try {
   emit({ steps }, 0);
 } catch (e) {
   process.stderr.write(`sdk_client: ${current} failed: ${e?.stack ?? e}\n`);
-  emit({ steps, error: describe(e) }, 1);
+  emit({ steps, error: describeError(current, e) }, 1);
 }
