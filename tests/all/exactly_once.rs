@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chipi_session_e2e::{cache_dir, err, ok, Harness, RECIPIENT, TOKEN};
+use chipi_session_e2e::{cache_dir, err, ok, Harness, Stateless, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
     Call, CreateOptions, RegisterOptions, RuntimeOptions, SessionError, SessionRuntime,
     SessionState,
@@ -142,7 +142,7 @@ async fn answer_delayed_past_the_budget_is_a_typed_error_then_reconciled() {
         ..RuntimeOptions::default()
     })
     .expect("runtime");
-    let handle = short.instance(h.imports_with_token(&h.bearer));
+    let handle = Stateless::new(short.clone(), h.imports_with_token(&h.bearer));
     h.sandbox.set_faults(execute_faults(Faults {
         delay_after_apply_ms: Some(6_000),
         ..Faults::default()
@@ -224,7 +224,7 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
             .push(w.to_owned());
     });
     imports.store = store.clone() as Arc<dyn SessionStore>;
-    let handle = chipi_session_e2e::runtime().instance(imports);
+    let handle = Stateless::new(chipi_session_e2e::runtime(), imports);
     let ctx = h.ctx();
     ok(handle
         .create_session(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
+use chipi_session_e2e::{err, ok, runtime, Harness, Stateless, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
     authorities_from_urls, Call, Imports, SessionError, StaticToken,
 };
@@ -107,7 +107,7 @@ async fn chunked_answers_over_the_cap_are_refused() {
         allowed_authorities: authorities_from_urls(&[api.as_str(), rpc.as_str()]).expect("URLs"),
         ..h.imports_with_token(&h.bearer)
     };
-    let handle = runtime().instance(imports);
+    let handle = Stateless::new(runtime(), imports);
     let e = err(handle.execute_with_session(&ctx, &[transfer()]).await);
     match e {
         SessionError::Transport(m) => assert!(m.contains("larger than"), "{m}"),
@@ -172,8 +172,7 @@ async fn header_breaking_tokens_are_refused_before_sending() {
             ..h.imports_with_token(&h.bearer)
         };
         let before = h.sandbox.requests().len();
-        let e = err(runtime()
-            .instance(imports)
+        let e = err(Stateless::new(runtime(), imports)
             .execute_with_session(&h.ctx(), &[transfer()])
             .await);
         assert!(matches!(e, SessionError::Unauthorized(_)), "{e:?}");
@@ -222,6 +221,8 @@ async fn idempotent_requests_are_retried_and_rpc_fails_over() {
             .expect("URLs"),
         ..h.imports_with_token(&h.bearer)
     };
-    let status = ok(runtime().instance(imports).get_session_status(&ctx).await);
+    let status = ok(Stateless::new(runtime(), imports)
+        .get_session_status(&ctx)
+        .await);
     assert_eq!(status.remaining_calls, Some(9));
 }

@@ -9,3 +9,4 @@ mod interop;
 mod lifecycle;
 mod refusals;
 mod store_failures;
+mod warm;

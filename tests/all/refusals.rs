@@ -1,7 +1,7 @@
 //! Everything the component must refuse, and the backend failures it must report
 //! as typed errors: the real component in the real host against the sandbox.
 
-use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
+use chipi_session_e2e::{err, ok, runtime, Harness, Stateless, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
     Call, CreateOptions, Imports, RegisterOptions, SessionError, SessionState,
 };
@@ -254,7 +254,7 @@ async fn backend_failures_are_typed() {
     assert!(matches!(e, SessionError::AlreadyExecuted(_)), "{e:?}");
 
     // A wrong bearer token is refused by the backend itself.
-    let wrong = runtime().instance(h.imports_with_token("not-the-token"));
+    let wrong = Stateless::new(runtime(), h.imports_with_token("not-the-token"));
     let e = err(wrong.execute_with_session(&h.ctx(), &[transfer()]).await);
     assert!(
         matches!(e, SessionError::Backend(ref b) if b.status == 401),
@@ -317,7 +317,7 @@ async fn host_that_does_not_allow_list_the_backend_cannot_reach_it() {
     let h = Harness::start().await;
     let mut imports: Imports = h.imports_with_token(&h.bearer);
     imports.allowed_authorities = vec!["api.chipipay.com:443".into()];
-    let handle = runtime().instance(imports);
+    let handle = Stateless::new(runtime(), imports);
     // The chain is configured, so create needs no network at all.
     let mut ctx = h.ctx();
     ctx.config.chain_id = Some(h.sandbox.chain_id_hex());

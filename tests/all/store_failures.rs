@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chipi_session_e2e::{ok, runtime, Harness};
+use chipi_session_e2e::{ok, runtime, Harness, Stateless};
 use chipi_session_host::runtime::{authorities_from_urls, Imports, RegisterOptions, StaticToken};
 use chipi_session_host::store::{MemoryStore, SessionStore, StoreError};
 use chipi_session_sandbox::Sandbox;
@@ -60,7 +60,7 @@ async fn a_store_failure_after_the_send_returns_the_hash_with_a_warning() {
     let imports = Imports::new(store, Arc::new(StaticToken::new(h.bearer.clone())))
         .with_allowed_authorities(authorities_from_urls(&urls).expect("valid URLs"))
         .with_warning_sink(move |w| sink.lock().unwrap().push(w.to_owned()));
-    let handle = runtime().instance(imports);
+    let handle = Stateless::new(runtime(), imports);
     let options = RegisterOptions {
         valid_until: None,
         max_calls: Some(5),

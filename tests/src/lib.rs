@@ -5,12 +5,15 @@
 /// The JavaScript referee (starknet.js, crypto-es, Chipi's SDK) for the
 /// differential tests.
 pub mod interop;
+mod stateless;
+
+pub use stateless::Stateless;
 
 use std::sync::{Arc, OnceLock};
 
 use chipi_session_host::runtime::{
     authorities_from_urls, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions,
-    SessionContext, SessionHandle, SessionRuntime, StaticToken, Wallet, WalletType,
+    SessionContext, SessionRuntime, StaticToken, Wallet, WalletSession, WalletType,
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
 use chipi_session_sandbox::SharedClock;
@@ -138,9 +141,17 @@ impl Harness {
         .with_clock(move || clock.now())
     }
 
-    /// A component instance handle wired to the sandbox.
-    pub fn handle(&self) -> SessionHandle {
-        runtime().instance(self.imports_with_token(&self.bearer))
+    /// Stateless calls (a fresh warm session per call) wired to the sandbox.
+    pub fn handle(&self) -> Stateless {
+        Stateless::new(runtime(), self.imports_with_token(&self.bearer))
+    }
+
+    /// A warm session for `ctx` on its own instance, wired to the sandbox.
+    pub async fn open(&self, ctx: SessionContext) -> WalletSession {
+        runtime()
+            .open_session(self.imports_with_token(&self.bearer), ctx)
+            .await
+            .expect("open a wallet session")
     }
 
     /// Create a session with the hook's default duration (state `created`).
