@@ -385,15 +385,15 @@ impl GuestWalletSession for WalletSessionResource {
     }
 
     fn revoke_session(&self) -> Result<String, t::SessionError> {
-        self.run(|s, ports| s.revoke_session(ports))
+        self.run(ops::WalletSession::revoke_session)
     }
 
     fn clear_session(&self) -> Result<(), t::SessionError> {
-        self.run(|s, ports| s.clear_session(ports))
+        self.run(ops::WalletSession::clear_session)
     }
 
     fn get_session_status(&self) -> Result<t::SessionStatus, t::SessionError> {
-        self.run(|s, ports| s.get_session_status(ports)).map(status)
+        self.run(ops::WalletSession::get_session_status).map(status)
     }
 
     fn set_spending_policy(&self, p: t::SpendingPolicyInput) -> Result<String, t::SessionError> {
