@@ -188,3 +188,30 @@ fn wait_for_transaction_polls_until_accepted() {
     let err = s.wait_for_transaction("nope", 1_000, &mut p).unwrap_err();
     assert_eq!(err.code(), "INVALID_INPUT");
 }
+
+#[test]
+fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let key = format!("hkdf:{}", URL_SAFE_NO_PAD.encode([0x5a_u8; 32]));
+    let mut c = ctx_with(&key, WalletType::Chipi);
+    let owner = SigningKey::from_felt(&Felt::from(0x5eed_u64)).unwrap();
+    let wallet = Felt::from_hex(WALLET).unwrap();
+    c.wallet.encrypted_private_key =
+        seal_owner_key(&owner, &key, &wallet, [1; 16], [2; 12]).unwrap();
+    let mut p = FakePorts::default();
+    let before = argon2_derivations_on_this_thread();
+    // A fresh session per operation: what a serverless host does.
+    let created = create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    assert!(created.encrypted_private_key.starts_with("v1.hkdf-sha256."));
+    register_session(&c, &register_opts(10), &mut p).unwrap();
+    for amount in 1..=3 {
+        execute_with_session(&c, &[transfer_of(amount)], &mut p).unwrap();
+    }
+    assert_eq!(argon2_derivations_on_this_thread(), before);
+    // The same bytes given as a PIN do not open it.
+    let mut as_pin = c.clone();
+    as_pin.encrypt_key = Zeroizing::new(key.replacen("hkdf:", "HKDF:", 1));
+    let e = execute_with_session(&as_pin, &[transfer_of(9)], &mut p).unwrap_err();
+    assert_eq!(e.code(), "SESSION_DECRYPTION_FAILED");
+}
