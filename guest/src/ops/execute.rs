@@ -55,6 +55,7 @@ pub(crate) fn execute_with_session<P: Ports>(
         ports,
         &session,
         &calls,
+        digest,
         Signer::Session {
             key,
             valid_until: terms.valid_until,

@@ -30,7 +30,8 @@ fn owner_policy_transaction<P: Ports>(
     call: Call,
 ) -> Result<String> {
     let calls = [call];
-    if let Some(hash) = pending::settle_before_signing(env, ports, &calls_digest(&calls))? {
+    let digest = calls_digest(&calls);
+    if let Some(hash) = pending::settle_before_signing(env, ports, &digest)? {
         return Ok(hash);
     }
     let (session, _) = stored::reload(env, ports, public_key)?.registered()?;
@@ -40,6 +41,7 @@ fn owner_policy_transaction<P: Ports>(
         ports,
         &session,
         &calls,
+        digest,
         Signer::Owner(&owner),
         PendingOperation::Policy,
     )

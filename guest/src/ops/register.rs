@@ -48,7 +48,8 @@ pub(crate) fn register_session<P: Ports>(
         max_calls,
         &whitelist,
     )];
-    if let Some(hash) = pending::settle_before_signing(&env, ports, &calls_digest(&calls))? {
+    let digest = calls_digest(&calls);
+    if let Some(hash) = pending::settle_before_signing(&env, ports, &digest)? {
         return Ok(hash);
     }
     let session = stored::reload(&env, ports, &public_key)?.unrevoked()?;
@@ -63,6 +64,7 @@ pub(crate) fn register_session<P: Ports>(
         ports,
         &session,
         &calls,
+        digest,
         Signer::Owner(&owner),
         PendingOperation::Register {
             valid_until,

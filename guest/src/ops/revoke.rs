@@ -15,7 +15,8 @@ pub(crate) fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> R
     env.require_signing()?;
     let public_key = stored::require(&env, ports)?.session().public_key;
     let calls = [calldata::revoke_session_key(env.wallet, public_key)];
-    if let Some(hash) = pending::settle_before_signing(&env, ports, &calls_digest(&calls))? {
+    let digest = calls_digest(&calls);
+    if let Some(hash) = pending::settle_before_signing(&env, ports, &digest)? {
         return Ok(hash);
     }
     let (session, _) = stored::reload(&env, ports, &public_key)?.registered()?;
@@ -25,6 +26,7 @@ pub(crate) fn revoke_session<P: Ports>(ctx: &SessionContext, ports: &mut P) -> R
         ports,
         &session,
         &calls,
+        digest,
         Signer::Owner(&owner),
         PendingOperation::Revoke,
     )

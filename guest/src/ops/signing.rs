@@ -11,7 +11,7 @@ use crate::crypto::envelope;
 use crate::crypto::felt::{felt_to_hex, parse_felt};
 use crate::crypto::keys::SigningKey;
 use crate::crypto::owner_key::decrypt_owner_key;
-use crate::protocol::calls::{calls_digest, Call};
+use crate::protocol::calls::Call;
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{PendingOperation, Session};
@@ -189,12 +189,16 @@ pub(crate) enum Signer<'a> {
 /// Prepare, approve, sign and send `calls` for the stored `session`,
 /// recording the transaction as pending before it is sent. Returns the
 /// transaction hash. The caller has already reconciled any earlier pending
-/// transaction ([`pending::settle_before_signing`]).
+/// transaction ([`pending::settle_before_signing`]) with `digest`, the
+/// [`calls_digest`](crate::protocol::calls::calls_digest) of `calls`. A
+/// session signature carries the stored session's public key, which the
+/// unlocked key was checked against when its envelope was opened.
 pub(crate) fn sign_and_send<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     session: &Session,
     calls: &[Call],
+    digest: String,
     signer: Signer<'_>,
     operation: PendingOperation,
 ) -> Result<String> {
@@ -232,7 +236,7 @@ pub(crate) fn sign_and_send<P: Ports>(
             chipi_api::execute_session_body(
                 &env.wallet,
                 &typed_data,
-                &key.public_key(),
+                &session.public_key,
                 &signature.r,
                 &signature.s,
                 valid_until,
@@ -247,7 +251,7 @@ pub(crate) fn sign_and_send<P: Ports>(
         &session.record.public_key,
         Outgoing {
             operation,
-            calls_digest: calls_digest(calls),
+            calls_digest: digest,
             approved: &approved,
             body,
         },

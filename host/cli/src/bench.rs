@@ -15,6 +15,8 @@
 //!    is `rssPerIdleSessionKiB`; then `--executes` executes spread over the
 //!    wallets with `--concurrency` in flight give `executesPerSecond`.
 //!
+//! Every session the benchmark registers is revoked before it ends.
+//!
 //! Against the embedded sandbox the process's CPU includes the sandbox's
 //! signature checks; `clientCpuPerExecuteMs` is the component's alone only
 //! against an external backend (`scripts/bench.sh` runs the sandbox in its
@@ -238,6 +240,9 @@ async fn measure(
     let cpu = process_cpu()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
+    // Leave no usable session key behind (this also lets phase 2 create a
+    // new session on an external backend's single wallet).
+    output::session_result(session.revoke_session().await)?;
     drop(session);
     times.sort();
 
@@ -342,6 +347,12 @@ async fn pool_phase(
         joined.map_err(|e| CliError::Host(anyhow!("benchmark task failed: {e}")))??;
     }
     let throughput = total as f64 / started.elapsed().as_secs_f64();
+    if backend.sandbox.is_none() {
+        for ctx in contexts.iter() {
+            let session = pool.session(ctx).await.map_err(CliError::Host)?;
+            output::session_result(session.revoke_session().await)?;
+        }
+    }
     pool.clear().await;
     Ok((rss_per_session, throughput, wallets))
 }
