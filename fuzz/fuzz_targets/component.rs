@@ -59,7 +59,11 @@ const OWNER_KEY: &str = "0x71d7bb07b9a64f6f78ac4c816aff4da9";
 const SESSION_KEY: &str = "0x3c1e9550e66958296d11b60f8e8e7a7ad990d07fa65d5f7652c4a6c87d4e3cc";
 /// Cheap Argon2id parameters for the stored envelopes (the stored params are
 /// what `open` uses, so execute/register stay fast).
-const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+const FAST: KdfParams = KdfParams {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
 /// Per-call hard limit of the runtime.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,9 +81,16 @@ fn fixtures() -> &'static Fixtures {
         let wallet = oe::account();
         let session = SigningKey::from_hex(SESSION_KEY).expect("session key");
         let session_pubkey = session.public_key();
-        let session_envelope =
-            envelope::seal(&session, PIN, &wallet, &session_pubkey, FAST, [7; 16], [9; 12])
-                .expect("seal");
+        let session_envelope = envelope::seal(
+            &session,
+            PIN,
+            &wallet,
+            &session_pubkey,
+            FAST,
+            [7; 16],
+            [9; 12],
+        )
+        .expect("seal");
         let owner = SigningKey::from_hex(OWNER_KEY).expect("owner key");
         let owner_envelope =
             owner_key::seal_owner_key_with_params(&owner, PIN, &wallet, FAST, [3; 16], [4; 12])
@@ -106,7 +117,9 @@ fn now() -> u64 {
 #[derive(Arbitrary, Debug)]
 enum Stored {
     Nothing,
-    Created { expired: bool },
+    Created {
+        expired: bool,
+    },
     Registered {
         max_calls: u8,
         calls_used: u8,
@@ -135,7 +148,10 @@ struct CallSpec {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Create { duration: Option<u32>, replace: bool },
+    Create {
+        duration: Option<u32>,
+        replace: bool,
+    },
     Register {
         valid_for: Option<i32>,
         max_calls: Option<u16>,
@@ -360,7 +376,9 @@ async fn serve(mut stream: TcpStream) {
     });
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let payload: Vec<u8> = match &reply.body {
-        Body::Honest => honest(&path, &request, session_data).to_string().into_bytes(),
+        Body::Honest => honest(&path, &request, session_data)
+            .to_string()
+            .into_bytes(),
         Body::Mutated(mutations) => {
             let mut v = honest(&path, &request, session_data);
             for m in mutations.iter().take(4) {
@@ -390,7 +408,10 @@ async fn serve(mut stream: TcpStream) {
     let mut out: Vec<u8> = Vec::new();
     match &reply.framing {
         Framing::ContentLength => {
-            head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", payload.len()));
+            head.push_str(&format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                payload.len()
+            ));
             out.extend_from_slice(head.as_bytes());
             out.extend_from_slice(&payload);
         }
@@ -414,14 +435,19 @@ async fn serve(mut stream: TcpStream) {
             out.extend_from_slice(&payload);
         }
         Framing::Truncated(k) => {
-            head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", payload.len()));
+            head.push_str(&format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                payload.len()
+            ));
             out.extend_from_slice(head.as_bytes());
             let keep = payload.len() * usize::from(*k) / 256;
             out.extend_from_slice(&payload[..keep]);
         }
         Framing::ShortLength(k) => {
             let len = payload.len().saturating_sub(usize::from(*k));
-            head.push_str(&format!("content-length: {len}\r\nconnection: close\r\n\r\n"));
+            head.push_str(&format!(
+                "content-length: {len}\r\nconnection: close\r\n\r\n"
+            ));
             out.extend_from_slice(head.as_bytes());
             out.extend_from_slice(&payload);
         }
@@ -474,11 +500,23 @@ fn honest(path: &str, request: &Value, session_data: [u64; 4]) -> Value {
                 .and_then(|s| parse_felt(s).ok());
             let is = |name: &str| selector.is_some() && selector == selector_for(name).ok();
             if is("get_session_data") {
-                json!(session_data.iter().map(|v| format!("{v:#x}")).collect::<Vec<_>>())
+                json!(session_data
+                    .iter()
+                    .map(|v| format!("{v:#x}"))
+                    .collect::<Vec<_>>())
             } else if is("get_session_allowed_entrypoint_at") {
                 json!([felt_to_hex(&f.transfer)])
             } else if is("get_spending_policy") {
-                json!(["0x64", "0x0", "0x3e8", "0x0", "0xe10", "0x5", "0x0", format!("{:#x}", now())])
+                json!([
+                    "0x64",
+                    "0x0",
+                    "0x3e8",
+                    "0x0",
+                    "0xe10",
+                    "0x5",
+                    "0x0",
+                    format!("{:#x}", now())
+                ])
             } else {
                 return json!({"jsonrpc": "2.0", "id": id, "error": {"code": 21, "message": "Invalid message selector"}});
             }
@@ -603,7 +641,11 @@ fn record(stored: &Stored, now: u64) -> Option<Vec<u8>> {
         "validUntil": now + 3600,
         "createdAt": now - 60,
     });
-    let registered = |r: &mut Value, max_calls: u32, calls_used: u32, whitelist: bool, expired: bool| {
+    let registered = |r: &mut Value,
+                      max_calls: u32,
+                      calls_used: u32,
+                      whitelist: bool,
+                      expired: bool| {
         if expired {
             r["validUntil"] = json!(now - 10);
         }
@@ -741,16 +783,17 @@ fuzz_target!(
     )
     // An `http://` origin: a bare `host:port` entry allows https only.
     .with_allowed_authorities([format!("http://127.0.0.1:{}", be.port)]);
-    let handle = rt.instance(imports);
-
     let started = std::time::Instant::now();
     let (op, outcome): (&str, anyhow::Result<Result<String, _>>) = be.rt.block_on(async {
+        let handle = match rt.open_session(imports, ctx.clone()).await {
+            Ok(session) => session,
+            Err(err) => return ("open", Err(err)),
+        };
         match &input.op {
             Op::Create { duration, replace } => (
                 "create",
                 handle
                     .create_session(
-                        &ctx,
                         &CreateOptions {
                             duration_seconds: duration.map(u64::from),
                             replace_existing: *replace,
@@ -763,7 +806,6 @@ fuzz_target!(
                 "register",
                 handle
                     .register_session(
-                        &ctx,
                         &RegisterOptions {
                             valid_until: valid_for.map(|d| now.saturating_add_signed(i64::from(d))),
                             max_calls: max_calls.map(u32::from),
@@ -790,25 +832,24 @@ fuzz_target!(
                         calldata: c.calldata.iter().take(8).map(|v| format!("{v:#x}")).collect(),
                     })
                     .collect();
-                ("execute", handle.execute_with_session(&ctx, &calls).await)
+                ("execute", handle.execute_with_session(&calls).await)
             }
             Op::Status => (
                 "status",
                 handle
-                    .get_session_status(&ctx)
+                    .get_session_status()
                     .await
                     .map(|r| r.map(|s| format!("{:?}", s.state))),
             ),
-            Op::Revoke => ("revoke", handle.revoke_session(&ctx).await),
+            Op::Revoke => ("revoke", handle.revoke_session().await),
             Op::Clear => (
                 "clear",
-                handle.clear_session(&ctx).await.map(|r| r.map(|()| String::new())),
+                handle.clear_session().await.map(|r| r.map(|()| String::new())),
             ),
             Op::PolicySet { token: t, per_call, per_window, window } => (
                 "policy-set",
                 handle
                     .set_spending_policy(
-                        &ctx,
                         &SpendingPolicyInput {
                             token: token(*t),
                             max_per_call: per_call.to_string(),
@@ -821,13 +862,13 @@ fuzz_target!(
             Op::PolicyGet(t) => (
                 "policy-get",
                 handle
-                    .get_spending_policy(&ctx, &token(*t))
+                    .get_spending_policy(&token(*t))
                     .await
                     .map(|r| r.map(|p| format!("{}", p.is_some()))),
             ),
             Op::PolicyRemove(t) => (
                 "policy-remove",
-                handle.remove_spending_policy(&ctx, &token(*t)).await,
+                handle.remove_spending_policy(&token(*t)).await,
             ),
         }
     });
