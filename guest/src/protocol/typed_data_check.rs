@@ -2,16 +2,22 @@
 //! outside execution it means to sign (wallet, chain id, the requested calls,
 //! and only `Caller`, `Nonce`, `Execute After` and `Execute Before` taken from
 //! the backend's answer after checking them), hashes it with the fixed
-//! SNIP-9 v2 schema, hashes the backend's document exactly as starknet.js
-//! would ([`snip12::message_hash`]), and approves the document only when the
-//! two hashes are equal (docs/protocol.md, "Outside-execution typed data").
+//! SNIP-9 v2 schema, and approves the backend's document only when it hashes
+//! to the same value under starknet.js's reading (docs/protocol.md,
+//! "Outside-execution typed data").
 //!
-//! There is no second reader: whatever representation the backend chose (hex,
-//! decimal strings, JSON numbers, short-string chain ids, names or hex
-//! selectors), the document is approved only if starknet.js's reading of it
-//! commits to exactly the requested calls. A value that one parser reads as the
-//! request and the hasher reads as something else cannot pass, because the
-//! decision is taken on the hash that is signed.
+//! With `types` required to be exactly the schema, starknet.js's hash of the
+//! document is a function of its members read with the encoders of their
+//! declared types; the check reads every member with those same encoders
+//! ([`snip12::encode_basic_v1`]) and compares it with the request, so the
+//! document's hash equals the local one without hashing the document a second
+//! time. There is no second reader: whatever representation the backend chose
+//! (hex, decimal strings, JSON numbers, short-string chain ids, names or hex
+//! selectors), a value is compared as the hasher reads it. The generic engine
+//! ([`snip12::message_hash`]) is the referee of the tests: every approved
+//! document hashes, by it, to exactly what is signed.
+
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde_json::{json, Value};
 use starknet_core::utils::starknet_keccak;
@@ -104,13 +110,7 @@ impl OutsideExecution<'_> {
     /// SNIP-12 revision-1 message hash of this outside execution for `wallet`
     /// on `chain_id`, computed with the fixed schema (no JSON involved).
     pub fn message_hash(&self, wallet: &Felt, chain_id: &Felt) -> Felt {
-        let domain = poseidon_hash_many(&[
-            DOMAIN_TYPE_HASH,
-            short_string_const(OUTSIDE_EXECUTION_DOMAIN),
-            Felt::TWO,
-            *chain_id,
-            Felt::ONE,
-        ]);
+        let domain = domain_hash(chain_id);
         let calls: Vec<Felt> = self
             .calls
             .iter()
@@ -124,7 +124,7 @@ impl OutsideExecution<'_> {
             })
             .collect();
         let message = poseidon_hash_many(&[
-            starknet_keccak(OUTSIDE_EXECUTION_TYPE.as_bytes()),
+            outside_execution_type_hash(),
             self.caller,
             self.nonce,
             Felt::from(self.execute_after),
@@ -133,6 +133,33 @@ impl OutsideExecution<'_> {
         ]);
         poseidon_hash_many(&[STARKNET_MESSAGE, domain, *wallet, message])
     }
+}
+
+/// Type hash of `OutsideExecution` (keccak of its type string), computed once.
+fn outside_execution_type_hash() -> Felt {
+    static HASH: OnceLock<Felt> = OnceLock::new();
+    *HASH.get_or_init(|| starknet_keccak(OUTSIDE_EXECUTION_TYPE.as_bytes()))
+}
+
+/// Struct hash of the outside-execution domain on `chain_id`; the last one
+/// is kept (a session is pinned to one chain).
+fn domain_hash(chain_id: &Felt) -> Felt {
+    static LAST: Mutex<Option<(Felt, Felt)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((chain, hash)) = *last {
+        if chain == *chain_id {
+            return hash;
+        }
+    }
+    let hash = poseidon_hash_many(&[
+        DOMAIN_TYPE_HASH,
+        short_string_const(OUTSIDE_EXECUTION_DOMAIN),
+        Felt::TWO,
+        *chain_id,
+        Felt::ONE,
+    ]);
+    *last = Some((*chain_id, hash));
+    hash
 }
 
 /// `text` (at most 31 ASCII bytes, checked by the tests) as a short string.
@@ -217,6 +244,17 @@ pub fn approve_outside_execution(typed_data: &Value, request: &Request<'_>) -> R
         )));
     }
 
+    // The fixed-schema reading: with `types` fixed to the schema above, the
+    // starknet.js hash of the document is a function of exactly these
+    // members, each read with the encoder of its declared type (the readers
+    // the generic engine applies). When every one equals the request, the
+    // document's hash is the local hash, computed without reading the
+    // document again (docs/signing-pipeline.md). The generic engine
+    // (`snip12::message_hash`) stays the referee in the tests.
+    check_domain(typed_data, domain, &request.chain_id)?;
+    for (index, (member_value, want)) in calls.iter().zip(request.calls).enumerate() {
+        check_call(index, member_value, want)?;
+    }
     let local = OutsideExecution {
         caller,
         nonce,
@@ -225,15 +263,6 @@ pub fn approve_outside_execution(typed_data: &Value, request: &Request<'_>) -> R
         calls: request.calls,
     }
     .message_hash(&request.wallet, &request.chain_id);
-    let received = snip12::message_hash(typed_data, &request.wallet)
-        .map_err(|e| SessionError::response(format!("cannot hash typed data: {e}")))?;
-    if received != local {
-        return Err(SessionError::response(format!(
-            "typed data does not hash to the requested outside execution on chain {} \
-             (its calls, chain or values differ from the request); nothing was signed",
-            felt_to_hex(&request.chain_id)
-        )));
-    }
     Ok(Approved {
         hash: local,
         caller,
@@ -241,6 +270,68 @@ pub fn approve_outside_execution(typed_data: &Value, request: &Request<'_>) -> R
         execute_after,
         execute_before,
     })
+}
+
+/// The domain, read as the hash reads it: revision 1, and `name`,
+/// `version`, `chainId`, `revision` as short strings equal to the outside
+/// execution's, on the pinned chain.
+fn check_domain(typed_data: &Value, domain: &Value, chain_id: &Felt) -> Result<()> {
+    if !matches!(snip12::revision(typed_data), Ok(snip12::Revision::V1)) {
+        return Err(SessionError::response(
+            "typed data is not SNIP-12 revision 1",
+        ));
+    }
+    let expected = [
+        ("name", short_string_const(OUTSIDE_EXECUTION_DOMAIN)),
+        ("version", Felt::TWO),
+        ("chainId", *chain_id),
+        ("revision", Felt::ONE),
+    ];
+    for (name, want) in expected {
+        if member(domain, name, "shortstring")? != want {
+            return Err(SessionError::response(format!(
+                "typed data domain {name:?} differs from the request on chain {}; nothing was signed",
+                felt_to_hex(chain_id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Call `index` of the document, read as the hash reads it, must be the
+/// requested call: same target, selector and calldata.
+fn check_call(index: usize, member_value: &Value, want: &Call) -> Result<()> {
+    let differs = |what: &str| {
+        SessionError::response(format!(
+            "typed data call {index} {what} differs from the request; nothing was signed"
+        ))
+    };
+    if !member_value.is_object() {
+        return Err(SessionError::response(format!(
+            "typed data call {index} is not an object"
+        )));
+    }
+    if member(member_value, "To", "ContractAddress")? != want.to {
+        return Err(differs("target"));
+    }
+    if member(member_value, "Selector", "selector")? != want.selector {
+        return Err(differs("selector"));
+    }
+    let calldata = field(member_value, "Calldata")?.as_array().ok_or_else(|| {
+        SessionError::response(format!("typed data call {index} Calldata is not an array"))
+    })?;
+    if calldata.len() != want.calldata.len() {
+        return Err(differs("calldata length"));
+    }
+    for (item, felt) in calldata.iter().zip(&want.calldata) {
+        let read = snip12::encode_basic_v1("felt", item).map_err(|e| {
+            SessionError::response(format!("typed data call {index} Calldata is invalid: {e}"))
+        })?;
+        if read != *felt {
+            return Err(differs("calldata"));
+        }
+    }
+    Ok(())
 }
 
 fn window_bound(message: &Value, name: &str) -> Result<u128> {
