@@ -429,8 +429,20 @@ impl GuestWalletSession for WalletSessionResource {
 
     fn lock(&self) {
         if let Ok(mut session) = self.inner.try_borrow_mut() {
+            let mut ports = WasiPorts::new(session.timeout_ms());
+            session.flush(&mut ports);
             session.lock();
         }
+    }
+}
+
+impl Drop for WalletSessionResource {
+    /// Write the last accepted execute's landing before the session goes
+    /// (its keys are zeroized by their own destructors).
+    fn drop(&mut self) {
+        let session = self.inner.get_mut();
+        let mut ports = WasiPorts::new(session.timeout_ms());
+        session.flush(&mut ports);
     }
 }
 

@@ -13,7 +13,7 @@ use chipi_session_host::runtime::{
 };
 
 /// A runtime and imports; every call opens a new [`WalletSession`] (its own
-/// instance, nothing unlocked) and drops it afterwards.
+/// instance, nothing unlocked) and closes it afterwards.
 #[derive(Clone)]
 pub struct Stateless {
     runtime: SessionRuntime,
@@ -27,6 +27,8 @@ macro_rules! call {
         let session = $self.open($ctx).await?;
         let result = session.$method($($arg),*).await;
         $self.denied.fetch_add(session.denied_requests(), Ordering::Relaxed);
+        // Deterministically, as a stateless host ends a request.
+        session.close().await?;
         result
     }};
 }

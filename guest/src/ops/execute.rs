@@ -1,8 +1,9 @@
 //! `execute-with-session`: calls signed by the session key.
 
+use super::pending::{self, Accepted};
 use super::ports::Ports;
 use super::signing::{self, SessionKeys, Signer};
-use super::{pending, stored, Env};
+use super::{stored, Env};
 use crate::protocol::calls::{calls_digest, parse_calls};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{CallInput, SessionContext};
@@ -10,7 +11,10 @@ use crate::protocol::preflight::check_calls;
 use crate::protocol::record::PendingOperation;
 
 /// Execute `calls` with the stored session; returns the transaction hash.
-/// The session key comes from `keys` (decrypted on first use only).
+/// The session key comes from `keys` (decrypted on first use only). The
+/// landing of the previous accepted execute (`unsettled`) is folded into
+/// this one's first write, and this one's landing is left in `unsettled`
+/// for the next write (one store write per execute).
 ///
 /// A pending transaction of the wallet is reconciled first; when it is these
 /// same calls, its outcome is reported and nothing new is signed. Every check
@@ -22,16 +26,30 @@ pub(crate) fn execute_with_session<P: Ports>(
     calls: &[CallInput],
     ports: &mut P,
     keys: &mut SessionKeys,
+    unsettled: &mut Option<Accepted>,
 ) -> Result<String> {
     let env = Env::new(ctx)?;
+    *env.unsettled.borrow_mut() = unsettled.take();
+    let result = execute_in(&env, calls, ports, keys);
+    *unsettled = env.into_unsettled();
+    result
+}
+
+/// [`execute_with_session`] in `env`.
+fn execute_in<P: Ports>(
+    env: &Env<'_>,
+    calls: &[CallInput],
+    ports: &mut P,
+    keys: &mut SessionKeys,
+) -> Result<String> {
     env.require_signing()?;
     let calls = parse_calls(calls)?;
     let digest = calls_digest(&calls);
-    stored::require(&env, ports)?;
-    if let Some(hash) = pending::settle_before_signing(&env, ports, &digest)? {
+    stored::require(env, ports)?;
+    if let Some(hash) = pending::settle_before_signing(env, ports, &digest)? {
         return Ok(hash);
     }
-    let (session, terms) = stored::require(&env, ports)?.registered()?;
+    let (session, terms) = stored::require(env, ports)?.registered()?;
     let now = ports.now_unix();
     if now > terms.valid_until {
         return Err(SessionError::Expired(format!(
@@ -49,9 +67,9 @@ pub(crate) fn execute_with_session<P: Ports>(
     }
     check_calls(&env.wallet, &terms.whitelist, &calls)?;
 
-    let key = keys.key_for(&env, &session)?;
+    let key = keys.key_for(env, &session)?;
     signing::sign_and_send(
-        &env,
+        env,
         ports,
         &session,
         &calls,

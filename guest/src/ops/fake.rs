@@ -64,6 +64,8 @@ pub(crate) struct FakePorts {
     pub retry_after: Option<String>,
     /// Answer this many requests matching `fail` only (then answer normally).
     pub fail_times: Option<u32>,
+    /// Successful compare-and-swap writes.
+    pub cas_writes: usize,
     /// Receipt requests answered "not found" before receipts appear.
     pub receipt_unknown_polls: std::cell::Cell<u32>,
 }
@@ -80,6 +82,7 @@ impl Default for FakePorts {
             tamper: None,
             sessions: HashMap::new(),
             tx_counter: 0,
+            cas_writes: 0,
             receipt_unknown_polls: std::cell::Cell::new(0),
             interfere: None,
             nonces_used: HashSet::new(),
@@ -315,6 +318,7 @@ impl Ports for FakePorts {
             Some(v) => self.store.insert(key.to_string(), v.to_vec()),
             None => self.store.remove(key),
         };
+        self.cas_writes += 1;
         Ok(true)
     }
 

@@ -28,7 +28,9 @@ use crate::protocol::model::{SessionContext, WalletType};
 /// Longest encrypt key accepted (a PIN, a passphrase or an encoded secret).
 pub const MAX_ENCRYPT_KEY_BYTES: usize = 1024;
 
-/// A validated context: the caller's inputs plus the parsed wallet address.
+/// A validated context: the caller's inputs plus the parsed wallet address,
+/// and the execute this session saw accepted whose landing is not written
+/// yet ([`pending::Accepted`]).
 pub struct Env<'a> {
     /// The caller's inputs.
     pub ctx: &'a SessionContext,
@@ -36,6 +38,8 @@ pub struct Env<'a> {
     pub wallet: Felt,
     /// Wallet address, normalised 0x-hex.
     pub wallet_hex: String,
+    /// An accepted execute to fold into the next write of the record.
+    pub(crate) unsettled: std::cell::RefCell<Option<pending::Accepted>>,
 }
 
 impl<'a> Env<'a> {
@@ -50,7 +54,13 @@ impl<'a> Env<'a> {
             ctx,
             wallet,
             wallet_hex: felt_to_hex(&wallet),
+            unsettled: std::cell::RefCell::new(None),
         })
+    }
+
+    /// The accepted execute still to be written, if any.
+    pub(crate) fn into_unsettled(self) -> Option<pending::Accepted> {
+        self.unsettled.into_inner()
     }
 
     /// Checks before anything that signs or sends: a CHIPI wallet, an encrypt

@@ -39,12 +39,53 @@ pub(crate) struct Outgoing<'a> {
     pub body: Vec<u8>,
 }
 
+/// An execute this session saw accepted, whose landing (one more call used,
+/// pending entry removed) is folded into the next write of the record
+/// instead of being written on its own ([`stored::load`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    /// The session it belongs to.
+    public_key: String,
+    /// The pending entry as written before sending.
+    pending: PendingTransaction,
+    /// Its transaction hash.
+    hash: String,
+}
+
+impl Accepted {
+    /// Its transaction hash.
+    pub(crate) fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// True when `record` still holds it as pending.
+    pub(crate) fn is_pending_in(&self, record: &SessionRecord) -> bool {
+        record.public_key == self.public_key && record.pending.contains(&self.pending)
+    }
+
+    /// Apply its landing to `record` if `record` still holds it as pending;
+    /// returns whether it did.
+    pub(crate) fn fold_into(&self, record: &mut SessionRecord) -> bool {
+        let Some(index) = (record.public_key == self.public_key)
+            .then(|| record.pending.iter().position(|p| p == &self.pending))
+            .flatten()
+        else {
+            return false;
+        };
+        apply(record, &self.pending.operation, Some(&self.hash));
+        record.pending.remove(index);
+        true
+    }
+}
+
 /// Record `outgoing` as pending, send it once, and settle the record.
 /// Returns the transaction hash.
 ///
-/// - accepted: effect recorded, pending cleared; a store failure at that point
-///   still returns the hash (with a warning): the pending record left behind
-///   is reconciled, and counted once, by the next operation;
+/// - accepted: effect recorded, pending cleared; for an execute, in the next
+///   write of the record ([`Accepted`], one store write per execute), for
+///   other operations at once, where a store failure still returns the hash
+///   (with a warning): the pending record left behind is reconciled, and
+///   counted once, by the next operation;
 /// - refused before processing (4xx): pending cleared, the error returned;
 /// - answer lost: pending kept, `TRANSACTION_PENDING` returned.
 pub(crate) fn send<P: Ports>(
@@ -127,6 +168,14 @@ fn settle_sent<P: Ports>(
     sent: Sent,
 ) -> Result<String> {
     match sent {
+        Sent::Accepted(hash) if pending.operation == PendingOperation::Execute => {
+            *env.unsettled.borrow_mut() = Some(Accepted {
+                public_key: public_key.to_owned(),
+                pending: pending.clone(),
+                hash: hash.clone(),
+            });
+            Ok(hash)
+        }
         Sent::Accepted(hash) => {
             if let Err(err) = land(env, ports, public_key, pending, Some(&hash)) {
                 ports.warn(&format!(

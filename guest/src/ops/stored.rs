@@ -13,19 +13,62 @@ use crate::protocol::record::{SessionRecord, StoredSession};
 
 /// A record together with the exact bytes it was read from (the CAS witness).
 pub(crate) struct Loaded {
-    /// Decoded record, if any.
+    /// Decoded record, if any, with this session's accepted execute folded
+    /// in (see [`load`]).
     pub record: Option<SessionRecord>,
     /// Raw stored bytes.
     pub raw: Option<Vec<u8>>,
+    /// True when the record differs from `raw` by the folded execute.
+    pub folded: bool,
 }
 
 /// Read the wallet's session record.
+///
+/// When this session saw an execute accepted whose landing is not written
+/// yet (`env.unsettled`) and the record still holds it as pending, the
+/// landing is applied to the returned record: every reader sees it landed,
+/// and the next write of the record persists it (one store write per
+/// execute). When the record no longer holds it (another instance settled
+/// it, or the session was replaced), there is nothing left to fold.
 pub(crate) fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
     let raw = ports
         .store_get(&SessionRecord::key(&env.wallet_hex))
         .map_err(SessionError::Store)?;
-    let record = raw.as_deref().map(SessionRecord::decode).transpose()?;
-    Ok(Loaded { record, raw })
+    let mut record = raw.as_deref().map(SessionRecord::decode).transpose()?;
+    let mut folded = false;
+    let mut unsettled = env.unsettled.borrow_mut();
+    if let Some(accepted) = unsettled.as_ref() {
+        folded = record.as_mut().is_some_and(|r| accepted.fold_into(r));
+        if !folded {
+            *unsettled = None;
+        }
+    }
+    Ok(Loaded {
+        record,
+        raw,
+        folded,
+    })
+}
+
+/// Write the folded landing of this session's accepted execute, if any (a
+/// session that is dropped or locked, or before an operation other than
+/// execute).
+pub(crate) fn flush<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<()> {
+    for _ in 0..16 {
+        if env.unsettled.borrow().is_none() {
+            return Ok(());
+        }
+        let loaded = load(env, ports)?;
+        if !loaded.folded {
+            return Ok(());
+        }
+        if swap(env, ports, loaded.raw.as_deref(), loaded.record.as_ref())? {
+            return Ok(());
+        }
+    }
+    Err(SessionError::Store(
+        "the stored session keeps changing concurrently".into(),
+    ))
 }
 
 /// The wallet's stored session, typed; `None` when there is none.
@@ -65,13 +108,25 @@ pub(crate) fn swap<P: Ports>(
     new: Option<&SessionRecord>,
 ) -> Result<bool> {
     let encoded = new.map(SessionRecord::encode).transpose()?;
-    ports
+    let swapped = ports
         .store_cas(
             &SessionRecord::key(&env.wallet_hex),
             expected,
             encoded.as_deref(),
         )
-        .map_err(SessionError::Store)
+        .map_err(SessionError::Store)?;
+    if swapped {
+        // A written record read through `load` carries the fold: the
+        // accepted execute is settled in the store now.
+        let mut unsettled = env.unsettled.borrow_mut();
+        if unsettled
+            .as_ref()
+            .is_some_and(|a| new.is_none_or(|r| !a.is_pending_in(r)))
+        {
+            *unsettled = None;
+        }
+    }
+    Ok(swapped)
 }
 
 /// Apply `change` to the stored record of the session `public_key`, retrying on

@@ -13,7 +13,8 @@ use crate::protocol::model::*;
 use crate::protocol::record::{SessionRecord, StoredSession};
 
 // The tests below run every operation the way a stateless host does: a fresh
-// `WalletSession` per call (no unlocked key carried over). `warm.rs` covers
+// `WalletSession` per call (no unlocked key carried over), flushed when it
+// goes as the component's resource destructor does. `warm.rs` covers
 // sessions kept across calls.
 
 fn create_session(
@@ -21,27 +22,55 @@ fn create_session(
     o: &CreateOptions,
     p: &mut FakePorts,
 ) -> Result<SessionKeyData> {
-    WalletSession::new(c.clone()).create_session(o, p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.create_session(o, p);
+    s.flush(p);
+    result
 }
 fn register_session(c: &SessionContext, o: &RegisterOptions, p: &mut FakePorts) -> Result<String> {
-    WalletSession::new(c.clone()).register_session(o, p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.register_session(o, p);
+    s.flush(p);
+    result
 }
 fn execute_with_session(
     c: &SessionContext,
     calls: &[CallInput],
     p: &mut FakePorts,
 ) -> Result<String> {
-    WalletSession::new(c.clone()).execute_with_session(calls, p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.execute_with_session(calls, p);
+    s.flush(p);
+    result
 }
 fn revoke_session(c: &SessionContext, p: &mut FakePorts) -> Result<String> {
-    WalletSession::new(c.clone()).revoke_session(p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.revoke_session(p);
+    s.flush(p);
+    result
 }
 fn clear_session(c: &SessionContext, p: &mut FakePorts) -> Result<()> {
-    WalletSession::new(c.clone()).clear_session(p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.clear_session(p);
+    s.flush(p);
+    result
 }
 fn get_session_status(c: &SessionContext, p: &mut FakePorts) -> Result<SessionStatus> {
-    WalletSession::new(c.clone()).get_session_status(p)
+    let mut s = WalletSession::new(c.clone());
+    let result = s.get_session_status(p);
+    s.flush(p);
+    result
 }
+/// The wallet's stored record.
+fn record(p: &FakePorts) -> SessionRecord {
+    SessionRecord::decode(p.store.get(&SessionRecord::key(WALLET)).unwrap()).unwrap()
+}
+
+/// Calls used on chain, over every session of the fake account.
+fn session_calls_used(p: &FakePorts) -> u32 {
+    p.sessions.values().map(|s| s.calls_used).sum()
+}
+
 const PIN: &str = "1234";
 const WALLET: &str = "0x7a11e7";
 

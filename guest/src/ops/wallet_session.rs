@@ -3,20 +3,24 @@
 //! session key ([`SessionKeys`]); every operation is the use case of its
 //! module, run with that key.
 
+use super::pending::Accepted;
 use super::ports::Ports;
 use super::signing::SessionKeys;
-use super::{create, execute, policy, receipt, register, revoke, status};
+use super::{create, execute, policy, receipt, register, revoke, status, stored, Env};
 use crate::protocol::error::Result;
 use crate::protocol::model::{
     CallInput, CreateOptions, RegisterOptions, SessionContext, SessionKeyData, SessionStatus,
     SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
 };
 
-/// One wallet's engine: context plus unlocked session key. Dropping it
-/// zeroizes the key and the encrypt key.
+/// One wallet's engine: context, unlocked session key, and the last
+/// accepted execute whose landing is written with the next write of the
+/// record. Dropping it zeroizes the key and the encrypt key; call
+/// [`Self::flush`] first (the component does, in the resource's destructor).
 pub struct WalletSession {
     ctx: SessionContext,
     keys: SessionKeys,
+    unsettled: Option<Accepted>,
 }
 
 impl WalletSession {
@@ -25,6 +29,28 @@ impl WalletSession {
         Self {
             ctx,
             keys: SessionKeys::default(),
+            unsettled: None,
+        }
+    }
+
+    /// Write the landing of the last accepted execute, if it is not written
+    /// yet. Best effort: when the store fails, the pending entry stays and
+    /// the next operation on the wallet reconciles it with the account
+    /// (counted once); a warning says so.
+    pub fn flush<P: Ports>(&mut self, ports: &mut P) {
+        let Some(accepted) = self.unsettled.take() else {
+            return;
+        };
+        let Ok(env) = Env::new(&self.ctx) else {
+            return;
+        };
+        let hash = accepted.hash().to_owned();
+        *env.unsettled.borrow_mut() = Some(accepted);
+        if let Err(err) = stored::flush(&env, ports) {
+            ports.warn(&format!(
+                "transaction {hash} was accepted but the local session record could not be \
+                 updated ({err}); the next operation reconciles it with the account"
+            ));
         }
     }
 
@@ -34,6 +60,7 @@ impl WalletSession {
         options: &CreateOptions,
         ports: &mut P,
     ) -> Result<SessionKeyData> {
+        self.flush(ports);
         create::create_session(&self.ctx, options, ports, &mut self.keys)
     }
 
@@ -43,6 +70,7 @@ impl WalletSession {
         options: &RegisterOptions,
         ports: &mut P,
     ) -> Result<String> {
+        self.flush(ports);
         register::register_session(&self.ctx, options, ports, &mut self.keys)
     }
 
@@ -52,23 +80,26 @@ impl WalletSession {
         calls: &[CallInput],
         ports: &mut P,
     ) -> Result<String> {
-        execute::execute_with_session(&self.ctx, calls, ports, &mut self.keys)
+        execute::execute_with_session(&self.ctx, calls, ports, &mut self.keys, &mut self.unsettled)
     }
 
     /// `revoke-session`; the unlocked key is zeroized whatever the outcome.
     pub fn revoke_session<P: Ports>(&mut self, ports: &mut P) -> Result<String> {
         self.keys.lock();
+        self.flush(ports);
         revoke::revoke_session(&self.ctx, ports)
     }
 
     /// `clear-session`; the unlocked key is zeroized.
     pub fn clear_session<P: Ports>(&mut self, ports: &mut P) -> Result<()> {
         self.keys.lock();
+        self.unsettled = None;
         create::clear_session(&self.ctx, ports)
     }
 
     /// `get-session-status`.
     pub fn get_session_status<P: Ports>(&mut self, ports: &mut P) -> Result<SessionStatus> {
+        self.flush(ports);
         status::get_session_status(&self.ctx, ports)
     }
 
@@ -78,6 +109,7 @@ impl WalletSession {
         policy: &SpendingPolicyInput,
         ports: &mut P,
     ) -> Result<String> {
+        self.flush(ports);
         policy::set_spending_policy(&self.ctx, policy, ports)
     }
 
@@ -87,6 +119,7 @@ impl WalletSession {
         token: &str,
         ports: &mut P,
     ) -> Result<Option<SpendingPolicy>> {
+        self.flush(ports);
         policy::get_spending_policy(&self.ctx, token, ports)
     }
 
@@ -96,6 +129,7 @@ impl WalletSession {
         token: &str,
         ports: &mut P,
     ) -> Result<String> {
+        self.flush(ports);
         policy::remove_spending_policy(&self.ctx, token, ports)
     }
 
@@ -112,6 +146,11 @@ impl WalletSession {
     /// `lock`: zeroize the unlocked session key.
     pub fn lock(&mut self) {
         self.keys.lock();
+    }
+
+    /// True while an accepted execute's landing is not written yet.
+    pub fn has_unsettled(&self) -> bool {
+        self.unsettled.is_some()
     }
 
     /// True while a session key is unlocked.

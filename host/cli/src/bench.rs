@@ -243,7 +243,7 @@ async fn measure(
     // Leave no usable session key behind (this also lets phase 2 create a
     // new session on an external backend's single wallet).
     output::session_result(session.revoke_session().await)?;
-    drop(session);
+    session.close().await.map_err(CliError::Host)?;
     times.sort();
 
     // Phase 2: a pool of warm sessions, memory and throughput.

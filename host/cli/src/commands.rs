@@ -151,127 +151,136 @@ async fn run_with(
         .await
         .map_err(CliError::Host)?;
     let handle = &session;
-    match command {
-        Command::Create { duration, replace } => {
-            let options = CreateOptions {
-                duration_seconds: *duration,
-                replace_existing: *replace,
-            };
-            let key = output::session_result(handle.create_session(&options).await)?;
-            let value = json!({
-                "publicKey": key.public_key,
-                "validUntil": key.valid_until,
-                "encryptedPrivateKey": key.encrypted_private_key,
-            });
-            let text = format!(
-                "created session {}\nvalid until {} (register it to use it)",
-                key.public_key, key.valid_until
-            );
-            Ok((value, text))
-        }
-        Command::Register {
-            max_calls,
-            valid_until,
-            allow,
-            wait,
-        } => {
-            let options = RegisterOptions {
-                valid_until: *valid_until,
-                max_calls: *max_calls,
-                allowed_entrypoints: allow.clone(),
-            };
-            let tx = output::session_result(handle.register_session(&options).await)?;
-            sent(global, handle, wait, &tx, "registered").await
-        }
-        Command::Execute {
-            calls_file,
-            call,
-            wait,
-        } => {
-            let calls = match calls_file {
-                Some(path) => read_calls_file(path).map_err(CliError::Usage)?,
-                None if !call.is_empty() => call
-                    .iter()
-                    .map(|c| parse_call_arg(c))
-                    .collect::<anyhow::Result<Vec<_>>>()
-                    .map_err(CliError::Usage)?,
-                None => {
-                    return Err(CliError::Usage(anyhow!(
-                    "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
-                )))
-                }
-            };
-            let tx = output::session_result(handle.execute_with_session(&calls).await)?;
-            sent(global, handle, wait, &tx, "executed").await
-        }
-        Command::Status => {
-            let status = output::session_result(handle.get_session_status().await)?;
-            Ok((output::status_json(&status), output::status_text(&status)))
-        }
-        Command::Revoke { wait } => {
-            let tx = output::session_result(handle.revoke_session().await)?;
-            sent(global, handle, wait, &tx, "revoked").await
-        }
-        Command::Clear => {
-            output::session_result(handle.clear_session().await)?;
-            Ok((
-                json!({ "cleared": true }),
-                "cleared the stored session".into(),
-            ))
-        }
-        Command::Policy { action } => match action {
-            PolicyCommand::Set {
-                token,
-                max_per_call,
-                max_per_window,
-                window_seconds,
-                wait,
-            } => {
-                let policy = SpendingPolicyInput {
-                    token: token.clone(),
-                    max_per_call: max_per_call.clone(),
-                    max_per_window: max_per_window.clone(),
-                    window_seconds: *window_seconds,
+    let result = async {
+        match command {
+            Command::Create { duration, replace } => {
+                let options = CreateOptions {
+                    duration_seconds: *duration,
+                    replace_existing: *replace,
                 };
-                let tx = output::session_result(handle.set_spending_policy(&policy).await)?;
-                sent(global, handle, wait, &tx, "policy set").await
-            }
-            PolicyCommand::Get { token } => {
-                let policy = output::session_result(handle.get_spending_policy(token).await)?;
-                let value = match &policy {
-                    Some(p) => json!({ "policy": {
-                        "token": p.token,
-                        "maxPerCall": p.max_per_call,
-                        "maxPerWindow": p.max_per_window,
-                        "windowSeconds": p.window_seconds,
-                        "spent": p.spent,
-                        "windowStart": p.window_start,
-                    }}),
-                    None => json!({ "policy": null }),
-                };
-                let text = match &policy {
-                    Some(p) => format!(
-                        "token {}: max {} per call, {} per {} s window; spent {} since {}",
-                        p.token,
-                        p.max_per_call,
-                        p.max_per_window,
-                        p.window_seconds,
-                        p.spent,
-                        p.window_start
-                    ),
-                    None => format!("no spending policy for {token}"),
-                };
+                let key = output::session_result(handle.create_session(&options).await)?;
+                let value = json!({
+                    "publicKey": key.public_key,
+                    "validUntil": key.valid_until,
+                    "encryptedPrivateKey": key.encrypted_private_key,
+                });
+                let text = format!(
+                    "created session {}\nvalid until {} (register it to use it)",
+                    key.public_key, key.valid_until
+                );
                 Ok((value, text))
             }
-            PolicyCommand::Remove { token, wait } => {
-                let tx = output::session_result(handle.remove_spending_policy(token).await)?;
-                sent(global, handle, wait, &tx, "policy removed").await
+            Command::Register {
+                max_calls,
+                valid_until,
+                allow,
+                wait,
+            } => {
+                let options = RegisterOptions {
+                    valid_until: *valid_until,
+                    max_calls: *max_calls,
+                    allowed_entrypoints: allow.clone(),
+                };
+                let tx = output::session_result(handle.register_session(&options).await)?;
+                sent(global, handle, wait, &tx, "registered").await
             }
-        },
-        Command::Sandbox(_) | Command::Demo | Command::Bench(_) => {
-            Err(CliError::Usage(anyhow!("internal: not a session command")))
+            Command::Execute {
+                calls_file,
+                call,
+                wait,
+            } => {
+                let calls = match calls_file {
+                    Some(path) => read_calls_file(path).map_err(CliError::Usage)?,
+                    None if !call.is_empty() => call
+                        .iter()
+                        .map(|c| parse_call_arg(c))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                        .map_err(CliError::Usage)?,
+                    None => {
+                        return Err(CliError::Usage(anyhow!(
+                        "nothing to execute: pass --calls-file FILE or --call ADDR:ENTRYPOINT:FELT,..."
+                    )))
+                    }
+                };
+                let tx = output::session_result(handle.execute_with_session(&calls).await)?;
+                sent(global, handle, wait, &tx, "executed").await
+            }
+            Command::Status => {
+                let status = output::session_result(handle.get_session_status().await)?;
+                Ok((output::status_json(&status), output::status_text(&status)))
+            }
+            Command::Revoke { wait } => {
+                let tx = output::session_result(handle.revoke_session().await)?;
+                sent(global, handle, wait, &tx, "revoked").await
+            }
+            Command::Clear => {
+                output::session_result(handle.clear_session().await)?;
+                Ok((
+                    json!({ "cleared": true }),
+                    "cleared the stored session".into(),
+                ))
+            }
+            Command::Policy { action } => match action {
+                PolicyCommand::Set {
+                    token,
+                    max_per_call,
+                    max_per_window,
+                    window_seconds,
+                    wait,
+                } => {
+                    let policy = SpendingPolicyInput {
+                        token: token.clone(),
+                        max_per_call: max_per_call.clone(),
+                        max_per_window: max_per_window.clone(),
+                        window_seconds: *window_seconds,
+                    };
+                    let tx = output::session_result(handle.set_spending_policy(&policy).await)?;
+                    sent(global, handle, wait, &tx, "policy set").await
+                }
+                PolicyCommand::Get { token } => {
+                    let policy = output::session_result(handle.get_spending_policy(token).await)?;
+                    let value = match &policy {
+                        Some(p) => json!({ "policy": {
+                            "token": p.token,
+                            "maxPerCall": p.max_per_call,
+                            "maxPerWindow": p.max_per_window,
+                            "windowSeconds": p.window_seconds,
+                            "spent": p.spent,
+                            "windowStart": p.window_start,
+                        }}),
+                        None => json!({ "policy": null }),
+                    };
+                    let text = match &policy {
+                        Some(p) => format!(
+                            "token {}: max {} per call, {} per {} s window; spent {} since {}",
+                            p.token,
+                            p.max_per_call,
+                            p.max_per_window,
+                            p.window_seconds,
+                            p.spent,
+                            p.window_start
+                        ),
+                        None => format!("no spending policy for {token}"),
+                    };
+                    Ok((value, text))
+                }
+                PolicyCommand::Remove { token, wait } => {
+                    let tx = output::session_result(handle.remove_spending_policy(token).await)?;
+                    sent(global, handle, wait, &tx, "policy removed").await
+                }
+            },
+            Command::Sandbox(_) | Command::Demo | Command::Bench(_) => {
+                Err(CliError::Usage(anyhow!("internal: not a session command")))
+            }
         }
     }
+    .await;
+    // Writes the last execute's landing and zeroizes the keys now, before
+    // the process exits.
+    let closed = session.close().await.map_err(CliError::Host);
+    let value = result?;
+    closed?;
+    Ok(value)
 }
 
 #[cfg(test)]

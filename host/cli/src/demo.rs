@@ -160,6 +160,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
             "unexpected status after revoke: {status}"
         )));
     }
+    session.close().await.map_err(CliError::Host)?;
     sandbox.shutdown().await;
     let mut value = json!({ "ok": true, "steps": steps.steps });
     warnings.add_to(&mut value);

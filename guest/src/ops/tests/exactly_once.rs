@@ -10,14 +10,6 @@ fn registered(max_calls: u32) -> (FakePorts, SessionContext) {
     (p, c)
 }
 
-fn record(p: &FakePorts) -> SessionRecord {
-    SessionRecord::decode(p.store.get(&SessionRecord::key(WALLET)).unwrap()).unwrap()
-}
-
-fn session_calls_used(p: &FakePorts) -> u32 {
-    p.sessions.values().map(|s| s.calls_used).sum()
-}
-
 fn other_call() -> CallInput {
     CallInput {
         contract_address: "0x70ce".into(),

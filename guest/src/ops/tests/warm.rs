@@ -215,3 +215,61 @@ fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
     let e = execute_with_session(&as_pin, &[transfer_of(9)], &mut p).unwrap_err();
     assert_eq!(e.code(), "SESSION_DECRYPTION_FAILED");
 }
+
+#[test]
+fn a_warm_execute_writes_the_store_once() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    let writes = p.cas_writes;
+    for amount in 2..=6 {
+        s.execute_with_session(&[transfer_of(amount)], &mut p)
+            .unwrap();
+    }
+    assert_eq!(p.cas_writes - writes, 5, "one write per execute");
+    // Until the next write, the last landing is known to this session only;
+    // every reader of this session sees it landed.
+    assert!(s.has_unsettled());
+    assert_eq!(record(&p).pending.len(), 1);
+    assert_eq!(
+        s.get_session_status(&mut p).unwrap().remaining_calls,
+        Some(4)
+    );
+    // Any other operation (here the status above) or the resource's drop
+    // writes it.
+    assert!(!s.has_unsettled());
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 6);
+}
+
+#[test]
+fn another_instance_settles_a_deferred_landing_once() {
+    let mut p = FakePorts::default();
+    let mut warm = warm_registered(&mut p);
+    warm.execute_with_session(&[transfer_of(1)], &mut p)
+        .unwrap();
+    assert_eq!(record(&p).pending.len(), 1);
+    // Another instance reconciles it with the account (nonce consumed).
+    execute_with_session(&ctx(), &[transfer_of(2)], &mut p).unwrap();
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 2);
+    // The warm session finds nothing left to fold and counts nothing twice.
+    warm.execute_with_session(&[transfer_of(3)], &mut p)
+        .unwrap();
+    warm.flush(&mut p);
+    assert_eq!(record(&p).calls_used, 3);
+    assert_eq!(session_calls_used(&p), 3);
+}
+
+#[test]
+fn the_same_transfer_twice_in_a_warm_session_is_two_transactions() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    let first = s.execute_with_session(&[transfer_of(7)], &mut p).unwrap();
+    let second = s.execute_with_session(&[transfer_of(7)], &mut p).unwrap();
+    assert_ne!(first, second);
+    s.flush(&mut p);
+    assert_eq!(record(&p).calls_used, 2);
+}

@@ -19,9 +19,11 @@ use super::{
 ///
 /// The first signature decrypts the session key inside the component;
 /// later executes reuse it (no key derivation, no chain-id request).
-/// [`lock`](Self::lock) zeroizes it; so does dropping the last clone (the
-/// resource is dropped in the guest, or the whole instance is released when
-/// the session had its own). Opened with
+/// [`lock`](Self::lock) zeroizes it; so do [`close`](Self::close) and
+/// dropping the last clone (the resource is dropped in the guest, then the
+/// instance is released when the session had its own). An execute writes the
+/// store once: its landing is folded into the session's next write, or
+/// written by `lock`, `close`, any other operation, or the drop. Opened with
 /// [`SessionRuntime::open_session`](super::SessionRuntime::open_session)
 /// (its own instance) or taken from a [`SessionPool`](super::SessionPool)
 /// (instances shared by many wallets).
@@ -45,8 +47,18 @@ struct Inner {
 }
 
 impl Drop for Inner {
+    /// Retire the resource; inside a Tokio runtime, drop it in the
+    /// component right away (its destructor writes the last execute's
+    /// landing and zeroizes the keys) before a dedicated instance goes.
     fn drop(&mut self) {
         self.worker.detach(self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let worker = Arc::clone(&self.worker);
+            runtime.spawn(async move {
+                // A failure discards the instance, which frees its memory.
+                let _ = worker.flush_retired().await;
+            });
+        }
     }
 }
 
@@ -214,8 +226,20 @@ impl WalletSession {
         )
     }
 
-    /// `lock`: zeroize the unlocked session key inside the component; the
-    /// next signature decrypts it again.
+    /// Close this handle: when it is the last one, the resource is dropped
+    /// in the component now (the last execute's landing is written to the
+    /// store, the keys are zeroized) and its warnings go to the warning
+    /// sink. Dropping the handle does the same in the background inside a
+    /// Tokio runtime; `close` is the deterministic form.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let worker = Arc::clone(&self.inner.worker);
+        drop(self);
+        worker.flush_retired().await
+    }
+
+    /// `lock`: write the last execute's landing and zeroize the unlocked
+    /// session key inside the component; the next signature decrypts it
+    /// again.
     pub async fn lock(&self) -> anyhow::Result<()> {
         resource_call!(self, "lock", call_lock())
     }

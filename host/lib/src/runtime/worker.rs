@@ -171,6 +171,7 @@ impl Worker {
                         "dropping a wallet session failed; the instance was discarded"
                     ));
                 }
+                self.report_warnings(&live.stderr);
             }
         }
         *slot = Some(live);
@@ -283,11 +284,7 @@ impl Worker {
         let limit = self.runtime.call_timeout;
         match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => {
-                if let Some(sink) = &self.imports.on_warning {
-                    for warning in stderr.warnings() {
-                        sink(&warning);
-                    }
-                }
+                self.report_warnings(stderr);
                 Ok(value)
             }
             Ok(Err(err)) => Err(call_error(op, limit, err, stderr)),
@@ -295,6 +292,18 @@ impl Worker {
             Err(_) => Err(anyhow!(
                 "component call `{op}` exceeded the time limit of {limit:?} (waiting on the host)"
             )),
+        }
+    }
+}
+
+impl Worker {
+    /// Hand the guest's `warning: ` lines of a completed call to the
+    /// warning sink, if one is installed.
+    fn report_warnings(&self, stderr: &StderrCapture) {
+        if let Some(sink) = &self.imports.on_warning {
+            for warning in stderr.warnings() {
+                sink(&warning);
+            }
         }
     }
 }
