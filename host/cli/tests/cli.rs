@@ -144,11 +144,28 @@ async fn lifecycle_through_the_cli() {
             .starts_with("0x")
     );
     run_ok(&["execute", "--calls-file", calls_file.to_str().unwrap()]);
-    run_ok(&[
-        "execute",
-        "--call",
-        "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d:transfer:0xc0ffee,1,0",
-    ]);
+    // --wait: the receipt in the JSON result, progress on stderr only.
+    let out = run(
+        &[
+            "execute",
+            "--wait",
+            "--call",
+            "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d:transfer:0xc0ffee,1,0",
+        ],
+        "4321",
+    );
+    let waited = json_of(&out);
+    assert!(out.status.success(), "{waited}");
+    assert_eq!(
+        waited["receipt"]["executionStatus"], "SUCCEEDED",
+        "{waited}"
+    );
+    assert_eq!(
+        waited["receipt"]["transactionHash"], waited["transactionHash"],
+        "{waited}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("accepted"), "{stderr}");
     let status = run_ok(&["status"]);
     assert_eq!(status["state"], "active");
     assert_eq!(status["isActive"], true);
@@ -167,6 +184,42 @@ async fn lifecycle_through_the_cli() {
     run_ok(&["clear"]);
     assert_eq!(run_ok(&["status"])["state"], "none");
     sandbox.shutdown().await;
+}
+
+#[test]
+fn bench_on_the_embedded_sandbox_reports_every_measure() {
+    let out = bin()
+        .args([
+            "bench",
+            "--executes",
+            "3",
+            "--wallets",
+            "2",
+            "--concurrency",
+            "2",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_eq!(value["backend"], "embedded-sandbox");
+    for field in [
+        "startupMs",
+        "instantiateUs",
+        "createMs",
+        "registerMs",
+        "firstExecuteMs",
+        "executeMedianMs",
+        "executeP99Ms",
+        "clientCpuPerExecuteMs",
+        "executesPerSecond",
+        "rssPerIdleSessionKiB",
+    ] {
+        let number = value[field].as_f64();
+        assert!(number.is_some_and(|n| n > 0.0), "{field}: {value}");
+    }
+    assert!(value["executeP99Ms"].as_f64() >= value["executeMedianMs"].as_f64());
 }
 
 /// A wallet file and a store path in `dir`, for commands that fail before
