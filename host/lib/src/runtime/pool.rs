@@ -184,7 +184,10 @@ impl SessionPool {
             entry.last_used = now;
             (entry.session.clone(), evicted)
         };
-        self.inner.release(evicted).await;
+        // Their resources are dropped in the background (each session's drop
+        // schedules it), so this request does not wait for another
+        // instance's call in flight.
+        drop(evicted);
         Ok(session)
     }
 
