@@ -93,7 +93,6 @@ fn tx_json(tx: &str) -> Value {
 /// `--wait` its receipt once the chain accepted it. A reverted transaction
 /// is an error (`TRANSACTION_REVERTED`).
 async fn sent(
-    global: &GlobalArgs,
     session: &WalletSession,
     wait: &WaitArgs,
     tx: &str,
@@ -102,8 +101,7 @@ async fn sent(
     if !wait.wait {
         return Ok((tx_json(tx), format!("{done}; transaction {tx}")));
     }
-    let receipt =
-        wait::for_receipt(global, session, tx, Duration::from_secs(wait.wait_timeout)).await?;
+    let receipt = wait::for_receipt(session, tx, Duration::from_secs(wait.wait_timeout)).await?;
     let mut value = tx_json(tx);
     value["receipt"] = wait::receipt_json(&receipt);
     match receipt.execution_status {
@@ -182,7 +180,7 @@ async fn run_with(
                     allowed_entrypoints: allow.clone(),
                 };
                 let tx = output::session_result(handle.register_session(&options).await)?;
-                sent(global, handle, wait, &tx, "registered").await
+                sent(handle, wait, &tx, "registered").await
             }
             Command::Execute {
                 calls_file,
@@ -203,7 +201,7 @@ async fn run_with(
                     }
                 };
                 let tx = output::session_result(handle.execute_with_session(&calls).await)?;
-                sent(global, handle, wait, &tx, "executed").await
+                sent(handle, wait, &tx, "executed").await
             }
             Command::Status => {
                 let status = output::session_result(handle.get_session_status().await)?;
@@ -211,7 +209,7 @@ async fn run_with(
             }
             Command::Revoke { wait } => {
                 let tx = output::session_result(handle.revoke_session().await)?;
-                sent(global, handle, wait, &tx, "revoked").await
+                sent(handle, wait, &tx, "revoked").await
             }
             Command::Clear => {
                 output::session_result(handle.clear_session().await)?;
@@ -235,7 +233,7 @@ async fn run_with(
                         window_seconds: *window_seconds,
                     };
                     let tx = output::session_result(handle.set_spending_policy(&policy).await)?;
-                    sent(global, handle, wait, &tx, "policy set").await
+                    sent(handle, wait, &tx, "policy set").await
                 }
                 PolicyCommand::Get { token } => {
                     let policy = output::session_result(handle.get_spending_policy(token).await)?;
@@ -266,7 +264,7 @@ async fn run_with(
                 }
                 PolicyCommand::Remove { token, wait } => {
                     let tx = output::session_result(handle.remove_spending_policy(token).await)?;
-                    sent(global, handle, wait, &tx, "policy removed").await
+                    sent(handle, wait, &tx, "policy removed").await
                 }
             },
             Command::Sandbox(_) | Command::Demo | Command::Bench(_) => {

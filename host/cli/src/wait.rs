@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::args::GlobalArgs;
 use super::output::{self, CliError};
 use chipi_session_host::runtime::{
     ExecutionStatus, SessionError, TransactionReceipt, WalletSession,
@@ -20,13 +19,12 @@ const SLICE: Duration = Duration::from_secs(2);
 /// Wait up to `timeout` for the receipt of `tx`. Running out of time is
 /// `TRANSACTION_PENDING` (the transaction may still be accepted).
 pub(crate) async fn for_receipt(
-    global: &GlobalArgs,
     session: &WalletSession,
     tx: &str,
     timeout: Duration,
 ) -> Result<TransactionReceipt, CliError> {
     let started = Instant::now();
-    let mut progress = Progress::new(tx, global.json);
+    let mut progress = Progress::new(tx);
     loop {
         let left = timeout.saturating_sub(started.elapsed());
         let slice = left.min(SLICE);
@@ -69,7 +67,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(tx: &str, _json: bool) -> Self {
+    fn new(tx: &str) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let progress = Self {
             tx: tx.to_owned(),
