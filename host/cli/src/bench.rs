@@ -31,13 +31,13 @@ use serde_json::{json, Value};
 
 use super::args::{BenchArgs, GlobalArgs};
 use super::context;
+use super::embedded::EmbeddedSandbox;
 use super::output::{self, CliError};
 use chipi_session_host::runtime::{
     Call, CreateOptions, Imports, PoolOptions, RegisterOptions, SessionContext, SessionRuntime,
-    StaticToken, Wallet, WalletSession, WalletType,
+    WalletSession,
 };
 use chipi_session_host::store::{SessionStore, SqliteStore};
-use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
 
 /// STRK token (the README's transfer target).
 const TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
@@ -60,11 +60,10 @@ fn since_process_start() -> Duration {
 /// Where the sessions go and how to reach the backend.
 struct Backend {
     /// The embedded sandbox, when no API URL was given.
-    sandbox: Option<Sandbox>,
+    sandbox: Option<EmbeddedSandbox>,
     /// A throwaway store directory to remove at the end.
     scratch: Option<PathBuf>,
     imports: Imports,
-    config: chipi_session_host::runtime::Config,
     /// The wallet of the latency phase.
     first: SessionContext,
 }
@@ -78,8 +77,8 @@ pub(crate) async fn run(
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
     let backend = backend(global, &warnings).await?;
     let result = measure(&runtime, &backend, args).await;
-    if let Some(sandbox) = backend.sandbox {
-        sandbox.shutdown().await;
+    if let Some(embedded) = backend.sandbox {
+        embedded.sandbox.shutdown().await;
     }
     if let Some(dir) = backend.scratch {
         let _ = std::fs::remove_dir_all(dir);
@@ -97,28 +96,11 @@ async fn backend(global: &GlobalArgs, warnings: &context::Warnings) -> Result<Ba
         return Ok(Backend {
             sandbox: None,
             scratch: None,
-            config: first.config.clone(),
             imports,
             first,
         });
     }
-    let sandbox_config = SandboxConfig::default();
-    let (api_key, bearer) = (
-        sandbox_config.api_key.clone(),
-        sandbox_config.bearer_token.clone(),
-    );
-    let sandbox = Sandbox::start(sandbox_config, ([127, 0, 0, 1], 0).into())
-        .await
-        .map_err(CliError::Host)?;
-    let config = chipi_session_host::runtime::Config {
-        api_base_url: sandbox.api_url(),
-        api_key,
-        rpc_urls: vec![sandbox.rpc_url()],
-        chain_id: None,
-        default_duration_seconds: context::DEFAULT_DURATION_SECS,
-        default_max_calls: context::DEFAULT_MAX_CALLS,
-        timeout_ms: None,
-    };
+    let embedded = EmbeddedSandbox::start().await?;
     let scratch = std::env::temp_dir().join(format!(
         "chipi-session-bench-{}-{}",
         std::process::id(),
@@ -132,38 +114,14 @@ async fn backend(global: &GlobalArgs, warnings: &context::Warnings) -> Result<Ba
             .context("cannot open the benchmark store")
             .map_err(CliError::Host)?,
     );
-    let imports = Imports {
-        store,
-        token: Arc::new(StaticToken::new(bearer)),
-        allowed_authorities: context::allow_list(&config, &[]).map_err(CliError::Usage)?,
-        clock: None,
-        on_warning: Some(warnings.sink()),
-    };
-    let first = sandbox_wallet(&sandbox, &config);
+    let imports = embedded.imports(store, warnings)?;
+    let first = embedded.wallet(SANDBOX_PIN).1;
     Ok(Backend {
-        sandbox: Some(sandbox),
+        sandbox: Some(embedded),
         scratch: Some(scratch),
         imports,
-        config,
         first,
     })
-}
-
-/// A fresh CHIPI wallet of the sandbox, as a session context.
-fn sandbox_wallet(
-    sandbox: &Sandbox,
-    config: &chipi_session_host::runtime::Config,
-) -> SessionContext {
-    let wallet = sandbox.create_wallet(SANDBOX_PIN, SandboxWalletType::Chipi);
-    SessionContext {
-        wallet: Wallet {
-            address: wallet.address,
-            encrypted_private_key: wallet.encrypted_private_key,
-            wallet_type: WalletType::Chipi,
-        },
-        encrypt_key: SANDBOX_PIN.into(),
-        config: config.clone(),
-    }
 }
 
 /// Transfer number `i` (distinct amounts: distinct intents).
@@ -287,8 +245,8 @@ async fn pool_phase(
     args: &BenchArgs,
 ) -> Result<(Option<f64>, f64, u32), CliError> {
     let contexts: Vec<SessionContext> = match &backend.sandbox {
-        Some(sandbox) => (0..args.wallets)
-            .map(|_| sandbox_wallet(sandbox, &backend.config))
+        Some(embedded) => (0..args.wallets)
+            .map(|_| embedded.wallet(SANDBOX_PIN).1)
             .collect(),
         None => vec![backend.first.clone()],
     };

@@ -8,13 +8,12 @@ use serde_json::{json, Value};
 
 use super::args::GlobalArgs;
 use super::context;
+use super::embedded::EmbeddedSandbox;
 use super::output::{self, CliError};
 use chipi_session_host::runtime::{
-    Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext, SessionRuntime,
-    StaticToken, Wallet, WalletSession, WalletType,
+    Call, CreateOptions, RegisterOptions, SessionRuntime, WalletSession,
 };
 use chipi_session_host::store::MemoryStore;
-use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
 
 /// STRK token on Starknet, used as the demo transfer target.
 const DEMO_TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
@@ -45,40 +44,11 @@ impl Steps {
 /// Run create -> register -> execute -> status -> revoke -> status on a fresh
 /// sandbox with a fresh wallet, printing each step.
 pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
-    let sandbox_config = SandboxConfig::default();
-    let api_key = sandbox_config.api_key.clone();
-    let bearer = sandbox_config.bearer_token.clone();
-    let sandbox = Sandbox::start(sandbox_config, ([127, 0, 0, 1], 0).into())
-        .await
-        .map_err(CliError::Host)?;
+    let embedded = EmbeddedSandbox::start().await?;
     let pin = "246810";
     let warnings = context::Warnings::default();
-    let created_wallet = sandbox.create_wallet(pin, SandboxWalletType::Chipi);
-    let config = Config {
-        api_base_url: sandbox.api_url(),
-        api_key,
-        rpc_urls: vec![sandbox.rpc_url()],
-        chain_id: None,
-        default_duration_seconds: context::DEFAULT_DURATION_SECS,
-        default_max_calls: context::DEFAULT_MAX_CALLS,
-        timeout_ms: None,
-    };
-    let ctx = SessionContext {
-        wallet: Wallet {
-            address: created_wallet.address.clone(),
-            encrypted_private_key: created_wallet.encrypted_private_key.clone(),
-            wallet_type: WalletType::Chipi,
-        },
-        encrypt_key: pin.into(),
-        config: config.clone(),
-    };
-    let imports = Imports {
-        store: Arc::new(MemoryStore::new()),
-        token: Arc::new(StaticToken::new(bearer)),
-        allowed_authorities: context::allow_list(&config, &[]).map_err(CliError::Usage)?,
-        clock: None,
-        on_warning: Some(warnings.sink()),
-    };
+    let (created_wallet, ctx) = embedded.wallet(pin);
+    let imports = embedded.imports(Arc::new(MemoryStore::new()), &warnings)?;
     let mut steps = Steps {
         json: global.json,
         steps: Vec::new(),
@@ -87,10 +57,10 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
     steps.record(
         "setup",
-        json!({ "sandbox": sandbox.api_url(), "wallet": created_wallet.address }),
+        json!({ "sandbox": embedded.sandbox.api_url(), "wallet": created_wallet.address }),
         format!(
             "sandbox at {}; CHIPI wallet {}",
-            sandbox.api_url(),
+            embedded.sandbox.api_url(),
             created_wallet.address
         ),
     );
@@ -161,7 +131,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         )));
     }
     session.close().await.map_err(CliError::Host)?;
-    sandbox.shutdown().await;
+    embedded.sandbox.shutdown().await;
     let mut value = json!({ "ok": true, "steps": steps.steps });
     warnings.add_to(&mut value);
     Ok((

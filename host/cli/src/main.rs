@@ -9,6 +9,7 @@ mod bench;
 mod commands;
 mod context;
 mod demo;
+mod embedded;
 mod output;
 mod sandbox_cmd;
 mod wait;
