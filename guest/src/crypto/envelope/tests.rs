@@ -89,7 +89,9 @@ pub(crate) struct KnownAnswer {
     pub(crate) encrypt_key: String,
     pub(crate) salt: String,
     pub(crate) nonce: String,
-    pub(crate) params: Params,
+    /// Argon2id parameters (absent for the HKDF envelope).
+    #[serde(default)]
+    pub(crate) params: Option<Params>,
     pub(crate) derived_key: String,
     pub(crate) envelope: String,
 }
@@ -103,12 +105,14 @@ pub(crate) struct Params {
 }
 
 impl KnownAnswer {
+    /// The Argon2id parameters; the tests' fast ones for an HKDF answer
+    /// (which ignores them).
     pub(crate) fn params(&self) -> KdfParams {
-        KdfParams {
-            m_kib: self.params.m,
-            t: self.params.t,
-            p: self.params.p,
-        }
+        self.params.as_ref().map_or(FAST, |p| KdfParams {
+            m_kib: p.m,
+            t: p.t,
+            p: p.p,
+        })
     }
 
     pub(crate) fn salt(&self) -> [u8; SALT_LEN] {
@@ -118,6 +122,36 @@ impl KnownAnswer {
     pub(crate) fn nonce(&self) -> [u8; NONCE_LEN] {
         hex_bytes(&self.nonce).try_into().expect("12-byte nonce")
     }
+}
+
+/// Seal a known answer's key with its inputs and check the envelope, then
+/// open it back; returns its wallet and slot (the session public key, or
+/// zero for an owner key).
+fn seal_and_open(a: &KnownAnswer) -> (Felt, Felt) {
+    let key = SigningKey::from_hex(&a.private_key).unwrap();
+    let wallet = parse_felt(&a.wallet).unwrap();
+    let slot = match a.kind.as_str() {
+        "session" => key.public_key(),
+        "owner" => Felt::ZERO,
+        other => panic!("kind {other}"),
+    };
+    let sealed = seal_bound(
+        &key,
+        &a.encrypt_key,
+        &wallet,
+        &slot,
+        a.params(),
+        a.salt(),
+        a.nonce(),
+    )
+    .unwrap();
+    assert_eq!(sealed, a.envelope, "{} {}", a.kind, a.private_key);
+    let opened = open_bound(&a.envelope, &a.encrypt_key, &wallet, &slot).unwrap();
+    assert_eq!(*opened.to_be_bytes(), *key.to_be_bytes());
+    if a.kind == "session" {
+        assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
+    }
+    (wallet, slot)
 }
 
 /// The known answers of `envelope.json`.
@@ -135,29 +169,7 @@ fn known_answers_from_independent_implementations() {
     let answers = known_answers();
     assert!(answers.iter().any(|a| a.kind == "session"));
     for a in &answers {
-        let key = SigningKey::from_hex(&a.private_key).unwrap();
-        let wallet = parse_felt(&a.wallet).unwrap();
-        let slot = match a.kind.as_str() {
-            "session" => key.public_key(),
-            "owner" => Felt::ZERO,
-            other => panic!("kind {other}"),
-        };
-        let sealed = seal_bound(
-            &key,
-            &a.encrypt_key,
-            &wallet,
-            &slot,
-            a.params(),
-            a.salt(),
-            a.nonce(),
-        )
-        .unwrap();
-        assert_eq!(sealed, a.envelope, "{} {}", a.kind, a.private_key);
-        let opened = open_bound(&a.envelope, &a.encrypt_key, &wallet, &slot).unwrap();
-        assert_eq!(*opened.to_be_bytes(), *key.to_be_bytes());
-        if a.kind == "session" {
-            assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
-        }
+        seal_and_open(a);
         let derived = argon2_key(&a.encrypt_key, &a.salt(), a.params()).unwrap();
         let hex: String = derived.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, a.derived_key);
@@ -521,38 +533,12 @@ fn sealed_hkdf(f: &Fixture) -> String {
     .unwrap()
 }
 
-/// A known answer of `envelope.json`'s `hkdfKnownAnswers`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct HkdfKnownAnswer {
-    /// `session` (bound to the session public key) or `owner` (bound to zero).
-    pub(crate) kind: String,
-    pub(crate) private_key: String,
-    pub(crate) wallet: String,
-    /// `hkdf:` + base64url key bytes.
-    pub(crate) encrypt_key: String,
-    pub(crate) salt: String,
-    pub(crate) nonce: String,
-    pub(crate) derived_key: String,
-    pub(crate) envelope: String,
-}
-
-impl HkdfKnownAnswer {
-    pub(crate) fn salt(&self) -> [u8; SALT_LEN] {
-        hex_bytes(&self.salt).try_into().expect("16-byte salt")
-    }
-
-    pub(crate) fn nonce(&self) -> [u8; NONCE_LEN] {
-        hex_bytes(&self.nonce).try_into().expect("12-byte nonce")
-    }
-}
-
 /// The HKDF known answers of `envelope.json`.
-pub(crate) fn hkdf_known_answers() -> Vec<HkdfKnownAnswer> {
+pub(crate) fn hkdf_known_answers() -> Vec<KnownAnswer> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct File {
-        hkdf_known_answers: Vec<HkdfKnownAnswer>,
+        hkdf_known_answers: Vec<KnownAnswer>,
     }
     load::<File>(test_data::ENVELOPE).hkdf_known_answers
 }
@@ -563,30 +549,8 @@ fn hkdf_known_answers_from_an_independent_implementation() {
     assert!(answers.iter().any(|a| a.kind == "session"));
     assert!(answers.iter().any(|a| a.kind == "owner"));
     for a in &answers {
-        let key = SigningKey::from_hex(&a.private_key).unwrap();
-        let wallet = parse_felt(&a.wallet).unwrap();
-        let slot = match a.kind.as_str() {
-            "session" => key.public_key(),
-            "owner" => Felt::ZERO,
-            other => panic!("kind {other}"),
-        };
         let before = argon2_derivations_on_this_thread();
-        let sealed = seal_bound(
-            &key,
-            &a.encrypt_key,
-            &wallet,
-            &slot,
-            FAST,
-            a.salt(),
-            a.nonce(),
-        )
-        .unwrap();
-        assert_eq!(sealed, a.envelope, "{} {}", a.kind, a.private_key);
-        let opened = open_bound(&a.envelope, &a.encrypt_key, &wallet, &slot).unwrap();
-        assert_eq!(*opened.to_be_bytes(), *key.to_be_bytes());
-        if a.kind == "session" {
-            assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
-        }
+        let (wallet, slot) = seal_and_open(a);
         assert_eq!(argon2_derivations_on_this_thread(), before);
         let EncryptKey::HighEntropy(ikm) = EncryptKey::parse(&a.encrypt_key).unwrap() else {
             panic!("{} is not marked", a.encrypt_key);
