@@ -2,11 +2,19 @@
 # The whole test suite: formatting, lints, the host library's dependency
 # rules, unit tests (guest natively and on wasm32-wasip2, host crates), the
 # end-to-end tests that load the real .wasm into the real host and talk to the
-# sandbox over 127.0.0.1, and a replay of the fuzz corpora and regressions.
+# sandbox over 127.0.0.1 (with a throwaway Redis server for the Redis store),
+# and a replay of the fuzz corpora and regressions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
+
+# A throwaway Redis server on 127.0.0.1 for the Redis store's tests, stopped
+# on exit (failures included).
+redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/chipi-session-redis.XXXXXX")
+trap 'scripts/redis.sh stop "$redis_dir"; rm -rf "$redis_dir"' EXIT
+CHIPI_TEST_REDIS_URL=$(scripts/redis.sh start "$redis_dir")
+export CHIPI_TEST_REDIS_URL
 
 # Build the component once; every crate that embeds it (CLI, tests, fuzz
 # target) uses this build instead of building its own under OUT_DIR.

@@ -59,9 +59,20 @@ pub(crate) struct GlobalArgs {
         value_parser = parse_secret
     )]
     pub encrypt_key: Option<SecretString>,
-    /// Session store (SQLite file). Default: `$XDG_DATA_HOME/chipi-session/sessions.sqlite`.
-    #[arg(long, env = "CHIPI_STORE", global = true)]
-    pub store: Option<PathBuf>,
+    /// Session store: `PATH` or `sqlite:PATH` (an SQLite file),
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&ca=FILE]`,
+    /// `rediss://...` (TLS) or `memory:`. Default: the SQLite file
+    /// `$XDG_DATA_HOME/chipi-session/sessions.sqlite`. A URL with a password
+    /// is better passed in the variable than on the command line.
+    #[arg(
+        long,
+        env = "CHIPI_STORE",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true,
+        value_parser = parse_secret
+    )]
+    pub store: Option<SecretString>,
     /// Extra origin the component may reach, as `https://host:port`,
     /// `http://host:port` or a bare `host:port` (https only); repeat for
     /// several. The API and RPC URLs' own scheme, host and port are always

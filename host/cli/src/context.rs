@@ -13,7 +13,7 @@ use chipi_session_host::runtime::{
     authorities_from_urls, canonical_entry, ComponentSource, Config, Imports, RuntimeOptions,
     SessionContext, StaticToken, Wallet, WalletType,
 };
-use chipi_session_host::store::{SessionStore, SqliteStore};
+use chipi_session_host::store::{SessionStore, StoreUrl};
 
 /// Hook default session duration (6 h).
 pub(crate) const DEFAULT_DURATION_SECS: u64 = 21_600;
@@ -60,6 +60,21 @@ impl WalletFile {
     }
 }
 
+/// The store `--store` / `CHIPI_STORE` names, or the default SQLite file.
+/// A bad URL is a usage error naming the accepted forms (its password hidden).
+pub(crate) fn store_url(global: &GlobalArgs) -> anyhow::Result<StoreUrl> {
+    match &global.store {
+        Some(url) => Ok(url.expose().parse::<StoreUrl>()?),
+        None => Ok(StoreUrl::Sqlite(default_store_path())),
+    }
+}
+
+/// Open the store at `url` (Redis connects on first use).
+pub(crate) fn open_store(url: &StoreUrl) -> anyhow::Result<Arc<dyn SessionStore>> {
+    url.open()
+        .with_context(|| format!("cannot open session store {url}"))
+}
+
 /// Default session store path.
 pub(crate) fn default_store_path() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
@@ -100,18 +115,14 @@ pub(crate) fn session_context(global: &GlobalArgs) -> anyhow::Result<SessionCont
     })
 }
 
-/// The imports: SQLite store, static bearer token, allow-list of the API and
+/// The imports: the `--store` store, static bearer token, allow-list of the API and
 /// RPC origins plus `--allow-host`, and `warnings` as the warning sink.
 pub(crate) fn imports(
     global: &GlobalArgs,
     config: &Config,
     warnings: &Warnings,
 ) -> anyhow::Result<Imports> {
-    let store_path = global.store.clone().unwrap_or_else(default_store_path);
-    let store: Arc<dyn SessionStore> = Arc::new(
-        SqliteStore::open(&store_path)
-            .with_context(|| format!("cannot open session store {}", store_path.display()))?,
-    );
+    let store = open_store(&store_url(global)?)?;
     Ok(Imports {
         store,
         token: Arc::new(StaticToken::new(

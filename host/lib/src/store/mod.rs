@@ -6,18 +6,30 @@
 //!
 //! - `SqliteStore` (cargo feature `sqlite`, on by default): a durable store in
 //!   one `SQLite` file, safe to share between processes and connections.
+//! - `RedisStore` (cargo feature `redis`): a store on a Redis server, shared
+//!   by every process and machine pointing at it.
 //! - [`MemoryStore`]: an in-process map, for tests and short-lived hosts.
+//!
+//! [`StoreUrl`] reads the URL forms a command line or configuration names a
+//! store with (`PATH`, `sqlite:PATH`, `redis://`, `rediss://`, `memory:`).
 
+mod location;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use location::{StoreUrl, StoreUrlError, STORE_URL_FORMS};
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// Failure of a session store operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store file or its directory could not be created, opened or secured.
     #[error("session store I/O error: {0}")]
@@ -26,6 +38,19 @@ pub enum StoreError {
     /// be acquired within the busy timeout).
     #[error("session store backend error: {0}")]
     Backend(String),
+    /// The store's server could not be reached or did not answer in time. A
+    /// read changed nothing; a write's outcome is unknown when the message
+    /// says so (the component then treats the record as possibly changed).
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// The store's server answered something this client does not expect
+    /// (for example a key of the wrong type under the prefix).
+    #[error("session store answered unexpectedly: {0}")]
+    Unexpected(String),
+    /// The store is misconfigured (bad URL, missing certificate file, backend
+    /// not compiled in).
+    #[error("session store configuration error: {0}")]
+    Config(String),
 }
 
 /// A key-value store for session records, shared by every component instance
@@ -167,6 +192,40 @@ pub(crate) mod conformance {
                 return;
             }
         }
+    }
+
+    /// `threads` threads, each opening its own store with `open` (for
+    /// durable backends: its own connection), increment one counter
+    /// `increments` times at once: no increment may be lost or doubled.
+    pub(crate) fn concurrent_increments(
+        open: impl Fn() -> Box<dyn SessionStore> + Send + Sync + 'static,
+        threads: usize,
+        increments: u64,
+    ) {
+        use std::sync::{Arc, Barrier};
+        let open = Arc::new(open);
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let open = Arc::clone(&open);
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    // Open concurrently too: set-up must tolerate it.
+                    barrier.wait();
+                    let store = open();
+                    for _ in 0..increments {
+                        cas_increment(store.as_ref(), "counter");
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(
+            read_counter(open().as_ref(), "counter"),
+            threads as u64 * increments
+        );
     }
 
     /// Read the counter written by [`cas_increment`].

@@ -213,7 +213,6 @@ impl SessionStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::conformance;
-    use std::sync::{Arc, Barrier};
 
     fn temp_store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -274,32 +273,12 @@ mod tests {
 
     #[test]
     fn sqlite_cas_race_between_connections_counts_exactly() {
-        const THREADS: usize = 8;
-        const INCREMENTS: u64 = 50;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("race.db");
-        let barrier = Arc::new(Barrier::new(THREADS));
-        let threads: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let path = path.clone();
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    // Open concurrently too: schema set-up must tolerate it.
-                    barrier.wait();
-                    let store = SqliteStore::open(&path).unwrap();
-                    for _ in 0..INCREMENTS {
-                        conformance::cas_increment(&store, "counter");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            conformance::read_counter(&store, "counter"),
-            THREADS as u64 * INCREMENTS
+        conformance::concurrent_increments(
+            move || Box::new(SqliteStore::open(&path).unwrap()),
+            8,
+            50,
         );
     }
 
