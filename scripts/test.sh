@@ -14,7 +14,9 @@ cargo fmt --all -- --check
 redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/chipi-session-redis.XXXXXX")
 trap 'scripts/redis.sh stop "$redis_dir"; rm -rf "$redis_dir"' EXIT
 CHIPI_TEST_REDIS_URL=$(scripts/redis.sh start "$redis_dir")
-export CHIPI_TEST_REDIS_URL
+CHIPI_TEST_REDISS_URL=$(cat "$redis_dir/tls.url")
+CHIPI_TEST_REDIS_CA="$redis_dir/ca.crt"
+export CHIPI_TEST_REDIS_URL CHIPI_TEST_REDISS_URL CHIPI_TEST_REDIS_CA
 
 # Build the component once; every crate that embeds it (CLI, tests, fuzz
 # target) uses this build instead of building its own under OUT_DIR.

@@ -518,6 +518,79 @@ mod tests {
         ));
     }
 
+    /// The test server's TLS listener and the authority that signed its
+    /// certificate (`CHIPI_TEST_REDISS_URL`, `CHIPI_TEST_REDIS_CA`, set by
+    /// `scripts/test.sh`).
+    fn tls_server() -> (String, Vec<u8>) {
+        let url = std::env::var("CHIPI_TEST_REDISS_URL")
+            .expect("CHIPI_TEST_REDISS_URL is not set: run scripts/test.sh");
+        let ca = std::env::var("CHIPI_TEST_REDIS_CA")
+            .expect("CHIPI_TEST_REDIS_CA is not set: run scripts/test.sh");
+        (url, std::fs::read(ca).expect("the test CA file"))
+    }
+
+    #[test]
+    fn rediss_with_the_servers_authority_passes_the_suite() {
+        let (url, ca) = tls_server();
+        let store = RedisStore::with_options(
+            &url,
+            RedisOptions {
+                ca_certificate: Some(ca),
+                ..options("tls")
+            },
+        )
+        .unwrap();
+        conformance::basic_ops(&store);
+        conformance::cas_ops(&store);
+        store.ping().unwrap();
+    }
+
+    #[test]
+    fn a_store_url_carries_the_prefix_and_the_authority() {
+        let (url, _) = tls_server();
+        let ca = std::env::var("CHIPI_TEST_REDIS_CA").unwrap();
+        let prefix = options("url").prefix;
+        let named: crate::store::StoreUrl =
+            format!("{url}?prefix={prefix}&ca={ca}").parse().unwrap();
+        let store = named.open().unwrap();
+        conformance::put(store.as_ref(), "k", b"over tls");
+        // Same key under the same prefix, read over the plain-text port.
+        let plain = RedisStore::with_options(
+            &server_url(),
+            RedisOptions {
+                prefix,
+                ..RedisOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plain.get("k").unwrap().as_deref(), Some(&b"over tls"[..]));
+    }
+
+    #[test]
+    fn rediss_refuses_a_certificate_nobody_vouches_for() {
+        let (url, _) = tls_server();
+        // The system's authorities did not sign the throwaway certificate.
+        let options = options("tls-untrusted");
+        let untrusted = RedisStore::with_options(
+            &url,
+            RedisOptions {
+                attempts: 1,
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        match untrusted.compare_and_swap("k", None, Some(b"v")) {
+            Err(err @ (StoreError::Unavailable(_) | StoreError::Backend(_))) => {
+                let text = err.to_string();
+                assert!(text.contains("certificate"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing was written.
+        let plain = RedisStore::with_options(&server_url(), options).unwrap();
+        assert_eq!(plain.get("k").unwrap(), None);
+    }
+
     #[test]
     fn redis_wrong_password_is_refused() {
         let mut url = url::Url::parse(&server_url()).unwrap();
