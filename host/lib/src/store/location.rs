@@ -23,7 +23,7 @@ rediss://... (Redis over TLS), or memory: (this process only)";
 /// | `memory:` | [`MemoryStore`], gone when the process ends |
 ///
 /// Redis URLs take two query parameters of their own (the others go to the
-/// Redis client): `prefix` (key prefix, default `chipi-session:`) and `ca`
+/// Redis client): `prefix` (key prefix, default none) and `ca`
 /// (a PEM file of the authority that signed the server's certificate, when
 /// the system does not trust it). A bare `PATH` must not look like a URL: a
 /// path containing `:` before any `/` is written `sqlite:PATH` or `./PATH`.

@@ -34,7 +34,8 @@ return 1
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// Prepended to every key, so several deployments (or other data) can
-    /// share one database. Default `chipi-session:`.
+    /// share one database. The component's keys already start with
+    /// `chipi-session/v1/`. Default: empty.
     pub prefix: String,
     /// Longest wait for a TCP (and TLS) connection. Default 2 s.
     pub connect_timeout: Duration,
@@ -53,7 +54,7 @@ pub struct RedisOptions {
 impl Default for RedisOptions {
     fn default() -> Self {
         Self {
-            prefix: "chipi-session:".to_owned(),
+            prefix: String::new(),
             connect_timeout: Duration::from_secs(2),
             io_timeout: Duration::from_secs(2),
             attempts: 3,
@@ -589,6 +590,52 @@ mod tests {
         // Nothing was written.
         let plain = RedisStore::with_options(&server_url(), options).unwrap();
         assert_eq!(plain.get("k").unwrap(), None);
+    }
+
+    #[test]
+    fn an_acl_user_limited_to_its_prefix_and_commands_suffices() {
+        // The user the deployment notes recommend: only its prefix, only the
+        // commands the store sends (and those the script runs).
+        let admin = store("acl-admin");
+        let user = format!("chipi-acl-{}", std::process::id());
+        let prefix = options("acl").prefix;
+        let mut conn = admin.connection().unwrap();
+        let _: String = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&user)
+            .arg("reset")
+            .arg("on")
+            .arg(">acl-test-password")
+            .arg(format!("~{prefix}*"))
+            .arg("+get")
+            .arg("+set")
+            .arg("+del")
+            .arg("+eval")
+            .arg("+evalsha")
+            .arg("+ping")
+            .query(&mut conn)
+            .unwrap();
+        let mut url = url::Url::parse(&server_url()).unwrap();
+        url.set_username(&user).unwrap();
+        url.set_password(Some("acl-test-password")).unwrap();
+        let limited = RedisStore::with_options(
+            url.as_str(),
+            RedisOptions {
+                prefix: prefix.clone(),
+                ..RedisOptions::default()
+            },
+        )
+        .unwrap();
+        conformance::basic_ops(&limited);
+        conformance::cas_ops(&limited);
+        // Outside its prefix it is refused: an unexpected answer, typed.
+        let outside = RedisStore::with_options(url.as_str(), options("acl-outside")).unwrap();
+        assert!(matches!(outside.get("k"), Err(StoreError::Unexpected(_))));
+        let _: i64 = redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(&user)
+            .query(&mut conn)
+            .unwrap();
     }
 
     #[test]
