@@ -176,7 +176,8 @@ pub(crate) enum Command {
     },
     /// Run the local sandbox backend until interrupted.
     Sandbox(SandboxArgs),
-    /// Start the sandbox embedded and run create, register, execute, status, revoke.
+    /// Start the sandbox embedded and run create, register, execute, status,
+    /// revoke (sessions in memory, or in the `--store` store when given).
     Demo,
     /// Measure create, register and warm executes (transfers), against the
     /// backend the global options name when `--api-url` / `CHIPI_API_URL` is

@@ -13,7 +13,7 @@ use super::output::{self, CliError};
 use chipi_session_host::runtime::{
     Call, CreateOptions, RegisterOptions, SessionRuntime, WalletSession,
 };
-use chipi_session_host::store::MemoryStore;
+use chipi_session_host::store::{MemoryStore, SessionStore};
 
 /// STRK token on Starknet, used as the demo transfer target.
 const DEMO_TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
@@ -42,13 +42,21 @@ impl Steps {
 }
 
 /// Run create -> register -> execute -> status -> revoke -> status on a fresh
-/// sandbox with a fresh wallet, printing each step.
+/// sandbox with a fresh wallet, printing each step. Sessions are kept in
+/// memory, or in the `--store` store when one is given.
 pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError> {
     let embedded = EmbeddedSandbox::start().await?;
     let pin = "246810";
     let warnings = context::Warnings::default();
     let (created_wallet, ctx) = embedded.wallet(pin);
-    let imports = embedded.imports(Arc::new(MemoryStore::new()), &warnings)?;
+    // In memory unless `--store` names a store (e.g. a Redis server to try).
+    let store: Arc<dyn SessionStore> = match &global.store {
+        Some(_) => context::store_url(global)
+            .and_then(|url| context::open_store(&url))
+            .map_err(CliError::Usage)?,
+        None => Arc::new(MemoryStore::new()),
+    };
+    let imports = embedded.imports(store, &warnings)?;
     let mut steps = Steps {
         json: global.json,
         steps: Vec::new(),
