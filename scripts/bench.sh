@@ -13,18 +13,35 @@
 # figures are the client's alone. Both clients talk to the same sandbox over 127.0.0.1, so
 # the difference is the client's own cost, not the network's. Note that our
 # executesPerSecond uses BENCH_CONCURRENCY concurrent executes and the SDK's is sequential.
+# Against the sandbox process our bench has one wallet, so its pool phase runs the
+# executes on one warm session.
 #
-# It prints a table (metric | chipi-session | Chipi SDK | SDK/ours ratio) and writes it to
-# target/bench/table.txt, with both raw results and the ratios in target/bench/bench.json.
-# The numbers depend on the machine, its load and the build; compare runs made on the same
-# machine only.
+# It also measures the session stores and a store shared by two processes, with a
+# throwaway Redis server (scripts/redis.sh, stopped on exit):
+#   - store: `chipi-session bench --only store --store-ops BENCH_STORE_OPS` on an SQLite
+#     file and on Redis: reads and successful compare-and-swaps of a 2 KiB value per
+#     second, one after the other, and their medians;
+#   - Redis, one process: `chipi-session bench --only throughput` with the sessions in
+#     Redis (BENCH_SHARED_EXECUTES executes, BENCH_CONCURRENCY in flight), wallet A;
+#   - Redis, two processes: the same, twice at once, wallets A and B of the one sandbox
+#     process, the sessions of both in the same Redis store (same key prefix). Combined
+#     executes per second = (executes of A + executes of B) / (last end - first start),
+#     the window of each process being its throughput phase (first execute sent to last
+#     answer), in wall-clock time; the overlap of the two windows is reported too.
+#
+# It prints a table (metric | chipi-session | Chipi SDK | SDK/ours ratio) and the store and
+# shared-Redis tables, writes them to target/bench/table.txt, with the raw results and the
+# ratios in target/bench/bench.json. The numbers depend on the machine, its load and the
+# build; compare runs made on the same machine only.
 #
 # Environment:
-#   BENCH_EXECUTES      executes of our bench (default 200)
-#   BENCH_WALLETS       wallets our bench spreads the executes over (default 16)
-#   BENCH_CONCURRENCY   concurrent executes in our bench (default 2)
-#   BENCH_SDK_EXECUTES  executes of the SDK bench (default 50, at least 2; the SDK is slow)
-#   CHIPI_SESSION_BIN   use this chipi-session binary instead of building one
+#   BENCH_EXECUTES         executes of our bench (default 200)
+#   BENCH_WALLETS          wallets our bench spreads the executes over (default 16)
+#   BENCH_CONCURRENCY      concurrent executes in our bench (default 2)
+#   BENCH_SDK_EXECUTES     executes of the SDK bench (default 50, at least 2; the SDK is slow)
+#   BENCH_STORE_OPS        reads and compare-and-swaps of the store measure (default 2000)
+#   BENCH_SHARED_EXECUTES  executes of each Redis throughput process (default 400)
+#   CHIPI_SESSION_BIN      use this chipi-session binary instead of building one
 set -euo pipefail
 # A relative CHIPI_SESSION_BIN is relative to where the script was started.
 case "${CHIPI_SESSION_BIN:-}" in
@@ -37,8 +54,11 @@ executes="${BENCH_EXECUTES:-200}"
 wallets="${BENCH_WALLETS:-16}"
 concurrency="${BENCH_CONCURRENCY:-2}"
 sdk_executes="${BENCH_SDK_EXECUTES:-50}"
+store_ops="${BENCH_STORE_OPS:-2000}"
+shared_executes="${BENCH_SHARED_EXECUTES:-400}"
 for setting in "BENCH_EXECUTES=$executes" "BENCH_WALLETS=$wallets" \
-  "BENCH_CONCURRENCY=$concurrency" "BENCH_SDK_EXECUTES=$sdk_executes"; do
+  "BENCH_CONCURRENCY=$concurrency" "BENCH_SDK_EXECUTES=$sdk_executes" \
+  "BENCH_STORE_OPS=$store_ops" "BENCH_SHARED_EXECUTES=$shared_executes"; do
   case "${setting#*=}" in
     '' | *[!0-9]* | 0*)
       echo "bench: ${setting%%=*} must be a positive integer, got '${setting#*=}'" >&2
@@ -48,6 +68,10 @@ for setting in "BENCH_EXECUTES=$executes" "BENCH_WALLETS=$wallets" \
 done
 if [ "$sdk_executes" -lt 2 ]; then
   echo "bench: BENCH_SDK_EXECUTES must be at least 2 (one cold execute, then warm ones)" >&2
+  exit 2
+fi
+if [ "$shared_executes" -lt 2 ]; then
+  echo "bench: BENCH_SHARED_EXECUTES must be at least 2" >&2
   exit 2
 fi
 
@@ -77,10 +101,19 @@ tests/interop/install.sh
 pin=123456
 tmp=""
 sandbox_pid=""
+redis_dir=""
+shared_pids=()
 cleanup() {
+  for pid in "${shared_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [ -n "$sandbox_pid" ]; then
     kill "$sandbox_pid" 2>/dev/null || true
     wait "$sandbox_pid" 2>/dev/null || true
+  fi
+  if [ -n "$redis_dir" ]; then
+    scripts/redis.sh stop "$redis_dir" || true
   fi
   if [ -n "$tmp" ]; then
     rm -rf "$tmp"
@@ -90,6 +123,32 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 tmp="$(mktemp -d)"
+
+# Run `chipi-session ... --json bench ARGS...` (global options first), its JSON into OUT;
+# stop the script, showing what it printed, when it fails.
+run_bench() {
+  local what="$1" out="$2" status=0
+  shift 2
+  "$bin" "$@" >"$out" 2>"$out.err" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "bench: FAILED: $what: \`chipi-session bench\` exited with status $status; it printed:" >&2
+    cat "$out" >&2
+    tail -n 40 "$out.err" >&2
+    exit 1
+  fi
+}
+
+# A throwaway Redis server; its URL (with its password) goes to the CLI in CHIPI_STORE,
+# never on a command line.
+echo "bench: starting a throwaway Redis server" >&2
+redis_dir="$tmp/redis"
+redis_url="$(scripts/redis.sh start "$redis_dir")"
+
+echo "bench: store measure ($store_ops reads and compare-and-swaps each, SQLite then Redis)" >&2
+run_bench "store measure on SQLite" "$tmp/store_sqlite.json" \
+  --store "sqlite:$tmp/store-ops.sqlite" --json bench --only store --store-ops "$store_ops"
+CHIPI_STORE="$redis_url" run_bench "store measure on Redis" "$tmp/store_redis.json" \
+  --json bench --only store --store-ops "$store_ops"
 
 # The sandbox prints one JSON line, {apiUrl, rpcUrl, apiKey, bearerToken, wallet}, once it
 # listens; with port 0 the URLs carry the port it got.
@@ -148,18 +207,35 @@ sandbox_fields="$(
   read -r wallet_file
 } <<<"$sandbox_fields"
 
+# A second wallet of the same sandbox (its admin endpoint), for the second process of the
+# shared-Redis run: two processes on one wallet would replace each other's session.
+wallet_b_file="$tmp/wallet_b.json"
+# shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+node -e '
+  const fs = require("node:fs");
+  const [apiUrl, pin, out] = process.argv.slice(1);
+  const base = apiUrl.replace(/\/v1\/?$/, "");
+  (async () => {
+    const res = await fetch(`${base}/sandbox/wallets`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ pin }),
+    });
+    const body = await res.json();
+    if (res.status !== 201 || typeof body.publicKey !== "string") {
+      throw new Error(`POST /sandbox/wallets: ${res.status} ${JSON.stringify(body)}`);
+    }
+    const { publicKey, encryptedPrivateKey, walletType } = body;
+    fs.writeFileSync(out, JSON.stringify({ publicKey, encryptedPrivateKey, walletType }));
+  })().catch((e) => { console.error(e.message); process.exit(1); });
+' "$api_url" "$pin" "$wallet_b_file"
+sandbox_args=(--api-url "$api_url" --rpc-url "$rpc_url" --api-key "$api_key"
+  --bearer-token "$bearer_token" --encrypt-key "$pin")
+
 echo "bench: chipi-session bench ($executes executes, $wallets wallets, concurrency $concurrency)" >&2
-ours_status=0
-"$bin" --api-url "$api_url" --rpc-url "$rpc_url" --api-key "$api_key" \
-  --bearer-token "$bearer_token" --wallet "$wallet_file" --encrypt-key "$pin" \
-  --store "$tmp/ours.sqlite" --json \
-  bench --executes "$executes" --wallets "$wallets" --concurrency "$concurrency" \
-  >"$tmp/ours.json" || ours_status=$?
-if [ "$ours_status" -ne 0 ]; then
-  echo "bench: FAILED: \`chipi-session bench\` exited with status $ours_status; it printed:" >&2
-  cat "$tmp/ours.json" >&2
-  exit 1
-fi
+run_bench "chipi-session bench" "$tmp/ours.json" \
+  "${sandbox_args[@]}" --wallet "$wallet_file" --store "$tmp/ours.sqlite" --json \
+  bench --executes "$executes" --wallets "$wallets" --concurrency "$concurrency"
 
 echo "bench: Chipi SDK bench ($sdk_executes executes, sequential)" >&2
 sdk_status=0
@@ -172,6 +248,38 @@ if [ "$sdk_status" -ne 0 ]; then
   exit 1
 fi
 
-config="{\"executes\":$executes,\"wallets\":$wallets,\"concurrency\":$concurrency,\"sdkExecutes\":$sdk_executes}"
-node scripts/bench_report.mjs "$tmp/ours.json" "$tmp/sdk.json" target/bench "$config"
+shared_bench=(--json bench --only throughput --executes "$shared_executes"
+  --concurrency "$concurrency")
+echo "bench: Redis store, one process ($shared_executes executes, concurrency $concurrency)" >&2
+CHIPI_STORE="$redis_url" run_bench "Redis, one process" "$tmp/redis_one.json" \
+  "${sandbox_args[@]}" --wallet "$wallet_file" "${shared_bench[@]}"
+
+echo "bench: Redis store, two processes at once ($shared_executes executes each)" >&2
+CHIPI_STORE="$redis_url" "$bin" "${sandbox_args[@]}" --wallet "$wallet_file" \
+  "${shared_bench[@]}" >"$tmp/redis_a.json" 2>"$tmp/redis_a.json.err" &
+shared_pids+=("$!")
+CHIPI_STORE="$redis_url" "$bin" "${sandbox_args[@]}" --wallet "$wallet_b_file" \
+  "${shared_bench[@]}" >"$tmp/redis_b.json" 2>"$tmp/redis_b.json.err" &
+shared_pids+=("$!")
+shared_failed=0
+for i in 0 1; do
+  status=0
+  wait "${shared_pids[$i]}" || status=$?
+  if [ "$status" -ne 0 ]; then
+    out="$tmp/redis_$([ "$i" -eq 0 ] && echo a || echo b).json"
+    echo "bench: FAILED: Redis, two processes: process $((i + 1)) exited with status $status; it printed:" >&2
+    cat "$out" >&2
+    tail -n 40 "$out.err" >&2
+    shared_failed=1
+  fi
+done
+shared_pids=()
+if [ "$shared_failed" -ne 0 ]; then
+  exit 1
+fi
+
+config="{\"executes\":$executes,\"wallets\":$wallets,\"concurrency\":$concurrency,\"sdkExecutes\":$sdk_executes,\"storeOps\":$store_ops,\"sharedExecutes\":$shared_executes}"
+node scripts/bench_report.mjs "$tmp/ours.json" "$tmp/sdk.json" target/bench "$config" \
+  --store "SQLite=$tmp/store_sqlite.json" --store "Redis=$tmp/store_redis.json" \
+  --redis-one "$tmp/redis_one.json" --redis-two "$tmp/redis_a.json" "$tmp/redis_b.json"
 echo "bench: wrote target/bench/bench.json and target/bench/table.txt" >&2

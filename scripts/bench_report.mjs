@@ -1,15 +1,30 @@
 #!/usr/bin/env node
 // Formats the results of scripts/bench.sh: our CLI's `bench` JSON next to the Chipi SDK's
-// (tests/interop/sdk_bench.mjs), with ratios.
+// (tests/interop/sdk_bench.mjs), with ratios; the session stores' speed; and the warm
+// executes per second of one and of two processes sharing one Redis store.
 //
 // Usage: node scripts/bench_report.mjs OURS.json SDK.json OUT_DIR [CONFIG_JSON]
+//          [--store LABEL=STORE.json]... [--redis-one ONE.json] [--redis-two A.json B.json]
 //
-// Prints the table on stdout and writes OUT_DIR/table.txt and OUT_DIR/bench.json
-// ({ours, sdk, ratios, ratioNote, config}). The ratio is SDK/ours for times and CPU, and
-// ours/SDK for executesPerSecond, so a ratio above 1 always means chipi-session is ahead.
-// CONFIG_JSON (optional) is a JSON object describing the run; it is printed above the table
-// and stored as `config`. Exit 1 when an input is not a JSON object or reports an error.
-// Node built-ins only.
+//   --store LABEL=FILE      `chipi-session bench --only store --store-ops N --json` output
+//                           (repeat: one row per store)
+//   --redis-one FILE        `chipi-session bench --only throughput --json` with the sessions
+//                           in Redis, one process
+//   --redis-two FILE FILE   the same, two processes run at once on one Redis store
+//
+// Prints the tables on stdout and writes OUT_DIR/table.txt and OUT_DIR/bench.json
+// ({ours, sdk, ratios, ratioNote, config, stores, sharedRedis}). The ratio is SDK/ours for
+// times and CPU, and ours/SDK for executesPerSecond, so a ratio above 1 always means
+// chipi-session is ahead. CONFIG_JSON (optional) is a JSON object describing the run; it is
+// printed above the table and stored as `config`.
+//
+// Two processes: combinedExecutesPerSecond = (executes of A + executes of B) /
+// (max(end A, end B) - min(start A, start B)), where each process's window [start, end] is
+// its throughput phase (`throughput.startUnixMs` .. `throughput.endUnixMs`: the first
+// execute sent to the last answer, wall clock); overlapFraction = the time both windows
+// share / that combined window.
+//
+// Exit 1 when an input is not a JSON object or reports an error. Node built-ins only.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,9 +62,34 @@ function readResult(label, path) {
   return value;
 }
 
-const [oursPath, sdkPath, outDir, configText] = process.argv.slice(2);
-if (!oursPath || !sdkPath || !outDir) {
-  die('usage: node scripts/bench_report.mjs OURS.json SDK.json OUT_DIR [CONFIG_JSON]');
+const USAGE =
+  'usage: node scripts/bench_report.mjs OURS.json SDK.json OUT_DIR [CONFIG_JSON] ' +
+  '[--store LABEL=FILE]... [--redis-one FILE] [--redis-two FILE FILE]';
+const argv = process.argv.slice(2);
+const firstOption = argv.findIndex((a) => a.startsWith('--'));
+const positional = firstOption === -1 ? argv : argv.slice(0, firstOption);
+const options = firstOption === -1 ? [] : argv.slice(firstOption);
+const [oursPath, sdkPath, outDir, configText] = positional;
+if (!oursPath || !sdkPath || !outDir || positional.length > 4) die(USAGE);
+const storePaths = [];
+let redisOnePath;
+let redisTwoPaths;
+for (let i = 0; i < options.length; ) {
+  const option = options[i];
+  const value = options[i + 1];
+  if (option === '--store' && value !== undefined && /^[^=]+=./.test(value)) {
+    const at = value.indexOf('=');
+    storePaths.push([value.slice(0, at), value.slice(at + 1)]);
+    i += 2;
+  } else if (option === '--redis-one' && value !== undefined) {
+    redisOnePath = value;
+    i += 2;
+  } else if (option === '--redis-two' && value !== undefined && options[i + 2] !== undefined) {
+    redisTwoPaths = [value, options[i + 2]];
+    i += 3;
+  } else {
+    die(`bad option ${option}; ${USAGE}`);
+  }
 }
 const ours = readResult('chipi-session', oursPath);
 const sdk = readResult('Chipi SDK', sdkPath);
@@ -123,8 +163,123 @@ const table = [
   'Times in ms (instantiateUs in microseconds); clientCpuPerExecuteMs is the client process CPU only.',
 ].join('\n');
 
+/// Rows of cells as a table: column 0 left-aligned, the others right-aligned.
+function grid(head, body) {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const row = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ').trimEnd();
+  return [row(head), w.map((n) => '-'.repeat(n)).join('-|-'), ...body.map(row)];
+}
+
+// The session stores, one row each.
+const stores = {};
+const storeLines = [];
+for (const [label, path] of storePaths) {
+  const result = readResult(`store ${label}`, path);
+  const store = result.store;
+  if (store === null || typeof store !== 'object') die(`store ${label}: ${path} has no "store" object`);
+  for (const key of ['getsPerSecond', 'getMedianUs', 'casPerSecond', 'casMedianUs']) {
+    if (!isNum(store[key])) die(`store ${label}: ${path} has no ${key}`);
+  }
+  stores[label] = store;
+}
+if (storePaths.length > 0) {
+  const first = Object.values(stores)[0];
+  storeLines.push(
+    '',
+    `Session store, one operation after another on one thread (${first.ops} of each, ` +
+      `${first.valueBytes}-byte value; compare-and-swap = a successful one, new value each time):`,
+    ...grid(
+      ['store', 'reads/s', 'read median (us)', 'compare-and-swaps/s', 'compare-and-swap median (us)'],
+      Object.entries(stores).map(([label, st]) => [
+        label,
+        fmt(st.getsPerSecond),
+        fmt(st.getMedianUs),
+        fmt(st.casPerSecond),
+        fmt(st.casMedianUs),
+      ]),
+    ),
+  );
+}
+
+// Warm executes with the sessions in one Redis store.
+function throughputOf(label, path) {
+  const result = readResult(label, path);
+  const window = result.throughput;
+  if (
+    !isNum(result.executesPerSecond) ||
+    window === null ||
+    typeof window !== 'object' ||
+    !isNum(window.executes) ||
+    !isNum(window.startUnixMs) ||
+    !isNum(window.endUnixMs) ||
+    !(window.endUnixMs > window.startUnixMs)
+  ) {
+    die(`${label}: ${path} has no executesPerSecond and throughput window`);
+  }
+  return {
+    executes: window.executes,
+    concurrency: result.concurrency,
+    executesPerSecond: result.executesPerSecond,
+    startUnixMs: window.startUnixMs,
+    endUnixMs: window.endUnixMs,
+    sessionStore: result.sessionStore,
+  };
+}
+let sharedRedis;
+const sharedLines = [];
+if (redisOnePath !== undefined || redisTwoPaths !== undefined) {
+  sharedRedis = {};
+  const rows = [];
+  if (redisOnePath !== undefined) {
+    sharedRedis.oneProcess = throughputOf('Redis, one process', redisOnePath);
+    rows.push(['1 process', fmt(sharedRedis.oneProcess.executesPerSecond)]);
+  }
+  if (redisTwoPaths !== undefined) {
+    const a = throughputOf('Redis, two processes, A', redisTwoPaths[0]);
+    const b = throughputOf('Redis, two processes, B', redisTwoPaths[1]);
+    const start = Math.min(a.startUnixMs, b.startUnixMs);
+    const end = Math.max(a.endUnixMs, b.endUnixMs);
+    const shared = Math.max(0, Math.min(a.endUnixMs, b.endUnixMs) - Math.max(a.startUnixMs, b.startUnixMs));
+    const windowSeconds = (end - start) / 1000;
+    const combined = (a.executes + b.executes) / windowSeconds;
+    sharedRedis.twoProcesses = {
+      a,
+      b,
+      windowSeconds,
+      overlapFraction: shared / (end - start),
+      combinedExecutesPerSecond: combined,
+      definition:
+        '(executes of A + executes of B) / (max(end A, end B) - min(start A, start B)); ' +
+        "each window is the process's throughput phase (first execute sent to last answer), wall clock",
+    };
+    rows.push(
+      ['2 processes: A alone in its window', fmt(a.executesPerSecond)],
+      ['2 processes: B alone in its window', fmt(b.executesPerSecond)],
+      [
+        `2 processes: combined (overlap ${(sharedRedis.twoProcesses.overlapFraction * 100).toFixed(0)}%)`,
+        fmt(combined),
+      ],
+    );
+  }
+  const any = sharedRedis.oneProcess ?? sharedRedis.twoProcesses.a;
+  sharedLines.push(
+    '',
+    `Warm executes per second, sessions in one Redis store, one sandbox process ` +
+      `(${any.executes} executes per process, ${any.concurrency} in flight, one wallet per process):`,
+    ...grid(['run', 'executes/s'], rows),
+  );
+  if (sharedRedis.twoProcesses) {
+    sharedLines.push(
+      'Combined = (executes of A + executes of B) / (last end - first start), each window being',
+      "the process's throughput phase (first execute sent to last answer), wall clock.",
+    );
+  }
+}
+
+const report = [table, ...storeLines, ...sharedLines].join('\n');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'table.txt'), `${table}\n`);
+writeFileSync(join(outDir, 'table.txt'), `${report}\n`);
 writeFileSync(
   join(outDir, 'bench.json'),
   `${JSON.stringify(
@@ -134,9 +289,11 @@ writeFileSync(
       ratios,
       ratioNote: 'SDK/ours for times and CPU, ours/SDK for executesPerSecond; above 1 = chipi-session ahead',
       ...(config ? { config } : {}),
+      ...(storePaths.length > 0 ? { stores } : {}),
+      ...(sharedRedis ? { sharedRedis } : {}),
     },
     null,
     2,
   )}\n`,
 );
-process.stdout.write(`${table}\n`);
+process.stdout.write(`${report}\n`);

@@ -181,7 +181,12 @@ pub(crate) enum Command {
     Demo,
     /// Measure create, register and warm executes (transfers), against the
     /// backend the global options name when `--api-url` / `CHIPI_API_URL` is
-    /// given, otherwise against an embedded sandbox.
+    /// given, otherwise against an embedded sandbox; with `--store-ops`, the
+    /// session store's reads and compare-and-swaps too.
+    ///
+    /// The sessions go to the `--store` / `CHIPI_STORE` store; without one,
+    /// the embedded sandbox uses a throwaway SQLite file and an external
+    /// backend the default store.
     Bench(BenchArgs),
 }
 
@@ -237,6 +242,27 @@ pub(crate) struct BenchArgs {
     /// number of component instances of the pool).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
+    /// Also measure the session store: N reads, then N successful
+    /// compare-and-swaps, one after the other, of a 2 KiB value under a key
+    /// of its own, deleted at the end (0: skip).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pub store_ops: u32,
+    /// Run one part only: `store` (the store measure alone, needs
+    /// `--store-ops`; no backend is used) or `throughput` (the pool of warm
+    /// sessions alone: executes per second and memory per idle session,
+    /// with the wall-clock window of the executes, to line up several
+    /// processes).
+    #[arg(long, value_enum, value_name = "PART")]
+    pub only: Option<BenchPart>,
+}
+
+/// A part of `chipi-session bench` run alone (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BenchPart {
+    /// The session store's reads and compare-and-swaps (`--store-ops`).
+    Store,
+    /// The pool of warm sessions: executes per second and idle memory.
+    Throughput,
 }
 
 /// `sandbox` options.

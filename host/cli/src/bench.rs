@@ -1,9 +1,12 @@
-//! `chipi-session bench`: create, register and warm executes, timed.
+//! `chipi-session bench`: create, register and warm executes, timed; and the
+//! session store's own speed.
 //!
 //! Against the backend the global options name when `--api-url` /
 //! `CHIPI_API_URL` is given (wallet, encrypt key, store and the rest as for
 //! the other commands), otherwise against an embedded sandbox with fresh
-//! wallets and a throwaway SQLite store. Two phases:
+//! wallets. The sessions go to the `--store` / `CHIPI_STORE` store; without
+//! one, the embedded sandbox uses a throwaway SQLite file (removed at the
+//! end) and an external backend the default store. Three parts:
 //!
 //! 1. Latency, one warm session on its own instance: create, register,
 //!    lock (as after a restart), the first execute (which unlocks the key),
@@ -13,9 +16,22 @@
 //!    instances: `--wallets` wallets each get a warm session (created,
 //!    registered, unlocked); the resident memory this added, per session,
 //!    is `rssPerIdleSessionKiB`; then `--executes` executes spread over the
-//!    wallets with `--concurrency` in flight give `executesPerSecond`.
+//!    wallets with `--concurrency` in flight give `executesPerSecond`. The
+//!    wall-clock window of these executes is reported too (`throughput`),
+//!    so that the executes of several processes running at once can be
+//!    added up over a common window.
+//! 3. With `--store-ops N`, the store: one value of [`STORE_VALUE_BYTES`]
+//!    under a key of its own, then `N` reads and `N` successful
+//!    compare-and-swaps (each one writing a different value), one after the
+//!    other on one thread; the key is deleted at the end.
 //!
-//! Every session the benchmark registers is revoked before it ends.
+//! `--only store` runs part 3 alone (no backend, no component), `--only
+//! throughput` part 2 alone.
+//!
+//! Every session the benchmark registers is revoked before it ends (on an
+//! external backend), or cleared from the store (on the embedded sandbox,
+//! whose wallets are gone when it stops), so a shared store keeps nothing
+//! of an embedded-sandbox run.
 //!
 //! Against the embedded sandbox the process's CPU includes the sandbox's
 //! signature checks; `clientCpuPerExecuteMs` is the component's alone only
@@ -24,12 +40,12 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, Context as _};
-use serde_json::{json, Value};
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::{json, Map, Value};
 
-use super::args::{BenchArgs, GlobalArgs};
+use super::args::{BenchArgs, BenchPart, GlobalArgs};
 use super::context;
 use super::embedded::EmbeddedSandbox;
 use super::output::{self, CliError};
@@ -37,7 +53,7 @@ use chipi_session_host::runtime::{
     Call, CreateOptions, Imports, PoolOptions, RegisterOptions, SessionContext, SessionRuntime,
     WalletSession,
 };
-use chipi_session_host::store::{SessionStore, SqliteStore};
+use chipi_session_host::store::{SessionStore, StoreUrl};
 
 /// STRK token (the README's transfer target).
 const TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
@@ -45,6 +61,12 @@ const TOKEN: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f42
 const RECIPIENT: &str = "0xc0ffee";
 /// Encrypt key of the embedded sandbox's wallets when none is given.
 const SANDBOX_PIN: &str = "123456";
+/// Size of the value the store measure reads and swaps: about a session
+/// record's.
+pub(crate) const STORE_VALUE_BYTES: usize = 2048;
+/// Key namespace of the store measure (the component's records live under
+/// `chipi-session/v1/`).
+const STORE_OPS_KEY_PREFIX: &str = "chipi-session/bench/store-ops/";
 
 static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 
@@ -57,12 +79,19 @@ fn since_process_start() -> Duration {
     PROCESS_START.get_or_init(Instant::now).elapsed()
 }
 
+/// The session store of the run.
+struct ChosenStore {
+    /// Its URL (shown without credentials).
+    url: StoreUrl,
+    store: Arc<dyn SessionStore>,
+    /// A throwaway store directory to remove at the end.
+    scratch: Option<PathBuf>,
+}
+
 /// Where the sessions go and how to reach the backend.
 struct Backend {
     /// The embedded sandbox, when no API URL was given.
     sandbox: Option<EmbeddedSandbox>,
-    /// A throwaway store directory to remove at the end.
-    scratch: Option<PathBuf>,
     imports: Imports,
     /// The wallet of the latency phase.
     first: SessionContext,
@@ -73,14 +102,15 @@ pub(crate) async fn run(
     global: &GlobalArgs,
     args: &BenchArgs,
 ) -> Result<(Value, String), CliError> {
-    let warnings = context::Warnings::default();
-    let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
-    let backend = backend(global, &warnings).await?;
-    let result = measure(&runtime, &backend, args).await;
-    if let Some(embedded) = backend.sandbox {
-        embedded.sandbox.shutdown().await;
+    if args.only == Some(BenchPart::Store) && args.store_ops == 0 {
+        return Err(CliError::Usage(anyhow!(
+            "--only store measures the store alone: give --store-ops N (N > 0)"
+        )));
     }
-    if let Some(dir) = backend.scratch {
+    let warnings = context::Warnings::default();
+    let chosen = choose_store(global)?;
+    let result = measure_all(global, args, &chosen, &warnings).await;
+    if let Some(dir) = &chosen.scratch {
         let _ = std::fs::remove_dir_all(dir);
     }
     let mut value = result?;
@@ -89,39 +119,244 @@ pub(crate) async fn run(
     Ok((value, text))
 }
 
-async fn backend(global: &GlobalArgs, warnings: &context::Warnings) -> Result<Backend, CliError> {
+/// `--store` / `CHIPI_STORE` when given; otherwise the default store for an
+/// external backend and a throwaway SQLite file for the embedded sandbox.
+fn choose_store(global: &GlobalArgs) -> Result<ChosenStore, CliError> {
+    let (url, scratch) = if global.store.is_some() || global.api_url.is_some() {
+        (context::store_url(global).map_err(CliError::Usage)?, None)
+    } else {
+        let scratch = std::env::temp_dir().join(format!(
+            "chipi-session-bench-{}-{}",
+            std::process::id(),
+            since_process_start().as_nanos()
+        ));
+        std::fs::create_dir_all(&scratch)
+            .with_context(|| format!("cannot create {}", scratch.display()))
+            .map_err(CliError::Host)?;
+        (
+            StoreUrl::Sqlite(scratch.join("sessions.sqlite")),
+            Some(scratch),
+        )
+    };
+    match context::open_store(&url) {
+        Ok(store) => Ok(ChosenStore {
+            url,
+            store,
+            scratch,
+        }),
+        Err(err) => {
+            if let Some(dir) = scratch {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Err(CliError::Usage(err))
+        }
+    }
+}
+
+/// The parts `args` asks for, in one JSON object.
+async fn measure_all(
+    global: &GlobalArgs,
+    args: &BenchArgs,
+    chosen: &ChosenStore,
+    warnings: &context::Warnings,
+) -> Result<Value, CliError> {
+    let mut report = Map::new();
+    report.insert(
+        "backend".into(),
+        json!(match (args.only, global.api_url.is_some()) {
+            (Some(BenchPart::Store), _) => "none",
+            (_, true) => "external",
+            (_, false) => "embedded-sandbox",
+        }),
+    );
+    report.insert("sessionStore".into(), json!(chosen.url.to_string()));
+    if args.only != Some(BenchPart::Store) {
+        let runtime =
+            SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
+        let backend = backend(global, Arc::clone(&chosen.store), warnings).await?;
+        let result = measure(&runtime, &backend, args).await;
+        if let Some(embedded) = backend.sandbox {
+            embedded.sandbox.shutdown().await;
+        }
+        report.extend(result?);
+    }
+    if args.store_ops > 0 {
+        let store = Arc::clone(&chosen.store);
+        let ops = u64::from(args.store_ops);
+        // The store is synchronous: keep its round trips off the runtime's
+        // worker threads.
+        let measured = tokio::task::spawn_blocking(move || store_ops(store.as_ref(), ops))
+            .await
+            .map_err(|e| CliError::Host(anyhow!("store benchmark task failed: {e}")))?
+            .map_err(CliError::Host)?;
+        let mut store = measured.to_json();
+        store["url"] = json!(chosen.url.to_string());
+        report.insert("store".into(), store);
+    }
+    Ok(Value::Object(report))
+}
+
+async fn backend(
+    global: &GlobalArgs,
+    store: Arc<dyn SessionStore>,
+    warnings: &context::Warnings,
+) -> Result<Backend, CliError> {
     if global.api_url.is_some() {
         let first = context::session_context(global).map_err(CliError::Usage)?;
-        let imports = context::imports(global, &first.config, warnings).map_err(CliError::Usage)?;
+        let imports = context::imports_with_store(global, &first.config, store, warnings)
+            .map_err(CliError::Usage)?;
         return Ok(Backend {
             sandbox: None,
-            scratch: None,
             imports,
             first,
         });
     }
     let embedded = EmbeddedSandbox::start().await?;
-    let scratch = std::env::temp_dir().join(format!(
-        "chipi-session-bench-{}-{}",
-        std::process::id(),
-        since_process_start().as_nanos()
-    ));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("cannot create {}", scratch.display()))
-        .map_err(CliError::Host)?;
-    let store: Arc<dyn SessionStore> = Arc::new(
-        SqliteStore::open(scratch.join("sessions.sqlite"))
-            .context("cannot open the benchmark store")
-            .map_err(CliError::Host)?,
-    );
     let imports = embedded.imports(store, warnings)?;
     let first = embedded.wallet(SANDBOX_PIN).1;
     Ok(Backend {
         sandbox: Some(embedded),
-        scratch: Some(scratch),
         imports,
         first,
     })
+}
+
+/// Seconds since the Unix epoch, in milliseconds (comparable between
+/// processes on one machine).
+fn unix_ms(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Result of the store measure.
+#[derive(Debug)]
+struct StoreOps {
+    ops: u64,
+    gets: Duration,
+    cas: Duration,
+    get_median: Duration,
+    cas_median: Duration,
+}
+
+impl StoreOps {
+    fn to_json(&self) -> Value {
+        let per_second = |d: Duration| self.ops as f64 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        json!({
+            "ops": self.ops,
+            "valueBytes": STORE_VALUE_BYTES,
+            "getsPerSecond": per_second(self.gets),
+            "casPerSecond": per_second(self.cas),
+            "getMedianUs": us(self.get_median),
+            "casMedianUs": us(self.cas_median),
+        })
+    }
+}
+
+/// A value of [`STORE_VALUE_BYTES`] bytes, JSON text like a session record,
+/// whose first digits are a counter [`set_counter`] rewrites.
+fn store_value() -> Vec<u8> {
+    let mut value = b"{\"n\":\"00000000000000000000\",\"data\":\"".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while value.len() < STORE_VALUE_BYTES - 2 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        value.push(b"0123456789abcdef"[(x & 15) as usize]);
+    }
+    value.extend_from_slice(b"\"}");
+    value
+}
+
+/// Write `n` as the 20-digit counter of a [`store_value`].
+fn set_counter(value: &mut [u8], n: u64) {
+    let digits = format!("{n:020}");
+    value[6..26].copy_from_slice(digits.as_bytes());
+}
+
+/// The store measure (see the module documentation): `ops` reads, then
+/// `ops` successful compare-and-swaps, under a key of its own that is
+/// deleted at the end, whatever happened.
+fn store_ops(store: &dyn SessionStore, ops: u64) -> anyhow::Result<StoreOps> {
+    let key = format!(
+        "{STORE_OPS_KEY_PREFIX}{}-{}",
+        std::process::id(),
+        unix_ms(SystemTime::now()) as u64
+    );
+    let mut current = store_value();
+    set_counter(&mut current, 0);
+    if !store
+        .compare_and_swap(&key, None, Some(&current))
+        .with_context(|| format!("cannot create the benchmark key {key}"))?
+    {
+        // Someone else's key: leave it alone.
+        bail!("the benchmark key {key} already exists in the store");
+    }
+    let measured = store_ops_on(store, &key, &mut current, ops);
+    let removed = remove_key(store, &key);
+    let measured = measured?;
+    removed.with_context(|| format!("cannot delete the benchmark key {key}"))?;
+    Ok(measured)
+}
+
+fn store_ops_on(
+    store: &dyn SessionStore,
+    key: &str,
+    current: &mut Vec<u8>,
+    ops: u64,
+) -> anyhow::Result<StoreOps> {
+    let capacity = usize::try_from(ops).unwrap_or(0);
+    let mut times = Vec::with_capacity(capacity);
+    let wall = Instant::now();
+    for _ in 0..ops {
+        let started = Instant::now();
+        let value = store.get(key).context("store read failed")?;
+        times.push(started.elapsed());
+        if value.as_deref() != Some(current.as_slice()) {
+            bail!("the store read back something else than the value written under {key}");
+        }
+    }
+    let gets = wall.elapsed();
+    times.sort();
+    let get_median = percentile(&times, 50);
+
+    times.clear();
+    let mut next = current.clone();
+    let wall = Instant::now();
+    for i in 1..=ops {
+        set_counter(&mut next, i);
+        let started = Instant::now();
+        let swapped = store
+            .compare_and_swap(key, Some(current), Some(&next))
+            .context("store compare-and-swap failed")?;
+        times.push(started.elapsed());
+        if !swapped {
+            bail!("the store refused a compare-and-swap of {key}: something else changed it");
+        }
+        std::mem::swap(current, &mut next);
+    }
+    let cas = wall.elapsed();
+    times.sort();
+    Ok(StoreOps {
+        ops,
+        gets,
+        cas,
+        get_median,
+        cas_median: percentile(&times, 50),
+    })
+}
+
+/// Delete `key` whatever it holds.
+fn remove_key(store: &dyn SessionStore, key: &str) -> anyhow::Result<()> {
+    for _ in 0..16 {
+        let Some(current) = store.get(key)? else {
+            return Ok(());
+        };
+        if store.compare_and_swap(key, Some(&current), None)? {
+            return Ok(());
+        }
+    }
+    bail!("the key keeps changing")
 }
 
 /// Transfer number `i` (distinct amounts: distinct intents).
@@ -166,12 +401,38 @@ async fn create_and_register(
     Ok((create, started.elapsed()))
 }
 
+/// Parts 1 and 2 (part 2 alone with `--only throughput`).
 async fn measure(
     runtime: &SessionRuntime,
     backend: &Backend,
     args: &BenchArgs,
-) -> Result<Value, CliError> {
-    // Phase 1: latency on one warm session with its own instance.
+) -> Result<Map<String, Value>, CliError> {
+    let mut report = Map::new();
+    if args.only != Some(BenchPart::Throughput) {
+        report.extend(latency_phase(runtime, backend, args).await?);
+    }
+    let pool = pool_phase(runtime, backend, args).await?;
+    report.extend(fields(json!({
+        "executes": args.executes,
+        "wallets": pool.wallets,
+        "concurrency": args.concurrency,
+        "executesPerSecond": pool.executes_per_second,
+        "rssPerIdleSessionKiB": pool.rss_per_session,
+        "throughput": {
+            "executes": args.executes,
+            "startUnixMs": unix_ms(pool.started),
+            "endUnixMs": unix_ms(pool.ended),
+        },
+    })));
+    Ok(report)
+}
+
+/// Part 1: latency on one warm session with its own instance.
+async fn latency_phase(
+    runtime: &SessionRuntime,
+    backend: &Backend,
+    args: &BenchArgs,
+) -> Result<Map<String, Value>, CliError> {
     let session = runtime
         .open_session(backend.imports.clone(), backend.first.clone())
         .await
@@ -201,18 +462,15 @@ async fn measure(
     // Leave no usable session key behind (this also lets phase 2 create a
     // new session on an external backend's single wallet).
     output::session_result(session.revoke_session().await)?;
+    if backend.sandbox.is_some() {
+        // The sandbox's wallets end with it: nothing of theirs stays in the store.
+        output::session_result(session.clear_session().await)?;
+    }
     session.close().await.map_err(CliError::Host)?;
     times.sort();
 
-    // Phase 2: a pool of warm sessions, memory and throughput.
-    let (rss_per_session, throughput, wallets) = pool_phase(runtime, backend, args).await?;
-
     let per = |d: Duration| ms(d) / executes as f64;
-    Ok(json!({
-        "backend": if backend.sandbox.is_some() { "embedded-sandbox" } else { "external" },
-        "executes": executes,
-        "wallets": wallets,
-        "concurrency": args.concurrency,
+    Ok(fields(json!({
         "startupMs": ms(startup),
         "instantiateUs": instantiate.as_secs_f64() * 1e6,
         "createMs": ms(create),
@@ -222,9 +480,15 @@ async fn measure(
         "executeP99Ms": ms(percentile(&times, 99)),
         "executeMeanMs": per(sequential),
         "clientCpuPerExecuteMs": cpu.map(per),
-        "executesPerSecond": throughput,
-        "rssPerIdleSessionKiB": rss_per_session,
-    }))
+    })))
+}
+
+/// The fields of a JSON object (none for another value).
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
 }
 
 /// Nearest-rank percentile of sorted `times`.
@@ -236,14 +500,27 @@ fn percentile(times: &[Duration], p: usize) -> Duration {
     times[rank - 1]
 }
 
-/// Warm sessions for `--wallets` wallets in a pool; returns the resident
-/// memory they added per session (KiB), the executes per second with
-/// `--concurrency` in flight, and the number of wallets used.
+/// Result of part 2.
+struct PoolPhase {
+    /// Resident memory the warm sessions added, per session (KiB).
+    rss_per_session: Option<f64>,
+    /// Executes per second with `--concurrency` in flight.
+    executes_per_second: f64,
+    /// Wallets used.
+    wallets: u32,
+    /// Wall-clock time the first execute started.
+    started: SystemTime,
+    /// Wall-clock time the last execute ended.
+    ended: SystemTime,
+}
+
+/// Part 2: warm sessions for `--wallets` wallets in a pool, then
+/// `--executes` executes over them with `--concurrency` in flight.
 async fn pool_phase(
     runtime: &SessionRuntime,
     backend: &Backend,
     args: &BenchArgs,
-) -> Result<(Option<f64>, f64, u32), CliError> {
+) -> Result<PoolPhase, CliError> {
     let contexts: Vec<SessionContext> = match &backend.sandbox {
         Some(embedded) => (0..args.wallets)
             .map(|_| embedded.wallet(SANDBOX_PIN).1)
@@ -281,6 +558,7 @@ async fn pool_phase(
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let contexts = Arc::new(contexts);
     let total = u64::from(args.executes);
+    let started_at = SystemTime::now();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
@@ -304,15 +582,25 @@ async fn pool_phase(
     while let Some(joined) = tasks.join_next().await {
         joined.map_err(|e| CliError::Host(anyhow!("benchmark task failed: {e}")))??;
     }
-    let throughput = total as f64 / started.elapsed().as_secs_f64();
-    if backend.sandbox.is_none() {
-        for ctx in contexts.iter() {
-            let session = pool.session(ctx).await.map_err(CliError::Host)?;
+    let elapsed = started.elapsed();
+    let ended_at = started_at + elapsed;
+    for ctx in contexts.iter() {
+        let session = pool.session(ctx).await.map_err(CliError::Host)?;
+        if backend.sandbox.is_none() {
             output::session_result(session.revoke_session().await)?;
+        } else {
+            // The sandbox's wallets end with it: nothing of theirs stays in the store.
+            output::session_result(session.clear_session().await)?;
         }
     }
     pool.clear().await;
-    Ok((rss_per_session, throughput, wallets))
+    Ok(PoolPhase {
+        rss_per_session,
+        executes_per_second: total as f64 / elapsed.as_secs_f64(),
+        wallets,
+        started: started_at,
+        ended: ended_at,
+    })
 }
 
 /// User + system CPU time of the whole process.
@@ -369,18 +657,44 @@ fn text_report(value: &Value) -> String {
             "KiB",
         ),
     ];
+    let shown = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"))
+    };
     let mut out = format!(
-        "backend: {}, {} executes, {} wallets, concurrency {}\n",
+        "backend: {}, session store: {}\n",
         value["backend"].as_str().unwrap_or("?"),
-        value["executes"],
-        value["wallets"],
-        value["concurrency"]
+        value["sessionStore"].as_str().unwrap_or("?"),
     );
+    if value.get("executesPerSecond").is_some() {
+        out.push_str(&format!(
+            "{} executes, {} wallets, concurrency {}\n",
+            value["executes"], value["wallets"], value["concurrency"]
+        ));
+    }
     for (key, label, unit) in rows {
-        let shown = value[key]
-            .as_f64()
-            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
-        out.push_str(&format!("{label:<36} {shown:>12} {unit}\n"));
+        // Parts not run (`--only`) have no fields; a field that could not be
+        // measured is null.
+        if let Some(v) = value.get(key) {
+            out.push_str(&format!("{label:<36} {:>12} {unit}\n", shown(v)));
+        }
+    }
+    if let Some(store) = value.get("store") {
+        out.push_str(&format!(
+            "store {}: {} reads and {} compare-and-swaps of {} bytes\n",
+            store["url"].as_str().unwrap_or("?"),
+            store["ops"],
+            store["ops"],
+            store["valueBytes"]
+        ));
+        for (key, label, unit) in [
+            ("getsPerSecond", "store reads per second", "/s"),
+            ("getMedianUs", "store read, median", "us"),
+            ("casPerSecond", "store compare-and-swaps per second", "/s"),
+            ("casMedianUs", "store compare-and-swap, median", "us"),
+        ] {
+            out.push_str(&format!("{label:<36} {:>12} {unit}\n", shown(&store[key])));
+        }
     }
     out.trim_end().to_owned()
 }

@@ -123,6 +123,16 @@ pub(crate) fn imports(
     warnings: &Warnings,
 ) -> anyhow::Result<Imports> {
     let store = open_store(&store_url(global)?)?;
+    imports_with_store(global, config, store, warnings)
+}
+
+/// The imports of [`imports`] with an already opened `store`.
+pub(crate) fn imports_with_store(
+    global: &GlobalArgs,
+    config: &Config,
+    store: Arc<dyn SessionStore>,
+    warnings: &Warnings,
+) -> anyhow::Result<Imports> {
     Ok(Imports {
         store,
         token: Arc::new(StaticToken::new(

@@ -186,8 +186,71 @@ async fn lifecycle_through_the_cli() {
     sandbox.shutdown().await;
 }
 
+/// The measures of a full `bench --json` run (both parts with sessions).
+const SESSION_MEASURES: [&str; 10] = [
+    "startupMs",
+    "instantiateUs",
+    "createMs",
+    "registerMs",
+    "firstExecuteMs",
+    "executeMedianMs",
+    "executeP99Ms",
+    "clientCpuPerExecuteMs",
+    "executesPerSecond",
+    "rssPerIdleSessionKiB",
+];
+
+/// Every measure of a successful `bench --json` with sessions is a positive
+/// number and the throughput window is a real interval.
+fn assert_session_measures(value: &Value) {
+    assert_eq!(value["backend"], "embedded-sandbox", "{value}");
+    for field in SESSION_MEASURES {
+        let number = value[field].as_f64();
+        assert!(number.is_some_and(|n| n > 0.0), "{field}: {value}");
+    }
+    assert!(value["executeP99Ms"].as_f64() >= value["executeMedianMs"].as_f64());
+    let start = value["throughput"]["startUnixMs"].as_f64().expect("start");
+    let end = value["throughput"]["endUnixMs"].as_f64().expect("end");
+    assert!(start > 1.6e12 && end > start, "{value}");
+    assert_eq!(
+        value["throughput"]["executes"], value["executes"],
+        "{value}"
+    );
+}
+
+/// `value["store"]` reports `ops` reads and compare-and-swaps of the store
+/// shown as `url`, at positive rates.
+fn assert_store_measures(value: &Value, url: &str, ops: u64) {
+    let store = &value["store"];
+    assert_eq!(store["url"], url, "{value}");
+    assert_eq!(store["ops"], ops, "{value}");
+    assert_eq!(store["valueBytes"], 2048, "{value}");
+    for field in [
+        "getsPerSecond",
+        "casPerSecond",
+        "getMedianUs",
+        "casMedianUs",
+    ] {
+        let number = store[field].as_f64();
+        assert!(number.is_some_and(|n| n > 0.0), "{field}: {value}");
+    }
+    // One op at a time: the rate cannot beat the median by much.
+    for (rate, median) in [
+        ("getsPerSecond", "getMedianUs"),
+        ("casPerSecond", "casMedianUs"),
+    ] {
+        let (rate, median) = (
+            store[rate].as_f64().expect("rate"),
+            store[median].as_f64().expect("median"),
+        );
+        assert!(rate * median / 1e6 < 2.0, "{rate} vs {median}: {value}");
+    }
+}
+
 #[test]
 fn bench_on_the_embedded_sandbox_reports_every_measure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("bench.sqlite");
     let out = bin()
         .args([
             "bench",
@@ -197,29 +260,150 @@ fn bench_on_the_embedded_sandbox_reports_every_measure() {
             "2",
             "--concurrency",
             "2",
+            "--store-ops",
+            "50",
             "--json",
         ])
+        .arg("--store")
+        .arg(format!("sqlite:{}", store.display()))
         .output()
         .expect("runs");
     let value = json_of(&out);
     assert!(out.status.success(), "{value}");
-    assert_eq!(value["backend"], "embedded-sandbox");
-    for field in [
-        "startupMs",
-        "instantiateUs",
-        "createMs",
-        "registerMs",
-        "firstExecuteMs",
-        "executeMedianMs",
-        "executeP99Ms",
-        "clientCpuPerExecuteMs",
-        "executesPerSecond",
-        "rssPerIdleSessionKiB",
-    ] {
-        let number = value[field].as_f64();
-        assert!(number.is_some_and(|n| n > 0.0), "{field}: {value}");
+    assert_session_measures(&value);
+    let url = format!("sqlite:{}", store.display());
+    assert_eq!(value["sessionStore"], url.as_str(), "{value}");
+    assert_store_measures(&value, &url, 50);
+    let raw = std::fs::read(&store).expect("the bench used the --store file");
+    assert!(!raw.is_empty());
+
+    // The store part alone: no sessions, no sandbox.
+    let out = bin()
+        .args(["bench", "--only", "store", "--store-ops", "20", "--json"])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_eq!(value["backend"], "none", "{value}");
+    assert_store_measures(&value, &url, 20);
+    for field in SESSION_MEASURES {
+        assert!(value.get(field).is_none(), "{field}: {value}");
     }
-    assert!(value["executeP99Ms"].as_f64() >= value["executeMedianMs"].as_f64());
+    // ...which needs --store-ops.
+    let out = bin()
+        .args(["bench", "--only", "store", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_of(&out)["error"]["code"], "USAGE_ERROR");
+}
+
+/// The test Redis server's URL (`scripts/test.sh` starts one).
+fn test_redis_url() -> String {
+    std::env::var("CHIPI_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "CHIPI_TEST_REDIS_URL is not set: run scripts/test.sh, or start a server with \
+             `scripts/redis.sh start DIR` and export its URL"
+        )
+    })
+}
+
+/// Keys of the Redis server at `url` (`redis://:PASSWORD@HOST:PORT/DB`, as
+/// `scripts/redis.sh` prints it) that start with `prefix` (redis-cli).
+fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
+    let (userinfo, server) = url
+        .strip_prefix("redis://")
+        .and_then(|rest| rest.split_once('@'))
+        .expect("redis://:PASSWORD@HOST:PORT/DB");
+    let password = userinfo.trim_start_matches(':');
+    let (address, db) = server.split_once('/').unwrap_or((server, "0"));
+    let (host, port) = address.rsplit_once(':').expect("HOST:PORT");
+    let out = Command::new("redis-cli")
+        .env("REDISCLI_AUTH", password)
+        .args(["-h", host, "-p", port, "-n", db, "--scan", "--pattern"])
+        .arg(format!("{prefix}*"))
+        .output()
+        .expect("redis-cli runs (install redis-tools: scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "redis-cli: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bench_on_redis_measures_the_store_and_leaves_no_key() {
+    use chipi_session_host::store::StoreUrl;
+
+    let server = test_redis_url();
+    // redis://:PASSWORD@127.0.0.1:PORT/0
+    let password = server
+        .split_once('@')
+        .and_then(|(userinfo, _)| userinfo.rsplit_once(':'))
+        .map(|(_, password)| password.to_owned())
+        .filter(|p| !p.is_empty())
+        .expect("the test server has a password");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("cli-bench-test-{}-{nanos}:", std::process::id());
+    let url = format!("{server}?prefix={prefix}");
+    let shown: StoreUrl = url.parse().expect("store URL");
+    let shown = shown.to_string();
+    assert!(!shown.contains(&password), "{shown}");
+
+    // The scan below sees keys under the prefix.
+    let store = StoreUrl::open(&url.parse().unwrap()).expect("open");
+    assert!(store.compare_and_swap("probe", None, Some(b"x")).unwrap());
+    assert_eq!(redis_keys(&server, &prefix), [format!("{prefix}probe")]);
+    assert!(store.compare_and_swap("probe", Some(b"x"), None).unwrap());
+    assert!(redis_keys(&server, &prefix).is_empty());
+
+    let out = bin()
+        .args([
+            "bench",
+            "--executes",
+            "3",
+            "--wallets",
+            "2",
+            "--concurrency",
+            "2",
+            "--store-ops",
+            "50",
+            "--json",
+        ])
+        .env("CHIPI_STORE", &url)
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_session_measures(&value);
+    assert_eq!(value["sessionStore"], shown.as_str(), "{value}");
+    assert_store_measures(&value, &shown, 50);
+    let all = format!("{}{}", value, String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains(&password), "{all}");
+    // Session records cleared, store measure key deleted.
+    let left = redis_keys(&server, &prefix);
+    assert!(left.is_empty(), "keys left behind: {left:?}");
+
+    let out = bin()
+        .args(["bench", "--only", "store", "--store-ops", "30", "--json"])
+        .env("CHIPI_STORE", &url)
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_store_measures(&value, &shown, 30);
+    let left = redis_keys(&server, &prefix);
+    assert!(left.is_empty(), "keys left behind: {left:?}");
 }
 
 /// A wallet file and a store path in `dir`, for commands that fail before
