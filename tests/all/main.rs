@@ -7,6 +7,7 @@ mod exactly_once;
 mod hardening;
 mod interop;
 mod lifecycle;
+mod redis_restart;
 mod refusals;
 mod store_failures;
 mod warm;
