@@ -211,7 +211,6 @@ async fn continues_to_the_limit(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_restart_keeps_the_session() {
-    let started = Instant::now();
     let h = Harness::start().await;
     let mut redis = RedisServer::start();
     let store = store_on(&redis);
@@ -240,7 +239,6 @@ async fn graceful_restart_keeps_the_session() {
     redis.start_again();
     continues_to_the_limit(&h, &store, &session, &key, 2).await;
     session.close().await.expect("close");
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test(flavor = "multi_thread")]
