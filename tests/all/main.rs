@@ -8,6 +8,7 @@ mod hardening;
 mod interop;
 mod lifecycle;
 mod redis_at_rest;
+mod redis_restart;
 mod refusals;
 mod store_failures;
 mod warm;

@@ -5,6 +5,8 @@
 /// The JavaScript referee (starknet.js, crypto-es, Chipi's SDK) for the
 /// differential tests.
 pub mod interop;
+/// A throwaway `redis-server` a test can stop, kill and restart.
+pub mod redis_server;
 mod stateless;
 
 pub use stateless::Stateless;
@@ -130,15 +132,22 @@ impl Harness {
 
     /// Imports allowing the sandbox, with the given bearer token.
     pub fn imports_with_token(&self, token: &str) -> Imports {
+        self.imports_for(self.store.clone() as Arc<dyn SessionStore>, token)
+    }
+
+    /// Imports allowing the sandbox, with the right bearer token, backed by
+    /// `store` instead of the harness's memory store.
+    pub fn imports_with_store(&self, store: Arc<dyn SessionStore>) -> Imports {
+        self.imports_for(store, &self.bearer)
+    }
+
+    fn imports_for(&self, store: Arc<dyn SessionStore>, token: &str) -> Imports {
         let config = self.config();
         let urls = [config.api_base_url.as_str(), config.rpc_urls[0].as_str()];
         let clock = self.clock.clone();
-        Imports::new(
-            self.store.clone() as Arc<dyn SessionStore>,
-            Arc::new(StaticToken::new(token)),
-        )
-        .with_allowed_authorities(authorities_from_urls(&urls).expect("valid URLs"))
-        .with_clock(move || clock.now())
+        Imports::new(store, Arc::new(StaticToken::new(token)))
+            .with_allowed_authorities(authorities_from_urls(&urls).expect("valid URLs"))
+            .with_clock(move || clock.now())
     }
 
     /// Stateless calls (a fresh warm session per call) wired to the sandbox.
