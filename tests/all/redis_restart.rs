@@ -394,3 +394,43 @@ async fn write_answer_lost_mid_execute() {
     continues_to_the_limit(&h, &store, &session, &key, 2).await;
     session.close().await.expect("close");
 }
+
+/// After a restart every pooled connection is dead. The first operations
+/// on the new server must not fail on them: the first broken one drops
+/// the idle pool, and a compare-and-swap that went to a dead connection is
+/// resolved by reading back (it never ran) and sent again.
+#[test]
+fn a_restart_does_not_fail_operations_on_stale_pooled_connections() {
+    let mut redis = RedisServer::start();
+    let store = Arc::new(redis.store(RedisOptions {
+        max_idle_connections: 8,
+        ..RedisOptions::default()
+    }));
+    assert!(store.compare_and_swap("k", None, Some(b"0")).unwrap());
+    // Fill the pool: 8 threads reading at once each pool their connection.
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..50 {
+                    assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"0"[..]));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    redis.kill();
+    redis.start_again();
+    // Each of these would have met a dead pooled connection first.
+    assert!(store.compare_and_swap("k", Some(b"0"), Some(b"1")).unwrap());
+    assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+    redis.stop_gracefully();
+    redis.start_again();
+    assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+    assert!(store.compare_and_swap("k", Some(b"1"), Some(b"2")).unwrap());
+}

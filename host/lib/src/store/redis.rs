@@ -30,6 +30,9 @@ end
 return 1
 ";
 
+/// Broken pooled connections a command moves past before retries count.
+const STALE_RETRIES: u32 = 4;
+
 /// Connection and retry settings of a [`RedisStore`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
@@ -168,9 +171,19 @@ impl RedisStore {
     /// An idle connection, or a new one (retried while the server cannot be
     /// reached: nothing has been sent yet).
     fn connection(&self) -> Result<Connection, StoreError> {
+        Ok(self.pooled_or_new()?.0)
+    }
+
+    /// An idle connection (`true`) or a new one (`false`).
+    fn pooled_or_new(&self) -> Result<(Connection, bool), StoreError> {
         if let Some(conn) = self.idle().pop() {
-            return Ok(conn);
+            return Ok((conn, true));
         }
+        self.new_connection().map(|conn| (conn, false))
+    }
+
+    /// A new connection, retried while the server cannot be reached.
+    fn new_connection(&self) -> Result<Connection, StoreError> {
         let mut attempt = 0;
         loop {
             match self.connect() {
@@ -201,18 +214,33 @@ impl RedisStore {
         }
     }
 
+    /// A broken idle connection means the server went away since it was
+    /// pooled (restarted, failed over, or closed idle clients): the other
+    /// idle ones are as stale, so they are all dropped.
+    fn forget_idle(&self) {
+        self.idle().clear();
+    }
+
     /// Run an idempotent command, retrying on a broken connection or a time-out.
+    /// A pooled connection found broken does not use up an attempt: the idle
+    /// connections are dropped and the command is run on a new one.
     fn with_retries<T>(
         &self,
         mut op: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         let mut attempt = 0;
+        let mut stale = 0;
         loop {
-            let mut conn = self.connection()?;
+            let (mut conn, pooled) = self.pooled_or_new()?;
             match op(&mut conn) {
                 Ok(value) => {
                     self.release(conn);
                     return Ok(value);
+                }
+                // Bounded: other threads may pool connections meanwhile.
+                Err(err) if pooled && is_transient(&err) && stale < STALE_RETRIES => {
+                    stale += 1;
+                    self.forget_idle();
                 }
                 // The connection is dropped: it may be broken or out of step.
                 Err(err) if is_transient(&err) && attempt + 1 < self.options.attempts => {
@@ -231,7 +259,7 @@ impl RedisStore {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<Result<bool, RedisError>, StoreError> {
-        let mut conn = self.connection()?;
+        let (mut conn, pooled) = self.pooled_or_new()?;
         let mut invocation = self.cas.key(key);
         invocation
             .arg(flag(expected))
@@ -253,7 +281,12 @@ impl RedisStore {
                 "compare-and-swap script answered",
                 other.to_string(),
             ))),
-            Err(err) => Err(err),
+            Err(err) => {
+                if pooled && is_transient(&err) {
+                    self.forget_idle();
+                }
+                Err(err)
+            }
         })
     }
 
