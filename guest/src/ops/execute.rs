@@ -20,7 +20,10 @@ use crate::protocol::record::PendingOperation;
 /// same calls, its outcome is reported and nothing new is signed. Every check
 /// the account would make is made before signing (expiry, calls left, admin
 /// blocklist, self-call, whitelist), so a doomed transaction is never signed
-/// or sent.
+/// or sent. Calls left and revocation are checked once more on the record
+/// the transaction is marked pending in: when other instances used the last
+/// calls or revoked the session in between, the signature is dropped and
+/// nothing is sent.
 pub(crate) fn execute_with_session<P: Ports>(
     ctx: &SessionContext,
     calls: &[CallInput],

@@ -19,7 +19,7 @@
 use super::ports::Ports;
 use super::remote::{self, Sent};
 use super::{stored, Env};
-use crate::crypto::felt::{felt_to_hex, parse_felt};
+use crate::crypto::felt::{felt_to_hex, parse_felt, Felt};
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{PendingOperation, PendingTransaction, Registration, SessionRecord};
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
@@ -104,6 +104,12 @@ pub(crate) fn send<P: Ports>(
         execute_before: u64::try_from(outgoing.approved.execute_before).unwrap_or(u64::MAX),
         body: body_text,
         sent_at: ports.now_unix(),
+        // Whole seconds, rounded up, plus one for the clocks' granularity.
+        sending_until: ports
+            .now_unix()
+            .saturating_add(ports.remaining_ms().div_ceil(1000))
+            .saturating_add(1),
+        answer_lost: false,
     };
     mark_pending(env, ports, public_key, &pending)?;
     let sent = remote::execute_sponsored(env, ports, pending.body.as_bytes())?;
@@ -137,6 +143,9 @@ fn mark_pending<P: Ports>(
                 "{MAX_PENDING} transactions of this wallet are pending; nothing was sent"
             )));
         }
+        if pending.operation == PendingOperation::Execute {
+            check_execute_still_allowed(&record)?;
+        }
         record.pending.push(pending.clone());
         if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
             return Ok(());
@@ -145,6 +154,28 @@ fn mark_pending<P: Ports>(
     Err(SessionError::Store(
         "the stored session keeps changing concurrently; nothing was sent".into(),
     ))
+}
+
+/// The checks an execute passed before signing, again on the record it is
+/// about to be marked pending in: other instances may have used the last
+/// calls or revoked the session meanwhile. A refused execute was signed but
+/// is never sent.
+fn check_execute_still_allowed(record: &SessionRecord) -> Result<()> {
+    if record.revoked_tx.is_some() {
+        return Err(SessionError::Revoked(
+            "the session was revoked meanwhile (by another instance); nothing was sent".into(),
+        ));
+    }
+    if let Some(registration) = &record.registration {
+        if record.calls_used.saturating_add(record.pending_executes()) >= registration.max_calls {
+            return Err(SessionError::MaxCallsExceeded(format!(
+                "all {} calls of the session were used or put in flight meanwhile (by other \
+                 instances); nothing was sent",
+                registration.max_calls
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The record, if it is still the session `public_key`.
@@ -186,12 +217,61 @@ fn settle_sent<P: Ports>(
             Ok(hash)
         }
         Sent::Refused(err) => {
+            // Refused, yet the account may have consumed the nonce: another
+            // instance resent this very body after its sender's window (a
+            // slow first send), or the backend failed after executing it.
+            if remote::outside_nonce_is_unused(env, ports, &approved_nonce(pending)?)
+                .is_ok_and(|unused| !unused)
+            {
+                let _ = land(env, ports, public_key, pending, None);
+                return Err(SessionError::AlreadyExecuted(format!(
+                    "the backend refused this transaction ({err}) but the account consumed its \
+                     nonce: it landed (sent again by another instance, or executed before the \
+                     error). It was counted once; its hash is unknown; do not send it again"
+                )));
+            }
             // Best effort: a pending record left behind is reconciled later.
             let _ = clear(env, ports, public_key, pending);
             Err(err)
         }
-        Sent::Unknown(err) => Err(lost_answer(&err, pending)),
+        Sent::Unknown(err) => {
+            // Best effort: let any instance resend it at once (otherwise
+            // they wait for the end of this send's window).
+            let _ = mark_answer_lost(env, ports, public_key, pending);
+            Err(lost_answer(&err, pending))
+        }
     }
+}
+
+/// The SNIP-9 nonce of `pending`.
+fn approved_nonce(pending: &PendingTransaction) -> Result<Felt> {
+    parse_felt(&pending.nonce)
+        .map_err(|_| SessionError::Store("stored pending nonce is not a felt".into()))
+}
+
+/// Mark `pending` as sent without an answer (see
+/// [`PendingTransaction::may_resend`]).
+fn mark_answer_lost<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    pending: &PendingTransaction,
+) -> Result<()> {
+    for _ in 0..16 {
+        let loaded = stored::load(env, ports)?;
+        let mut record = current(loaded.record, public_key)?;
+        let Some(entry) = record.pending.iter_mut().find(|p| *p == pending) else {
+            // Settled meanwhile by another instance.
+            return Ok(());
+        };
+        entry.answer_lost = true;
+        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
+            return Ok(());
+        }
+    }
+    Err(SessionError::Store(
+        "the stored session keeps changing concurrently".into(),
+    ))
 }
 
 fn lost_answer(err: &SessionError, pending: &PendingTransaction) -> SessionError {
@@ -331,8 +411,7 @@ fn reconcile_one<P: Ports>(
     resubmit: bool,
 ) -> Result<Reconciled> {
     let digest = pending.calls_digest.clone();
-    let nonce = parse_felt(&pending.nonce)
-        .map_err(|_| SessionError::Store("stored pending nonce is not a felt".into()))?;
+    let nonce = approved_nonce(pending)?;
     if !remote::outside_nonce_is_unused(env, ports, &nonce)? {
         land(env, ports, &record.public_key, pending, None)?;
         return Ok(Reconciled::Landed {
@@ -353,6 +432,18 @@ fn reconcile_one<P: Ports>(
             reason: format!(
                 "transaction with nonce {} may still land until {}",
                 pending.nonce, pending.execute_before
+            ),
+        });
+    }
+    if !pending.may_resend(now) {
+        // Its sender may still be waiting for the answer to its first send:
+        // a resend now would race it.
+        return Ok(Reconciled::StillPending {
+            calls_digest: digest,
+            reason: format!(
+                "transaction with nonce {} is being sent (until {} at the latest) and may \
+                 land until {}",
+                pending.nonce, pending.sending_until, pending.execute_before
             ),
         });
     }

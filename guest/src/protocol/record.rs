@@ -70,6 +70,35 @@ pub struct PendingTransaction {
     pub body: String,
     /// When it was first sent (Unix seconds).
     pub sent_at: u64,
+    /// Until when (Unix seconds) its sender may still be waiting for the
+    /// answer to its first send (the end of the sender's time budget).
+    /// Another instance resends it only after this, or once the sender marked
+    /// the answer lost, so that a resend never races the first send (the
+    /// loser would be told "nonce already used" for a transaction that
+    /// landed). 0 in records written before this field: resend at once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sending_until: u64,
+    /// The sender's first send ended without an answer (it reported
+    /// `TRANSACTION_PENDING`): anyone may resend it now.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub answer_lost: bool,
+}
+
+impl PendingTransaction {
+    /// True when resending it cannot race its sender's first send.
+    pub fn may_resend(&self, now: u64) -> bool {
+        self.answer_lost || now > self.sending_until
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One stored session for a wallet.

@@ -118,6 +118,8 @@ fn a_request_sent_meanwhile_by_another_instance_is_not_sent_again() {
             execute_before: p.now + 600,
             body: "{}".into(),
             sent_at: p.now,
+            sending_until: p.now + 60,
+            answer_lost: false,
         });
     p.interfere = Some(theirs.encode().unwrap());
     let sent = p.count("execute-sponsored");
@@ -241,4 +243,113 @@ fn replayed_pending_is_counted_once_across_instances() {
     // The pending one was settled by status: this is a new intent and is signed.
     assert!(e.is_ok());
     assert_eq!(record(&p).calls_used, 2);
+}
+
+/// A pending execute of another instance, still in its sender's window.
+fn theirs_in_flight(p: &FakePorts) -> crate::protocol::record::PendingTransaction {
+    crate::protocol::record::PendingTransaction {
+        operation: crate::protocol::record::PendingOperation::Execute,
+        calls_digest: "0xabc".into(),
+        nonce: "0x77".into(),
+        message_hash: "0x1".into(),
+        execute_before: p.now + 600,
+        body: "{}".into(),
+        sent_at: p.now,
+        sending_until: p.now + 60,
+        answer_lost: false,
+    }
+}
+
+#[test]
+fn a_pending_still_being_sent_by_its_sender_is_not_resent() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    p.fail = None;
+    let mut r = record(&p);
+    assert!(r.pending[0].answer_lost, "the sender marks its lost answer");
+    // As if its sender were still waiting for the answer to its first send.
+    r.pending[0].answer_lost = false;
+    r.pending[0].sending_until = p.now + 30;
+    p.store
+        .insert(SessionRecord::key(WALLET), r.encode().unwrap());
+    let sent = p.count("execute-sponsored");
+    // The same request is reported pending, not resent (a resend would race
+    // the first send and one of them would be told "nonce already used").
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert!(e.to_string().contains("being sent"), "{e}");
+    assert_eq!(p.count("execute-sponsored"), sent);
+    // Other requests go on meanwhile.
+    execute_with_session(&c, &[other_call()], &mut p).unwrap();
+    assert_eq!(p.count("execute-sponsored"), sent + 1);
+    // Past the sender's window anyone resends it, with the same signature.
+    p.now += 31;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(p.count("execute-sponsored"), sent + 2);
+    assert_eq!(p.count("prepare-typed-data"), 3, "only two executes signed");
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 2);
+    assert_eq!(session_calls_used(&p), 2);
+}
+
+#[test]
+fn the_last_call_taken_meanwhile_is_refused_before_sending() {
+    let (mut p, c) = registered(2);
+    // Between our check and our pending mark, another instance used a call
+    // and put the last one in flight.
+    let mut theirs = record(&p);
+    theirs.calls_used = 1;
+    theirs.pending.push(theirs_in_flight(&p));
+    p.interfere = Some(theirs.encode().unwrap());
+    let sent = p.count("execute-sponsored");
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "SESSION_MAX_CALLS_EXCEEDED", "{e}");
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert_eq!(p.count("execute-sponsored"), sent, "nothing sent");
+    assert_eq!(record(&p).pending.len(), 1, "only theirs in flight");
+}
+
+#[test]
+fn a_revocation_meanwhile_is_refused_before_sending() {
+    let (mut p, c) = registered(10);
+    let mut theirs = record(&p);
+    theirs.revoked_tx = Some("0x5".into());
+    p.interfere = Some(theirs.encode().unwrap());
+    let sent = p.count("execute-sponsored");
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "SESSION_REVOKED", "{e}");
+    assert_eq!(p.count("execute-sponsored"), sent, "nothing sent");
+}
+
+#[test]
+fn refused_after_its_nonce_was_consumed_is_already_executed_and_counted_once() {
+    // The account executed it, yet the backend answers 400 (as when another
+    // instance resent the same body first): it landed.
+    let (mut p, c) = registered(10);
+    p.status_after_apply = Some(400);
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+    assert!(e.to_string().contains("do not send it again"), "{e}");
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 1, "counted once");
+    assert_eq!(session_calls_used(&p), 1);
+}
+
+#[test]
+fn refused_before_its_nonce_was_consumed_is_the_backends_error() {
+    let (mut p, c) = registered(10);
+    p.fail = Some((
+        "execute-sponsored".into(),
+        400,
+        r#"{"message":"bad"}"#.into(),
+    ));
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "BACKEND_ERROR", "{e}");
+    let r = record(&p);
+    assert!(r.pending.is_empty());
+    assert_eq!(r.calls_used, 0);
 }
