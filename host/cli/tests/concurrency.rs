@@ -523,16 +523,26 @@ async fn forty_executes_from_four_processes_and_four_tasks_count_exactly() {
             library_worker(&session, PROCESSES + i, start).await
         }));
     }
-    let mut reports = Vec::new();
+    let mut task_results = Vec::new();
     for task in tasks {
-        reports.push(task.await.expect("library worker"));
+        task_results.push(task.await);
     }
-    for thread in threads {
-        let report = tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("join")
-            .expect("CLI worker");
-        reports.push(report);
+    // Join every thread before looking at any of them, so a panicking one
+    // never leaves the others' processes running.
+    let joined = tokio::task::spawn_blocking(move || {
+        threads
+            .into_iter()
+            .map(std::thread::JoinHandle::join)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("join the CLI workers");
+    let mut reports = Vec::new();
+    for report in task_results {
+        reports.push(report.expect("library worker"));
+    }
+    for report in joined {
+        reports.push(report.expect("CLI worker"));
     }
     let wall = began.elapsed();
     let (prepares, sends) = world.sent_counts();
