@@ -1,42 +1,14 @@
 //! The `chipi-session` binary as a script would use it: exit codes, `--json`
 //! output, and the whole lifecycle against a sandbox over 127.0.0.1.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
+use common::{bin, json_of};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chipi-session"));
-    // Isolate from the caller's environment.
-    for var in [
-        "CHIPI_API_URL",
-        "CHIPI_RPC_URL",
-        "CHIPI_API_KEY",
-        "CHIPI_BEARER_TOKEN",
-        "CHIPI_WALLET",
-        "CHIPI_ENCRYPT_KEY",
-        "CHIPI_STORE",
-        "CHIPI_CHAIN_ID",
-        "CHIPI_SESSION_COMPONENT",
-    ] {
-        cmd.env_remove(var);
-    }
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/component-cache");
-    cmd.env("XDG_CACHE_HOME", cache);
-    cmd
-}
-
-fn json_of(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 #[test]
 fn demo_json_exits_zero_with_every_step() {
