@@ -509,6 +509,7 @@ async fn forty_executes_from_four_processes_and_four_tasks_count_exactly() {
     }
 
     let (prepares_before, sends_before) = world.sent_counts();
+    let requests_before = world.sandbox.requests().len();
     let start = Arc::new(Barrier::new(PROCESSES + TASKS));
     let began = Instant::now();
     let mut threads = Vec::new();
@@ -553,6 +554,7 @@ async fn forty_executes_from_four_processes_and_four_tasks_count_exactly() {
         .sandbox
         .requests()
         .into_iter()
+        .skip(requests_before)
         .filter(|r| r.path == EXECUTE)
         .map(|r| r.raw_body)
         .collect();
@@ -595,6 +597,11 @@ async fn forty_executes_from_four_processes_and_four_tasks_count_exactly() {
     }
     let accepted: Vec<&String> = reports.iter().flat_map(|r| &r.accepted).collect();
     assert_eq!(accepted.len(), MAX_CALLS as usize, "{reports:?}");
+    // No transaction beyond the limit was sent (the calls left are checked
+    // again when a transaction is marked pending), and none was sent twice
+    // (a pending one is resent only after its sender's window).
+    assert_eq!(signed.len(), MAX_CALLS as usize, "signed transactions sent");
+    assert_eq!(sends, MAX_CALLS as usize, "execute requests");
     let distinct: BTreeSet<String> = accepted.iter().map(|h| (*h).clone()).collect();
     assert_eq!(
         distinct.len(),
