@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWalletType};
 use common::{bin, json_of};
@@ -479,4 +479,68 @@ fn help_documents_the_allow_host_syntax() {
         "{help}"
     );
     assert!(help.contains("https only"), "{help}");
+}
+
+#[test]
+fn bad_store_urls_are_usage_errors_naming_the_accepted_forms() {
+    let secret = "St0re-pa55-never-shown";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wallet, _) = offline_setup(dir.path());
+    for store in [
+        format!("postgres://app:{secret}@db.example/sessions"),
+        "memory:extra".to_owned(),
+        "sqlite:".to_owned(),
+        format!("redis://app:{secret}@/0"),
+        "redis://127.0.0.1?prefix=".to_owned(),
+    ] {
+        for via_env in [false, true] {
+            let mut cmd = bin();
+            cmd.args(["status", "--json", "--rpc-url", "http://127.0.0.1:9/rpc"])
+                .arg("--wallet")
+                .arg(&wallet)
+                .env("CHIPI_ENCRYPT_KEY", "1234");
+            if via_env {
+                cmd.env("CHIPI_STORE", &store);
+            } else {
+                cmd.args(["--store", &store]);
+            }
+            let out = cmd.output().expect("runs");
+            let value = json_of(&out);
+            assert_eq!(out.status.code(), Some(2), "{store}: {value}");
+            assert_eq!(value["error"]["code"], "USAGE_ERROR", "{store}: {value}");
+            let message = value["error"]["message"].as_str().expect("message");
+            for form in ["sqlite:PATH", "redis://", "rediss://", "memory:"] {
+                assert!(message.contains(form), "{store}: {message}");
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !message.contains(secret) && !stderr.contains(secret),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_redis_store_that_is_down_is_a_store_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wallet, _) = offline_setup(dir.path());
+    // Nothing listens on port 1 of the loopback interface.
+    let out = bin()
+        .args(["status", "--json", "--rpc-url", "http://127.0.0.1:9/rpc"])
+        .arg("--wallet")
+        .arg(&wallet)
+        .env("CHIPI_ENCRYPT_KEY", "1234")
+        .env("CHIPI_STORE", "redis://:hunter2-secret@127.0.0.1:1/0")
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{value}");
+    assert_eq!(value["error"]["code"], "STORE_ERROR", "{value}");
+    let message = value["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("unavailable") && message.contains("redis://127.0.0.1:1/0"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
 }
