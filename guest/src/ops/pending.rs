@@ -24,6 +24,9 @@ use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{PendingOperation, PendingTransaction, Registration, SessionRecord};
 use crate::protocol::typed_data_check::{Approved, MAX_CLOCK_SKEW_SECS};
 
+/// The store error when compare-and-swap keeps losing to other writers.
+const KEEPS_CHANGING: &str = "the stored session keeps changing concurrently";
+
 /// Most transactions of one wallet pending at once.
 pub(crate) const MAX_PENDING: usize = 16;
 
@@ -124,36 +127,59 @@ fn mark_pending<P: Ports>(
     public_key: &str,
     pending: &PendingTransaction,
 ) -> Result<()> {
+    update(
+        env,
+        ports,
+        public_key,
+        "the stored session keeps changing concurrently; nothing was sent",
+        |record| {
+            if record
+                .pending
+                .iter()
+                .any(|p| p.calls_digest == pending.calls_digest)
+            {
+                return Err(SessionError::TransactionPending(
+                    "the same request was sent meanwhile (by another instance) and is pending; \
+                     nothing was sent"
+                        .into(),
+                ));
+            }
+            if record.pending.len() >= MAX_PENDING {
+                return Err(SessionError::TransactionPending(format!(
+                    "{MAX_PENDING} transactions of this wallet are pending; nothing was sent"
+                )));
+            }
+            if pending.operation == PendingOperation::Execute {
+                check_execute_still_allowed(record)?;
+            }
+            record.pending.push(pending.clone());
+            Ok(true)
+        },
+    )
+}
+
+/// Apply `change` to the stored record of session `public_key` and write it
+/// with compare-and-swap, again on the new record whenever another writer got
+/// there first (at most 16 times, then a store error saying `exhausted`).
+/// `change` returns `Ok(false)` when there is nothing to write.
+fn update<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &str,
+    exhausted: &str,
+    mut change: impl FnMut(&mut SessionRecord) -> Result<bool>,
+) -> Result<()> {
     for _ in 0..16 {
         let loaded = stored::load(env, ports)?;
         let mut record = current(loaded.record, public_key)?;
-        if record
-            .pending
-            .iter()
-            .any(|p| p.calls_digest == pending.calls_digest)
-        {
-            return Err(SessionError::TransactionPending(
-                "the same request was sent meanwhile (by another instance) and is pending; \
-                 nothing was sent"
-                    .into(),
-            ));
+        if !change(&mut record)? {
+            return Ok(());
         }
-        if record.pending.len() >= MAX_PENDING {
-            return Err(SessionError::TransactionPending(format!(
-                "{MAX_PENDING} transactions of this wallet are pending; nothing was sent"
-            )));
-        }
-        if pending.operation == PendingOperation::Execute {
-            check_execute_still_allowed(&record)?;
-        }
-        record.pending.push(pending.clone());
         if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
             return Ok(());
         }
     }
-    Err(SessionError::Store(
-        "the stored session keeps changing concurrently; nothing was sent".into(),
-    ))
+    Err(SessionError::Store(exhausted.to_owned()))
 }
 
 /// The checks an execute passed before signing, again on the record it is
@@ -257,21 +283,16 @@ fn mark_answer_lost<P: Ports>(
     public_key: &str,
     pending: &PendingTransaction,
 ) -> Result<()> {
-    for _ in 0..16 {
-        let loaded = stored::load(env, ports)?;
-        let mut record = current(loaded.record, public_key)?;
-        let Some(entry) = record.pending.iter_mut().find(|p| *p == pending) else {
-            // Settled meanwhile by another instance.
-            return Ok(());
-        };
-        entry.answer_lost = true;
-        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
-            return Ok(());
-        }
-    }
-    Err(SessionError::Store(
-        "the stored session keeps changing concurrently".into(),
-    ))
+    update(env, ports, public_key, KEEPS_CHANGING, |record| {
+        // Not there: settled meanwhile by another instance.
+        Ok(match record.pending.iter_mut().find(|p| *p == pending) {
+            Some(entry) => {
+                entry.answer_lost = true;
+                true
+            }
+            None => false,
+        })
+    })
 }
 
 fn lost_answer(err: &SessionError, pending: &PendingTransaction) -> SessionError {
@@ -314,22 +335,15 @@ fn change_if_pending<P: Ports>(
     pending: &PendingTransaction,
     change: impl Fn(&mut SessionRecord),
 ) -> Result<()> {
-    for _ in 0..16 {
-        let loaded = stored::load(env, ports)?;
-        let mut record = current(loaded.record, public_key)?;
+    update(env, ports, public_key, KEEPS_CHANGING, |record| {
         let Some(index) = record.pending.iter().position(|p| p == pending) else {
             // Someone else settled it already: its effect is recorded once.
-            return Ok(());
+            return Ok(false);
         };
-        change(&mut record);
+        change(record);
         record.pending.remove(index);
-        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
-            return Ok(());
-        }
-    }
-    Err(SessionError::Store(
-        "the stored session keeps changing concurrently".into(),
-    ))
+        Ok(true)
+    })
 }
 
 /// The local effect of a landed transaction.
