@@ -61,7 +61,7 @@ fn execute_in<P: Ports>(
     }
     // Transactions still in flight may each use a call too.
     let record = &session.record;
-    if record.calls_used.saturating_add(record.pending_executes()) >= terms.max_calls {
+    if record.calls_exhausted(terms.max_calls) {
         return Err(SessionError::MaxCallsExceeded(format!(
             "all {} calls of the session are used or in flight",
             terms.max_calls

@@ -99,6 +99,7 @@ pub(crate) fn send<P: Ports>(
 ) -> Result<String> {
     let body_text = String::from_utf8(outgoing.body)
         .map_err(|_| SessionError::input("request body is not UTF-8"))?;
+    let now = ports.now_unix();
     let pending = PendingTransaction {
         operation: outgoing.operation,
         calls_digest: outgoing.calls_digest,
@@ -106,10 +107,9 @@ pub(crate) fn send<P: Ports>(
         message_hash: felt_to_hex(&outgoing.approved.hash),
         execute_before: u64::try_from(outgoing.approved.execute_before).unwrap_or(u64::MAX),
         body: body_text,
-        sent_at: ports.now_unix(),
+        sent_at: now,
         // Whole seconds, rounded up, plus one for the clocks' granularity.
-        sending_until: ports
-            .now_unix()
+        sending_until: now
             .saturating_add(ports.remaining_ms().div_ceil(1000))
             .saturating_add(1),
         answer_lost: false,
@@ -193,7 +193,7 @@ fn check_execute_still_allowed(record: &SessionRecord) -> Result<()> {
         ));
     }
     if let Some(registration) = &record.registration {
-        if record.calls_used.saturating_add(record.pending_executes()) >= registration.max_calls {
+        if record.calls_exhausted(registration.max_calls) {
             return Err(SessionError::MaxCallsExceeded(format!(
                 "all {} calls of the session were used or put in flight meanwhile (by other \
                  instances); nothing was sent",

@@ -180,6 +180,12 @@ impl SessionRecord {
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
+
+    /// True when no call of a session allowing `max_calls` is left: every
+    /// one is used or taken by an execute in flight.
+    pub fn calls_exhausted(&self, max_calls: u32) -> bool {
+        self.calls_used.saturating_add(self.pending_executes()) >= max_calls
+    }
 }
 
 /// A stored session: its record and its public key, parsed.

@@ -111,15 +111,8 @@ fn a_request_sent_meanwhile_by_another_instance_is_not_sent_again() {
     theirs
         .pending
         .push(crate::protocol::record::PendingTransaction {
-            operation: crate::protocol::record::PendingOperation::Execute,
             calls_digest: crate::protocol::calls::calls_digest(&calls),
-            nonce: "0x77".into(),
-            message_hash: "0x1".into(),
-            execute_before: p.now + 600,
-            body: "{}".into(),
-            sent_at: p.now,
-            sending_until: p.now + 60,
-            answer_lost: false,
+            ..theirs_in_flight(&p)
         });
     p.interfere = Some(theirs.encode().unwrap());
     let sent = p.count("execute-sponsored");

@@ -113,20 +113,8 @@ mod tests {
 
     #[test]
     fn memory_cas_race_counts_exactly() {
+        // Clones share the map: 8 threads, one store.
         let store = MemoryStore::new();
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..200 {
-                        conformance::cas_increment(&store, "counter");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(conformance::read_counter(&store, "counter"), 1600);
+        conformance::concurrent_increments(move || Arc::new(store.clone()), 8, 200);
     }
 }

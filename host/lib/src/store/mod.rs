@@ -81,6 +81,8 @@ pub trait SessionStore: Send + Sync + 'static {
 pub(crate) mod conformance {
     //! Behaviour every [`SessionStore`] must have; run against each backend.
 
+    use std::sync::{Arc, Barrier};
+
     use super::SessionStore;
 
     /// Write `value` under `key` whatever is there (a compare-and-swap loop).
@@ -194,15 +196,14 @@ pub(crate) mod conformance {
         }
     }
 
-    /// `threads` threads, each opening its own store with `open` (for
-    /// durable backends: its own connection), increment one counter
+    /// `threads` threads, each with the store `open` gives it (a store of its
+    /// own, or one shared store), increment one counter
     /// `increments` times at once: no increment may be lost or doubled.
     pub(crate) fn concurrent_increments(
-        open: impl Fn() -> Box<dyn SessionStore> + Send + Sync + 'static,
+        open: impl Fn() -> Arc<dyn SessionStore> + Send + Sync + 'static,
         threads: usize,
         increments: u64,
     ) {
-        use std::sync::{Arc, Barrier};
         let open = Arc::new(open);
         let barrier = Arc::new(Barrier::new(threads));
         let handles: Vec<_> = (0..threads)

@@ -436,6 +436,7 @@ fn install_crypto_provider() {
 mod tests {
     use super::*;
     use crate::store::conformance;
+    use std::sync::Arc;
 
     /// The test server: `CHIPI_TEST_REDIS_URL`, which `scripts/test.sh` sets
     /// after starting a throwaway `redis-server` (a missing server fails the
@@ -479,7 +480,7 @@ mod tests {
     fn redis_cas_race_between_connections_counts_exactly() {
         let options = options("race");
         conformance::concurrent_increments(
-            move || Box::new(RedisStore::with_options(&server_url(), options.clone()).unwrap()),
+            move || Arc::new(RedisStore::with_options(&server_url(), options.clone()).unwrap()),
             8,
             50,
         );
@@ -488,25 +489,8 @@ mod tests {
     #[test]
     fn redis_one_store_shared_by_threads_counts_exactly() {
         // One store, its connections reused across threads.
-        let store = std::sync::Arc::new(store("shared"));
-        conformance::concurrent_increments(move || Box::new(SharedStore(store.clone())), 8, 50);
-    }
-
-    /// A [`RedisStore`] behind an `Arc`, so threads can share one.
-    struct SharedStore(std::sync::Arc<RedisStore>);
-
-    impl SessionStore for SharedStore {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            self.0.get(key)
-        }
-        fn compare_and_swap(
-            &self,
-            key: &str,
-            expected: Option<&[u8]>,
-            new: Option<&[u8]>,
-        ) -> Result<bool, StoreError> {
-            self.0.compare_and_swap(key, expected, new)
-        }
+        let store: Arc<dyn SessionStore> = Arc::new(store("shared"));
+        conformance::concurrent_increments(move || Arc::clone(&store), 8, 50);
     }
 
     #[test]

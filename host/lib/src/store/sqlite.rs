@@ -213,6 +213,7 @@ impl SessionStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::conformance;
+    use std::sync::Arc;
 
     fn temp_store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -276,7 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("race.db");
         conformance::concurrent_increments(
-            move || Box::new(SqliteStore::open(&path).unwrap()),
+            move || Arc::new(SqliteStore::open(&path).unwrap()),
             8,
             50,
         );
