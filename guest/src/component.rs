@@ -157,7 +157,12 @@ impl Ports for WasiPorts {
     }
 
     fn store_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        chipi::session::store::get(key)
+        use chipi::session::store::Lookup;
+        match chipi::session::store::get(key) {
+            Lookup::Found(value) => Ok(Some(value)),
+            Lookup::Absent => Ok(None),
+            Lookup::Failed(message) => Err(message),
+        }
     }
 
     fn store_cas(

@@ -134,9 +134,13 @@ where
 impl types::Host for HostState {}
 
 impl store::Host for HostState {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+    async fn get(&mut self, key: String) -> store::Lookup {
         let backend = Arc::clone(&self.store);
-        blocking(move || backend.get(&key)).await
+        match blocking(move || backend.get(&key)).await {
+            Ok(Some(value)) => store::Lookup::Found(value),
+            Ok(None) => store::Lookup::Absent,
+            Err(message) => store::Lookup::Failed(message),
+        }
     }
 
     async fn compare_and_swap(
@@ -183,12 +187,16 @@ mod tests {
     async fn store_import_delegates_to_the_session_store() {
         let backend = MemoryStore::new();
         let mut host = state(backend.clone(), Arc::new(StaticToken::new("t")));
-        assert_eq!(store::Host::get(&mut host, "k".into()).await, Ok(None));
+        assert_eq!(store::Host::get(&mut host, "k".into()).await, store::Lookup::Absent);
         assert_eq!(
             store::Host::compare_and_swap(&mut host, "k".into(), None, Some(b"v1".to_vec())).await,
             Ok(true)
         );
         assert_eq!(backend.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(
+            store::Host::get(&mut host, "k".into()).await,
+            store::Lookup::Found(b"v1".to_vec())
+        );
         assert_eq!(
             store::Host::compare_and_swap(
                 &mut host,
@@ -203,7 +211,7 @@ mod tests {
             store::Host::compare_and_swap(&mut host, "k".into(), Some(b"v1".to_vec()), None).await,
             Ok(true)
         );
-        assert_eq!(store::Host::get(&mut host, "k".into()).await, Ok(None));
+        assert_eq!(store::Host::get(&mut host, "k".into()).await, store::Lookup::Absent);
     }
 
     #[tokio::test]
@@ -224,7 +232,9 @@ mod tests {
         }
         let mut host = state(MemoryStore::new(), Arc::new(NoToken::new("x")));
         host.store = Arc::new(Broken);
-        let err = store::Host::get(&mut host, "k".into()).await.unwrap_err();
+        let store::Lookup::Failed(err) = store::Host::get(&mut host, "k".into()).await else {
+            panic!("a failing store must answer `failed`")
+        };
         assert!(err.contains("disk on fire"), "{err}");
         // A panicking store is reported, not propagated into the host.
         let err = store::Host::compare_and_swap(&mut host, "k".into(), None, None)
