@@ -12,6 +12,7 @@ use crate::ops::{self, HttpResponse, Ports};
 use crate::protocol::chipi_api::MAX_RESPONSE_BYTES;
 use crate::protocol::error::{session_error_table, BackendError, SessionError};
 use crate::protocol::model as m;
+use crate::protocol::url_scope::UrlScope;
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -43,15 +44,19 @@ const BETWEEN_BYTES_TIMEOUT_MS: u64 = 30_000;
 struct WasiPorts {
     /// Monotonic deadline of the operation, nanoseconds.
     deadline_ns: u64,
+    /// Where requests may go: the session's API and RPC URLs.
+    scope: UrlScope,
 }
 
 impl WasiPorts {
-    /// Ports for an operation with the time budget `timeout_ms`, starting now.
-    fn new(timeout_ms: Option<u64>) -> Self {
-        let budget_ms = timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    /// Ports for an operation of `session`: its time budget, starting now,
+    /// and its URL scope.
+    fn new(session: &ops::WalletSession) -> Self {
+        let budget_ms = session.timeout_ms().unwrap_or(DEFAULT_TIMEOUT_MS);
         let now = wasip2::clocks::monotonic_clock::now();
         Self {
             deadline_ns: now.saturating_add(budget_ms.saturating_mul(1_000_000)),
+            scope: session.url_scope(),
         }
     }
 }
@@ -93,7 +98,9 @@ impl Ports for WasiPorts {
                 host_of(url)
             ));
         }
-        let mut builder = Request::builder().method(Method::POST).uri(url);
+        // The URI that was checked is the one sent.
+        let uri = self.scope.admit(url)?;
+        let mut builder = Request::builder().method(Method::POST).uri(uri);
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -344,7 +351,7 @@ impl WalletSessionResource {
         let mut session = self.inner.try_borrow_mut().map_err(|_| {
             t::SessionError::InvalidInput("the wallet session is already in a call".into())
         })?;
-        let mut ports = WasiPorts::new(session.timeout_ms());
+        let mut ports = WasiPorts::new(&session);
         op(&mut session, &mut ports).map_err(error)
     }
 }
@@ -434,7 +441,7 @@ impl GuestWalletSession for WalletSessionResource {
 
     fn lock(&self) {
         if let Ok(mut session) = self.inner.try_borrow_mut() {
-            let mut ports = WasiPorts::new(session.timeout_ms());
+            let mut ports = WasiPorts::new(&session);
             session.flush(&mut ports);
             session.lock();
         }
@@ -446,7 +453,7 @@ impl Drop for WalletSessionResource {
     /// (its keys are zeroized by their own destructors).
     fn drop(&mut self) {
         let session = self.inner.get_mut();
-        let mut ports = WasiPorts::new(session.timeout_ms());
+        let mut ports = WasiPorts::new(session);
         session.flush(&mut ports);
     }
 }

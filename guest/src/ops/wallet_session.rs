@@ -162,4 +162,13 @@ impl WalletSession {
     pub fn timeout_ms(&self) -> Option<u64> {
         self.ctx.config.timeout_ms
     }
+
+    /// Where this session's requests may go: under its API base URL or to
+    /// one of its RPC URLs.
+    pub fn url_scope(&self) -> crate::protocol::url_scope::UrlScope {
+        crate::protocol::url_scope::UrlScope::new(
+            &self.ctx.config.api_base_url,
+            &self.ctx.config.rpc_urls,
+        )
+    }
 }

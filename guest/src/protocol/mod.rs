@@ -12,3 +12,4 @@ pub mod rpc;
 pub mod state;
 pub mod strict_json;
 pub mod typed_data_check;
+pub mod url_scope;

@@ -187,7 +187,10 @@ mod tests {
     async fn store_import_delegates_to_the_session_store() {
         let backend = MemoryStore::new();
         let mut host = state(backend.clone(), Arc::new(StaticToken::new("t")));
-        assert_eq!(store::Host::get(&mut host, "k".into()).await, store::Lookup::Absent);
+        assert_eq!(
+            store::Host::get(&mut host, "k".into()).await,
+            store::Lookup::Absent
+        );
         assert_eq!(
             store::Host::compare_and_swap(&mut host, "k".into(), None, Some(b"v1".to_vec())).await,
             Ok(true)
@@ -211,7 +214,10 @@ mod tests {
             store::Host::compare_and_swap(&mut host, "k".into(), Some(b"v1".to_vec()), None).await,
             Ok(true)
         );
-        assert_eq!(store::Host::get(&mut host, "k".into()).await, store::Lookup::Absent);
+        assert_eq!(
+            store::Host::get(&mut host, "k".into()).await,
+            store::Lookup::Absent
+        );
     }
 
     #[tokio::test]

@@ -396,3 +396,42 @@ async fn a_normal_call_reports_no_warnings_and_the_sink_is_kept() {
         seen.lock().unwrap()
     );
 }
+
+/// The component imports exactly the interfaces listed in
+/// `wit/component-imports.txt`: WASI at one version (0.2.4), nothing from the
+/// preview-1 adapter, no filesystem or sockets.
+#[test]
+fn component_imports_are_the_documented_list() {
+    let listed: Vec<String> = include_str!("../../../../wit/component-imports.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let engine = new_engine().expect("engine");
+    let loaded = load_or_compile(&engine, COMPONENT, Some(shared_cache_dir()))
+        .expect("the embedded component must compile");
+    let mut imported: Vec<String> = loaded
+        .component
+        .component_type()
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    imported.sort();
+    assert_eq!(
+        imported, listed,
+        "update wit/component-imports.txt and the README"
+    );
+    let wasi_versions: std::collections::BTreeSet<&str> = imported
+        .iter()
+        .filter(|name| name.starts_with("wasi:"))
+        .filter_map(|name| name.rsplit_once('@').map(|(_, version)| version))
+        .collect();
+    assert_eq!(wasi_versions.into_iter().collect::<Vec<_>>(), ["0.2.4"]);
+    for absent in ["wasi:filesystem", "wasi:sockets", "wasi_snapshot_preview1"] {
+        assert!(
+            !imported.iter().any(|name| name.starts_with(absent)),
+            "{absent}"
+        );
+    }
+}
