@@ -29,6 +29,12 @@
 #     the window of each process being its throughput phase (first execute sent to last
 #     answer), in wall-clock time; the overlap of the two windows is reported too.
 #
+# And the same component in its three hosts, on one wallet each of the same sandbox,
+# executes one after the other, sessions in memory: the Rust host (`chipi-session bench
+# --only latency --store memory:`), the Node.js package (host/node/bench/warm_execute.mjs)
+# and the Python package (host/python/bench/warm_execute.py): client CPU per warm execute
+# (the whole client process, worker threads included) and the median.
+#
 # It prints a table (metric | chipi-session | Chipi SDK | SDK/ours ratio) and the store and
 # shared-Redis tables, writes them to target/bench/table.txt, with the raw results and the
 # ratios in target/bench/bench.json. The numbers depend on the machine, its load and the
@@ -41,6 +47,7 @@
 #   BENCH_SDK_EXECUTES     executes of the SDK bench (default 50, at least 2; the SDK is slow)
 #   BENCH_STORE_OPS        reads and compare-and-swaps of the store measure (default 2000)
 #   BENCH_SHARED_EXECUTES  executes of each Redis throughput process (default 400)
+#   BENCH_HOSTS_EXECUTES   warm executes of each host in the hosts comparison (default 200)
 #   CHIPI_SESSION_BIN      use this chipi-session binary instead of building one
 set -euo pipefail
 # A relative CHIPI_SESSION_BIN is relative to where the script was started.
@@ -56,9 +63,11 @@ concurrency="${BENCH_CONCURRENCY:-2}"
 sdk_executes="${BENCH_SDK_EXECUTES:-50}"
 store_ops="${BENCH_STORE_OPS:-2000}"
 shared_executes="${BENCH_SHARED_EXECUTES:-400}"
+hosts_executes="${BENCH_HOSTS_EXECUTES:-200}"
 for setting in "BENCH_EXECUTES=$executes" "BENCH_WALLETS=$wallets" \
   "BENCH_CONCURRENCY=$concurrency" "BENCH_SDK_EXECUTES=$sdk_executes" \
-  "BENCH_STORE_OPS=$store_ops" "BENCH_SHARED_EXECUTES=$shared_executes"; do
+  "BENCH_STORE_OPS=$store_ops" "BENCH_SHARED_EXECUTES=$shared_executes" \
+  "BENCH_HOSTS_EXECUTES=$hosts_executes"; do
   case "${setting#*=}" in
     '' | *[!0-9]* | 0*)
       echo "bench: ${setting%%=*} must be a positive integer, got '${setting#*=}'" >&2
@@ -207,28 +216,32 @@ sandbox_fields="$(
   read -r wallet_file
 } <<<"$sandbox_fields"
 
-# A second wallet of the same sandbox (its admin endpoint), for the second process of the
-# shared-Redis run: two processes on one wallet would replace each other's session.
+# More wallets of the same sandbox (its admin endpoint): the second process of the
+# shared-Redis run (two processes on one wallet would replace each other's session), and
+# one per host of the hosts comparison.
+new_wallet() {
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  node -e '
+    const fs = require("node:fs");
+    const [apiUrl, pin, out] = process.argv.slice(1);
+    const base = apiUrl.replace(/\/v1\/?$/, "");
+    (async () => {
+      const res = await fetch(`${base}/sandbox/wallets`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pin }),
+      });
+      const body = await res.json();
+      if (res.status !== 201 || typeof body.publicKey !== "string") {
+        throw new Error(`POST /sandbox/wallets: ${res.status} ${JSON.stringify(body)}`);
+      }
+      const { publicKey, encryptedPrivateKey, walletType } = body;
+      fs.writeFileSync(out, JSON.stringify({ publicKey, encryptedPrivateKey, walletType }));
+    })().catch((e) => { console.error(e.message); process.exit(1); });
+  ' "$api_url" "$pin" "$1"
+}
 wallet_b_file="$tmp/wallet_b.json"
-# shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
-node -e '
-  const fs = require("node:fs");
-  const [apiUrl, pin, out] = process.argv.slice(1);
-  const base = apiUrl.replace(/\/v1\/?$/, "");
-  (async () => {
-    const res = await fetch(`${base}/sandbox/wallets`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ pin }),
-    });
-    const body = await res.json();
-    if (res.status !== 201 || typeof body.publicKey !== "string") {
-      throw new Error(`POST /sandbox/wallets: ${res.status} ${JSON.stringify(body)}`);
-    }
-    const { publicKey, encryptedPrivateKey, walletType } = body;
-    fs.writeFileSync(out, JSON.stringify({ publicKey, encryptedPrivateKey, walletType }));
-  })().catch((e) => { console.error(e.message); process.exit(1); });
-' "$api_url" "$pin" "$wallet_b_file"
+new_wallet "$wallet_b_file"
 sandbox_args=(--api-url "$api_url" --rpc-url "$rpc_url" --api-key "$api_key"
   --bearer-token "$bearer_token" --encrypt-key "$pin")
 
@@ -247,6 +260,33 @@ if [ "$sdk_status" -ne 0 ]; then
   tail -n 40 "$tmp/sdk.err" >&2
   exit 1
 fi
+
+# One warm execute in each host: the same component on the same sandbox, one wallet
+# each, executes one after the other, sessions in memory.
+echo "bench: hosts: Rust, Node.js, Python ($hosts_executes warm executes each)" >&2
+for host in rust node python; do
+  new_wallet "$tmp/wallet_$host.json"
+done
+run_bench "Rust host" "$tmp/host_rust.json" "${sandbox_args[@]}" \
+  --wallet "$tmp/wallet_rust.json" --store memory: --json \
+  bench --executes "$hosts_executes" --wallets 1 --concurrency 1 --only latency
+for host in node python; do
+  status=0
+  case "$host" in
+    node) runner=(node host/node/bench/warm_execute.mjs) ;;
+    python) runner=("$python_venv/bin/python" host/python/bench/warm_execute.py) ;;
+  esac
+  CHIPI_BENCH_API_URL="$api_url" CHIPI_BENCH_RPC_URL="$rpc_url" CHIPI_BENCH_API_KEY="$api_key" \
+    CHIPI_BENCH_TOKEN="$bearer_token" CHIPI_BENCH_WALLET="$tmp/wallet_$host.json" \
+    CHIPI_BENCH_PIN="$pin" CHIPI_BENCH_EXECUTES="$hosts_executes" \
+    "${runner[@]}" >"$tmp/host_$host.json" 2>"$tmp/host_$host.err" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "bench: FAILED: the $host host bench exited with status $status; it printed:" >&2
+    cat "$tmp/host_$host.json" >&2
+    tail -n 40 "$tmp/host_$host.err" >&2
+    exit 1
+  fi
+done
 
 shared_bench=(--json bench --only throughput --executes "$shared_executes"
   --concurrency "$concurrency")
@@ -278,8 +318,10 @@ if [ "$shared_failed" -ne 0 ]; then
   exit 1
 fi
 
-config="{\"executes\":$executes,\"wallets\":$wallets,\"concurrency\":$concurrency,\"sdkExecutes\":$sdk_executes,\"storeOps\":$store_ops,\"sharedExecutes\":$shared_executes}"
+config="{\"executes\":$executes,\"wallets\":$wallets,\"concurrency\":$concurrency,\"sdkExecutes\":$sdk_executes,\"storeOps\":$store_ops,\"sharedExecutes\":$shared_executes,\"hostsExecutes\":$hosts_executes}"
 node scripts/bench_report.mjs "$tmp/ours.json" "$tmp/sdk.json" target/bench "$config" \
   --store "SQLite=$tmp/store_sqlite.json" --store "Redis=$tmp/store_redis.json" \
-  --redis-one "$tmp/redis_one.json" --redis-two "$tmp/redis_a.json" "$tmp/redis_b.json"
+  --redis-one "$tmp/redis_one.json" --redis-two "$tmp/redis_a.json" "$tmp/redis_b.json" \
+  --host "Rust (wasmtime)=$tmp/host_rust.json" --host "Node.js (jco)=$tmp/host_node.json" \
+  --host "Python (wasmtime-py)=$tmp/host_python.json"
 echo "bench: wrote target/bench/bench.json and target/bench/table.txt" >&2

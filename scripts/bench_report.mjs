@@ -5,12 +5,18 @@
 //
 // Usage: node scripts/bench_report.mjs OURS.json SDK.json OUT_DIR [CONFIG_JSON]
 //          [--store LABEL=STORE.json]... [--redis-one ONE.json] [--redis-two A.json B.json]
+//          [--host LABEL=HOST.json]...
 //
 //   --store LABEL=FILE      `chipi-session bench --only store --store-ops N --json` output
 //                           (repeat: one row per store)
 //   --redis-one FILE        `chipi-session bench --only throughput --json` with the sessions
 //                           in Redis, one process
 //   --redis-two FILE FILE   the same, two processes run at once on one Redis store
+//   --host LABEL=FILE       one host's warm execute on one wallet, sequential, sessions in
+//                           memory: `chipi-session bench --json` (clientCpuPerExecuteMs) or a
+//                           package bench (host/node/bench, host/python/bench:
+//                           {host, executes, cpuPerExecuteMs, executeMedianMs}); repeat: one
+//                           row per host
 //
 // Prints the tables on stdout and writes OUT_DIR/table.txt and OUT_DIR/bench.json
 // ({ours, sdk, ratios, ratioNote, config, stores, sharedRedis}). The ratio is SDK/ours for
@@ -64,7 +70,7 @@ function readResult(label, path) {
 
 const USAGE =
   'usage: node scripts/bench_report.mjs OURS.json SDK.json OUT_DIR [CONFIG_JSON] ' +
-  '[--store LABEL=FILE]... [--redis-one FILE] [--redis-two FILE FILE]';
+  '[--store LABEL=FILE]... [--redis-one FILE] [--redis-two FILE FILE] [--host LABEL=FILE]...';
 const argv = process.argv.slice(2);
 const firstOption = argv.findIndex((a) => a.startsWith('--'));
 const positional = firstOption === -1 ? argv : argv.slice(0, firstOption);
@@ -72,6 +78,7 @@ const options = firstOption === -1 ? [] : argv.slice(firstOption);
 const [oursPath, sdkPath, outDir, configText] = positional;
 if (!oursPath || !sdkPath || !outDir || positional.length > 4) die(USAGE);
 const storePaths = [];
+const hostPaths = [];
 let redisOnePath;
 let redisTwoPaths;
 for (let i = 0; i < options.length; ) {
@@ -80,6 +87,10 @@ for (let i = 0; i < options.length; ) {
   if (option === '--store' && value !== undefined && /^[^=]+=./.test(value)) {
     const at = value.indexOf('=');
     storePaths.push([value.slice(0, at), value.slice(at + 1)]);
+    i += 2;
+  } else if (option === '--host' && value !== undefined && /^[^=]+=./.test(value)) {
+    const at = value.indexOf('=');
+    hostPaths.push([value.slice(0, at), value.slice(at + 1)]);
     i += 2;
   } else if (option === '--redis-one' && value !== undefined) {
     redisOnePath = value;
@@ -277,7 +288,29 @@ if (redisOnePath !== undefined || redisTwoPaths !== undefined) {
   }
 }
 
-const report = [table, ...storeLines, ...sharedLines].join('\n');
+// One warm execute in each host: the same component, the same sandbox, one wallet each.
+const hosts = {};
+const hostLines = [];
+if (hostPaths.length > 0) {
+  const rows = [];
+  for (const [label, path] of hostPaths) {
+    const result = readResult(label, path);
+    const cpu = result.cpuPerExecuteMs ?? result.clientCpuPerExecuteMs;
+    if (!isNum(cpu) || !isNum(result.executeMedianMs)) {
+      die(`${label}: ${path} lacks cpuPerExecuteMs/clientCpuPerExecuteMs or executeMedianMs`);
+    }
+    hosts[label] = { cpuPerExecuteMs: cpu, executeMedianMs: result.executeMedianMs, result };
+    rows.push([label, fmt(cpu), fmt(result.executeMedianMs)]);
+  }
+  hostLines.push(
+    '',
+    'One warm execute in each host (the same component and sandbox, one wallet each, ' +
+      'executes one after the other, sessions in memory; CPU is the whole client process):',
+    ...grid(['host', 'client CPU per execute (ms)', 'median (ms)'], rows),
+  );
+}
+
+const report = [table, ...storeLines, ...sharedLines, ...hostLines].join('\n');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'table.txt'), `${report}\n`);
 writeFileSync(
@@ -291,6 +324,7 @@ writeFileSync(
       ...(config ? { config } : {}),
       ...(storePaths.length > 0 ? { stores } : {}),
       ...(sharedRedis ? { sharedRedis } : {}),
+      ...(hostPaths.length > 0 ? { hosts } : {}),
     },
     null,
     2,

@@ -248,10 +248,11 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
     pub store_ops: u32,
     /// Run one part only: `store` (the store measure alone, needs
-    /// `--store-ops`; no backend is used) or `throughput` (the pool of warm
-    /// sessions alone: executes per second and memory per idle session,
-    /// with the wall-clock window of the executes, to line up several
-    /// processes).
+    /// `--store-ops`; no backend is used), `latency` (one warm session,
+    /// executes one after the other: latency and client CPU per execute) or
+    /// `throughput` (the pool of warm sessions alone: executes per second
+    /// and memory per idle session, with the wall-clock window of the
+    /// executes, to line up several processes).
     #[arg(long, value_enum, value_name = "PART")]
     pub only: Option<BenchPart>,
 }
@@ -261,6 +262,8 @@ pub(crate) struct BenchArgs {
 pub(crate) enum BenchPart {
     /// The session store's reads and compare-and-swaps (`--store-ops`).
     Store,
+    /// One warm session, executes one after the other: latency and CPU.
+    Latency,
     /// The pool of warm sessions: executes per second and idle memory.
     Throughput,
 }

@@ -411,6 +411,10 @@ async fn measure(
     if args.only != Some(BenchPart::Throughput) {
         report.extend(latency_phase(runtime, backend, args).await?);
     }
+    if args.only == Some(BenchPart::Latency) {
+        report.insert("executes".into(), json!(args.executes));
+        return Ok(report);
+    }
     let pool = pool_phase(runtime, backend, args).await?;
     report.extend(fields(json!({
         "executes": args.executes,

@@ -263,6 +263,26 @@ fn bench_on_the_embedded_sandbox_reports_every_measure() {
     for field in SESSION_MEASURES {
         assert!(value.get(field).is_none(), "{field}: {value}");
     }
+    // The latency part alone: one warm session in memory, no pool.
+    let out = bin()
+        .args(["--store", "memory:", "--json", "bench", "--only", "latency"])
+        .args(["--executes", "3"])
+        .output()
+        .expect("runs");
+    let value = json_of(&out);
+    assert!(out.status.success(), "{value}");
+    assert_eq!(value["sessionStore"], "memory:", "{value}");
+    assert_eq!(value["executes"], 3, "{value}");
+    for field in ["executeMedianMs", "clientCpuPerExecuteMs", "firstExecuteMs"] {
+        assert!(
+            value[field].as_f64().is_some_and(|v| v > 0.0),
+            "{field}: {value}"
+        );
+    }
+    for field in ["executesPerSecond", "rssPerIdleSessionKiB", "throughput"] {
+        assert!(value.get(field).is_none(), "{field}: {value}");
+    }
+
     // ...which needs --store-ops.
     let out = bin()
         .args(["bench", "--only", "store", "--json"])
