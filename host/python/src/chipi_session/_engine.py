@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import wasmtime
 from wasmtime import component as wc
 
+from . import _fastbytes  # noqa: F401  (fast list<u8> conversions)
 from ._allow import Origin, origin_of_url, parse_allow_list
 from ._errors import HOST_ERROR, ChipiSessionError, from_session_error
 from ._stores import MemoryStore, SessionStore
