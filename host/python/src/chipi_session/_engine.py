@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import wasmtime
 from wasmtime import component as wc
 
-from . import _fastbytes  # noqa: F401  (fast list<u8> conversions)
+from . import _fastbytes
 from ._allow import Origin, origin_of_url, parse_allow_list
 from ._errors import HOST_ERROR, ChipiSessionError, from_session_error
 from ._stores import MemoryStore, SessionStore
@@ -44,6 +44,9 @@ _METHODS = (
     "wait-for-transaction",
     "lock",
 )
+
+#: Whether list<u8> values use the fast conversions (see ``_fastbytes``).
+FAST_BYTE_LISTS = _fastbytes.PATCHED
 
 _U32 = 2**32 - 1
 _U64 = 2**64 - 1

@@ -24,8 +24,8 @@ from wasmtime.component import _types
 
 _VAL = ffi.wasmtime_component_val_t
 _SIZE = ctypes.sizeof(_VAL)
-_KIND_OFF = _VAL.kind.offset
-_U8_OFF = _VAL.of.offset + ffi.wasmtime_component_valunion_t.u8.offset
+_KIND_OFF = getattr(_VAL, "kind").offset
+_U8_OFF = getattr(_VAL, "of").offset + getattr(ffi.wasmtime_component_valunion_t, "u8").offset
 _KIND_U8 = ffi.WASMTIME_COMPONENT_U8.value
 _KIND_LIST = ffi.WASMTIME_COMPONENT_LIST.value
 
@@ -69,7 +69,10 @@ def _from_c(self: Any, c: Any) -> Any:
         n = c.of.list.size
         if n == 0:
             return b""
-        image = ctypes.string_at(ctypes.cast(c.of.list.data, ctypes.c_void_p).value, n * _SIZE)
+        address = ctypes.cast(c.of.list.data, ctypes.c_void_p).value
+        if address is None:
+            raise TypeError("list<u8> without data")
+        image = ctypes.string_at(address, n * _SIZE)
         if image[_KIND_OFF::_SIZE] != bytes((_KIND_U8,)) * n:
             raise TypeError("list<u8> element of another kind")
         return image[_U8_OFF::_SIZE]

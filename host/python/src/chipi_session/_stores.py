@@ -16,16 +16,13 @@ A method that raises is reported to the component as a store failure
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import tempfile
 import threading
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Protocol, Union
 
-try:  # pragma: no cover - the package supports POSIX hosts for FileStore
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
-    Protocol = object  # type: ignore[assignment,misc]
 
 
 class SessionStore(Protocol):
@@ -77,10 +74,8 @@ class FileStore:
     """
 
     def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        try:
-            import fcntl  # noqa: F401  (checked here so the error is clear)
-        except ImportError as err:  # pragma: no cover - POSIX only
-            raise RuntimeError("FileStore needs fcntl (a POSIX system)") from err
+        if importlib.util.find_spec("fcntl") is None:  # pragma: no cover - POSIX only
+            raise RuntimeError("FileStore needs fcntl (a POSIX system)")
         self.path = os.path.abspath(os.fspath(path))
         self._dir = os.path.dirname(self.path)
         self._lock_path = self.path + ".lock"
