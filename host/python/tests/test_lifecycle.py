@@ -78,7 +78,10 @@ def test_warm_session_landing_is_written_on_close_and_seen_by_another_engine(
     s.register_session(max_calls=5, allowed_entrypoints=["transfer"])
     hashes = {s.execute_with_session([transfer(n)]) for n in (1, 2, 3)}
     assert len(hashes) == 3
+    # The last execute's landing is deferred: closing the engine writes it.
+    before = path.read_bytes()
     first.close()
+    assert path.read_bytes() != before
 
     second = SessionEngine(store=FileStore(path), get_bearer_token=lambda: sandbox.token)
     engines.append(second)
