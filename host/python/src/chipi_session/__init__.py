@@ -1,0 +1,45 @@
+"""Session keys for Chipi smart wallets on Starknet, run from Python.
+
+The session engine is a WebAssembly component (shipped in this package) run
+on wasmtime::
+
+    from chipi_session import SessionEngine, FileStore
+
+    with SessionEngine(store=FileStore("sessions.json"), get_bearer_token=lambda: token) as engine:
+        s = engine.session(wallet=wallet, encrypt_key=pin, config={...})
+        s.create_session(duration_seconds=3600)
+        s.register_session(max_calls=10, allowed_entrypoints=["transfer"])
+        s.execute_with_session([{"contract_address": ..., "entrypoint": "transfer", "calldata": [...]}])
+"""
+
+from ._engine import COMPONENT_FILE, Session, SessionEngine, component_path, fit_timeout_ms
+from ._errors import ERROR_CODES, HOST_ERROR, ChipiSessionError
+from ._stores import FileStore, MemoryStore, SessionStore
+from ._types import (
+    SessionData,
+    SessionKeyData,
+    SessionStatus,
+    SpendingPolicy,
+    TransactionReceipt,
+)
+
+__all__ = [
+    "COMPONENT_FILE",
+    "ERROR_CODES",
+    "HOST_ERROR",
+    "ChipiSessionError",
+    "FileStore",
+    "MemoryStore",
+    "Session",
+    "SessionData",
+    "SessionEngine",
+    "SessionKeyData",
+    "SessionStatus",
+    "SessionStore",
+    "SpendingPolicy",
+    "TransactionReceipt",
+    "component_path",
+    "fit_timeout_ms",
+]
+
+__version__ = "0.3.0"
