@@ -3,7 +3,8 @@
 # rules, unit tests (guest natively and on wasm32-wasip2, host crates), the
 # end-to-end tests that load the real .wasm into the real host and talk to the
 # sandbox over 127.0.0.1 (with a throwaway Redis server for the Redis store),
-# and a replay of the fuzz corpora and regressions.
+# the Node.js and Python packages (built, then tested against the sandbox), and
+# a replay of the fuzz corpora and regressions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -32,6 +33,14 @@ cargo test --workspace --locked -- --show-output
 # wasmtime by tests/wasi-runner (the runner .cargo/config.toml names).
 cargo build -p chipi-session-wasi-runner --locked
 cargo test -p chipi-session-guest --target wasm32-wasip2 --locked
+
+# The Node.js and Python packages: each loads the same component and runs its
+# tests (lifecycle, refusals, failures, stores) against `chipi-session
+# sandbox` processes on 127.0.0.1.
+cargo build -p chipi-session-cli --locked
+CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
+export CHIPI_SESSION_BIN
+host/python/run_tests.sh -q
 
 # Build the fuzz targets and run each over its committed corpus and
 # regressions (no fuzzing campaign; see fuzz/README.md).

@@ -14,7 +14,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
 "$here/build_component.sh"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest "wasmtime>=50,<51"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements-test.txt"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$here"
 cd "$here"
 exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
