@@ -102,6 +102,9 @@ else
   bin="${CARGO_TARGET_DIR:-target}/release/chipi-session"
 fi
 tests/interop/install.sh
+# The Node.js and Python packages, for the hosts comparison.
+(cd host/node && npm ci --no-audit --no-fund >&2 && npm run build >&2)
+python_venv="$(dirname "$(dirname "$(host/python/install.sh)")")"
 
 # Warm the compiled-component cache, so startupMs measures a start with a
 # warm cache (a cold start compiles the component: about a second).
