@@ -150,13 +150,8 @@ class WorkerSlot {
       argv: [],
       execArgv: [],
       stdin: false,
-      stdout: true,
-      stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb },
     });
-    // Anything the worker prints itself (not the component's stdio) is dropped.
-    this.#worker.stdout.resume();
-    this.#worker.stderr.resume();
     port1.on('message', (req) => {
       void this.#serve(req);
     });

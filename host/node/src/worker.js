@@ -18,6 +18,10 @@ const { componentUrl, modules, bridgePort, control } = workerData;
 const signal = new Int32Array(control);
 let bridgeSeq = 0;
 
+// Nothing this thread prints reaches the host's stdout / stderr (the
+// component's own stdio is handled below; this silences the glue code).
+for (const stream of [process.stdout, process.stderr]) stream.write = () => true;
+
 if (parentPort === null) {
   throw new Error('src/worker.js runs only as a worker thread');
 }
