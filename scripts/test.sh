@@ -40,6 +40,7 @@ cargo test -p chipi-session-guest --target wasm32-wasip2 --locked
 cargo build -p chipi-session-cli --locked
 CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
 export CHIPI_SESSION_BIN
+(cd host/node && npm ci --no-audit --no-fund && npm run build && npm test)
 host/python/run_tests.sh -q
 
 # Build the fuzz targets and run each over its committed corpus and
