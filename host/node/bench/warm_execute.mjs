@@ -7,7 +7,7 @@
 //
 // The sandbox comes from CHIPI_BENCH_API_URL, CHIPI_BENCH_RPC_URL,
 // CHIPI_BENCH_API_KEY, CHIPI_BENCH_TOKEN and CHIPI_BENCH_WALLET (wallet JSON,
-// PIN 1234); without them the script starts its own with CHIPI_SESSION_BIN.
+// its PIN in CHIPI_BENCH_PIN, default 1234); without them the script starts its own with CHIPI_SESSION_BIN.
 
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -40,7 +40,7 @@ const engine = await SessionEngine.start({ store: new MemoryStore(), getBearerTo
 try {
   const s = engine.session({
     wallet: target.wallet,
-    encryptKey: PIN,
+    encryptKey: process.env.CHIPI_BENCH_PIN || PIN,
     config: { apiBaseUrl: target.apiUrl, apiKey: target.apiKey, rpcUrls: [target.rpcUrl] },
   });
   await s.createSession({ durationSeconds: 3600, replaceExisting: true });

@@ -11,7 +11,7 @@ cpuPerExecuteMs is the process CPU time (user + sys of every thread, from
 time.process_time) over the N executes divided by N; executeMedianMs the
 median wall time of one execute. The sandbox comes from CHIPI_BENCH_API_URL,
 CHIPI_BENCH_RPC_URL, CHIPI_BENCH_API_KEY, CHIPI_BENCH_TOKEN and
-CHIPI_BENCH_WALLET (wallet JSON file, PIN 1234); when they are absent the
+CHIPI_BENCH_WALLET (wallet JSON file, its PIN in CHIPI_BENCH_PIN, default 1234); when they are absent the
 script starts `chipi-session sandbox` itself (CHIPI_SESSION_BIN, default
 target/release/chipi-session of the repository) and stops it at exit.
 """
@@ -29,7 +29,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from chipi_session import SessionEngine
 
-PIN = "1234"
+PIN = os.environ.get("CHIPI_BENCH_PIN") or "1234"
 TOKEN_ADDRESS = "0x049d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7"
 RECIPIENT = "0xc0ffee"
 ENV = ("CHIPI_BENCH_API_URL", "CHIPI_BENCH_RPC_URL", "CHIPI_BENCH_API_KEY", "CHIPI_BENCH_TOKEN", "CHIPI_BENCH_WALLET")
