@@ -156,24 +156,25 @@ def start_sandbox() -> Sandbox:
     return Sandbox(workdir)
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    """One sandbox shared by the tests of a module."""
+def running_sandbox() -> Iterator[Sandbox]:
+    """A sandbox for the fixture's scope, stopped in teardown."""
     sb = start_sandbox()
     try:
         yield sb
     finally:
         sb.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """One sandbox shared by the tests of a module."""
+    yield from running_sandbox()
 
 
 @pytest.fixture
 def fresh_sandbox() -> Iterator[Sandbox]:
     """A sandbox of one test (for assertions on everything it received)."""
-    sb = start_sandbox()
-    try:
-        yield sb
-    finally:
-        sb.stop()
+    yield from running_sandbox()
 
 
 @pytest.fixture

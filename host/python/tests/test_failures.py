@@ -49,15 +49,22 @@ class Abort(BaseException):
     """Not an Exception: cannot be reported through the import."""
 
 
-def test_store_that_raises_is_store_error_and_the_instance_keeps_working(
-    sandbox: Sandbox, engines
-) -> None:
+def flaky_session(sandbox: Sandbox, engines, max_calls: int, **options):
+    """An engine on a FlakyStore and a session of a new wallet, created and
+    registered for ``max_calls`` transfers: (store, engine, session)."""
     store = FlakyStore()
-    engine = SessionEngine(store=store, get_bearer_token=lambda: sandbox.token)
+    engine = SessionEngine(store=store, get_bearer_token=lambda: sandbox.token, **options)
     engines.append(engine)
     s = engine.session(wallet=sandbox.new_wallet(), encrypt_key=PIN, config=sandbox.config())
     s.create_session(duration_seconds=3600)
-    s.register_session(max_calls=10, allowed_entrypoints=["transfer"])
+    s.register_session(max_calls=max_calls, allowed_entrypoints=["transfer"])
+    return store, engine, s
+
+
+def test_store_that_raises_is_store_error_and_the_instance_keeps_working(
+    sandbox: Sandbox, engines
+) -> None:
+    store, engine, s = flaky_session(sandbox, engines, 10)
     s.execute_with_session([transfer(1)])
     assert engine.instances_created == 1
 
@@ -119,12 +126,7 @@ def test_token_source_that_raises_is_unauthorized_and_the_instance_keeps_working
 def test_callback_interrupted_by_base_exception_traps_and_instance_is_recreated(
     sandbox: Sandbox, engines
 ) -> None:
-    store = FlakyStore()
-    engine = SessionEngine(store=store, get_bearer_token=lambda: sandbox.token)
-    engines.append(engine)
-    s = engine.session(wallet=sandbox.new_wallet(), encrypt_key=PIN, config=sandbox.config())
-    s.create_session()
-    s.register_session(max_calls=3, allowed_entrypoints=["transfer"])
+    store, engine, s = flaky_session(sandbox, engines, 3)
     assert engine.instances_created == 1
 
     store.fail_get = Abort()
