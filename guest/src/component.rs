@@ -459,3 +459,62 @@ impl Drop for WalletSessionResource {
 }
 
 export!(Component);
+
+/// Definitions of C-library imports the component has no use for, so that it
+/// does not import them. wasi-libc declares each WASI import as an undefined
+/// symbol; a definition here takes its place at link time. Only imports whose
+/// answer is a plain value are replaced: the environment is empty and no
+/// standard stream is a terminal (what every host here grants anyway).
+/// `wit/component-imports.txt` and its test show the effect; if a toolchain
+/// renames these symbols, the imports come back and that test fails.
+mod libc_imports {
+    /// `wasi:cli/environment.get-environment`: an empty list (null, 0).
+    ///
+    /// # Safety
+    /// `ret` points to the two-word list the C library passes.
+    #[no_mangle]
+    unsafe extern "C" fn __wasm_import_environment_get_environment(ret: *mut [usize; 2]) {
+        // SAFETY: the caller passes a valid, aligned return area.
+        unsafe { ret.write([0, 0]) };
+    }
+
+    /// Writes `none` into an `option<own<terminal-*>>` return area.
+    ///
+    /// # Safety
+    /// `ret` points to the option's return area (tag word, handle word).
+    unsafe fn no_terminal(ret: *mut [u32; 2]) {
+        // SAFETY: the caller passes a valid, aligned return area.
+        unsafe { ret.write([0, 0]) };
+    }
+
+    /// `wasi:cli/terminal-stdin.get-terminal-stdin`: `none`.
+    #[no_mangle]
+    unsafe extern "C" fn __wasm_import_terminal_stdin_get_terminal_stdin(ret: *mut [u32; 2]) {
+        // SAFETY: as for `no_terminal`.
+        unsafe { no_terminal(ret) }
+    }
+
+    /// `wasi:cli/terminal-stdout.get-terminal-stdout`: `none`.
+    #[no_mangle]
+    unsafe extern "C" fn __wasm_import_terminal_stdout_get_terminal_stdout(ret: *mut [u32; 2]) {
+        // SAFETY: as for `no_terminal`.
+        unsafe { no_terminal(ret) }
+    }
+
+    /// `wasi:cli/terminal-stderr.get-terminal-stderr`: `none`.
+    #[no_mangle]
+    unsafe extern "C" fn __wasm_import_terminal_stderr_get_terminal_stderr(ret: *mut [u32; 2]) {
+        // SAFETY: as for `no_terminal`.
+        unsafe { no_terminal(ret) }
+    }
+
+    /// `[resource-drop]terminal-input`: never called, as no terminal handle
+    /// is ever given out above.
+    #[no_mangle]
+    extern "C" fn __wasm_import_terminal_input_terminal_input_drop(_handle: u32) {}
+
+    /// `[resource-drop]terminal-output`: never called, as no terminal handle
+    /// is ever given out above.
+    #[no_mangle]
+    extern "C" fn __wasm_import_terminal_output_terminal_output_drop(_handle: u32) {}
+}
