@@ -1,4 +1,5 @@
-//! `chipi-session sandbox`: run the local sandbox until interrupted.
+//! `chipi-session sandbox`: run the local sandbox until interrupted, on its own
+//! simulated chain or, with `--devnet-rpc`, relaying to a real Starknet node.
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -23,17 +24,29 @@ pub(crate) async fn run(global: &GlobalArgs, args: &SandboxArgs) -> Result<(), C
         config.bearer_token = token.expose().to_owned();
     }
     let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
-    let sandbox = Sandbox::start(config, args.listen)
-        .await
-        .map_err(CliError::Host)?;
+    let sandbox = match &args.devnet_rpc {
+        Some(node) => Sandbox::start_relay(config, args.listen, node)
+            .await
+            .map_err(CliError::Host)?,
+        None => Sandbox::start(config, args.listen)
+            .await
+            .map_err(CliError::Host)?,
+    };
+    let rpc_url = sandbox.node_rpc_url().unwrap_or_else(|| sandbox.rpc_url());
     let mut info = json!({
         "apiUrl": sandbox.api_url(),
-        "rpcUrl": sandbox.rpc_url(),
+        "rpcUrl": rpc_url,
         "apiKey": api_key,
         "bearerToken": bearer,
     });
     if let (Some(pin), Some(out)) = (&args.pin, &args.wallet_out) {
-        let wallet = sandbox.create_wallet(pin.expose(), SandboxWalletType::Chipi);
+        let wallet = if args.devnet_rpc.is_some() {
+            sandbox
+                .take_node_wallet(pin.expose())
+                .map_err(CliError::Host)?
+        } else {
+            sandbox.create_wallet(pin.expose(), SandboxWalletType::Chipi)
+        };
         let text = serde_json::to_string_pretty(&wallet)
             .context("cannot encode wallet")
             .map_err(CliError::Host)?;
@@ -47,7 +60,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &SandboxArgs) -> Result<(), C
     } else {
         println!("sandbox listening (Ctrl-C to stop)");
         println!("export CHIPI_API_URL={}", sandbox.api_url());
-        println!("export CHIPI_RPC_URL={}", sandbox.rpc_url());
+        println!("export CHIPI_RPC_URL={rpc_url}");
         println!("export CHIPI_API_KEY={api_key}");
         println!("export CHIPI_BEARER_TOKEN={bearer}");
         if let Some(path) = info.get("wallet").and_then(|v| v.as_str()) {

@@ -3,6 +3,7 @@
 //! are never faulted and are not recorded.
 //!
 //! - `POST /sandbox/wallets` `{pin, walletType?}` -> wallet JSON + `ownerPublicKey`, `classHash`
+//!   (relay mode: the node's next predeployed account, CHIPI only)
 //! - `GET|POST|DELETE /sandbox/faults` -> current faults / set (body: [`Faults`]) / clear
 //! - `POST /sandbox/time/advance` `{seconds}` -> `{now, offsetSeconds}`
 //! - `GET|DELETE /sandbox/requests` -> recorded requests / clear them
@@ -47,10 +48,23 @@ pub(crate) async fn create_wallet(State(shared): State<Arc<Shared>>, body: Bytes
                 .ok_or_else(|| ApiError::invalid("walletType must be CHIPI or READY"))?,
             Some(_) => return Err(ApiError::invalid("walletType must be CHIPI or READY")),
         };
-        let wallet = shared.create_wallet(pin, wallet_type);
+        let (wallet, class_hash) = match &shared.relay {
+            // Relay mode: the node's next predeployed account.
+            Some(relay) if wallet_type == SandboxWalletType::Chipi => (
+                relay
+                    .take_wallet(pin)
+                    .map_err(|e| ApiError::bad_request("NO_WALLET_LEFT", e.to_string()))?,
+                felt::hex(&relay.account_class()),
+            ),
+            Some(_) => return Err(ApiError::invalid("relay mode hands out CHIPI wallets only")),
+            None => (
+                shared.create_wallet(pin, wallet_type),
+                wallet_type.class_hash().to_owned(),
+            ),
+        };
         let mut out = serde_json::to_value(&wallet).unwrap_or_else(|_| json!({}));
         out["ownerPublicKey"] = json!(wallet.owner_public_key);
-        out["classHash"] = json!(wallet_type.class_hash());
+        out["classHash"] = json!(class_hash);
         Ok(out)
     });
     match result {

@@ -17,6 +17,7 @@ use super::account::SessionSignature;
 use super::error::ApiError;
 use super::faults::AppliedFaults;
 use super::felt;
+use super::relay::Relay;
 use super::server::{self, ConnectionKill};
 use super::state::{
     ExecutedCall, Issued, IssuedTypedData, Receipt, SandboxTransaction, Shared, TxSigner,
@@ -197,15 +198,25 @@ async fn prepare(shared: &Shared, req: Request) -> Result<Value, ApiError> {
     // account itself says what it is.
     require_chipi_wallet_type(&obj, false)?;
 
-    let now = shared.now();
+    // Relay mode: the wallet must be a session account on the node, and the time
+    // window comes from the node's block time.
+    let now = match &shared.relay {
+        Some(relay) => {
+            relay.check_wallet(&wallet).await?;
+            relay.block_time().await?
+        }
+        None => shared.now(),
+    };
     let mut guard = shared.lock();
     let st = &mut *guard;
-    let account = st.accounts.get(&wallet).ok_or_else(wallet_not_found)?;
-    if account.wallet_type != SandboxWalletType::Chipi {
-        return Err(ApiError::bad_request(
-            "INVALID_WALLET_TYPE",
-            "Wallet is not a CHIPI wallet",
-        ));
+    if shared.relay.is_none() {
+        let account = st.accounts.get(&wallet).ok_or_else(wallet_not_found)?;
+        if account.wallet_type != SandboxWalletType::Chipi {
+            return Err(ApiError::bad_request(
+                "INVALID_WALLET_TYPE",
+                "Wallet is not a CHIPI wallet",
+            ));
+        }
     }
     let chipi_classes = [CHIPI_CLASS_HASH, CHIPI_V33_CLASS_HASH]
         .map(|h| felt::parse_felt_str(h).unwrap_or_default());
@@ -337,6 +348,10 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
         .ok_or_else(|| ApiError::invalid("saveToDatabase must be a boolean"))?;
     require_chipi_wallet_type(&obj, false)?;
     let signature = parse_signature(&obj)?;
+    if let Some(relay) = &shared.relay {
+        let hash = relay_execute(shared, relay, wallet, td, signature).await?;
+        return Ok((hash, applied));
+    }
 
     let now = shared.now();
     let mut guard = shared.lock();
@@ -423,4 +438,40 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
         nonce: felt::hex(&oe.nonce),
     });
     Ok((tx_hash, applied))
+}
+
+/// Relay mode: check the typed data is the one issued for its nonce, then have the
+/// node's relayer submit it. Everything else (time window, nonce, signature, session
+/// rules) is the account contract's to check.
+async fn relay_execute(
+    shared: &Shared,
+    relay: &Relay,
+    wallet: Felt,
+    td: &Value,
+    signature: UserSignature,
+) -> Result<Felt, ApiError> {
+    let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
+    let submitted =
+        typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
+    let oe = {
+        let st = shared.lock();
+        let issued = st.issued.get(&(wallet, submitted.nonce)).ok_or_else(|| {
+            mismatch("Typed data does not match any typed data issued for this wallet".into())
+        })?;
+        if !submitted.same_content(&issued.honest) {
+            return Err(mismatch(
+                "Typed data does not match the typed data issued for this nonce".into(),
+            ));
+        }
+        issued.honest.clone()
+    };
+    let signature = match signature {
+        UserSignature::Owner { r, s } => vec![r, s],
+        UserSignature::Session(sig) => vec![sig.key, sig.r, sig.s, sig.valid_until],
+    };
+    let hash = relay.submit(wallet, &oe, &signature).await?;
+    if let Some(issued) = shared.lock().issued.get_mut(&(wallet, oe.nonce)) {
+        issued.info.used = true;
+    }
+    Ok(hash)
 }

@@ -53,6 +53,7 @@ mod clock;
 mod error;
 mod faults;
 mod felt;
+mod relay;
 mod rpc;
 mod server;
 mod state;
@@ -193,6 +194,65 @@ impl Sandbox {
             stop,
             runner: Some(Runner::Task(task)),
         })
+    }
+
+    /// Relay mode: serve Chipi's two endpoints in front of the real Starknet node at
+    /// `node_rpc_url` (starknet-devnet with the session-account class predeployed).
+    /// `prepare-typed-data` takes its time window from the node's block time and
+    /// `execute-sponsored-transaction` sends `execute_from_outside_v2` as an INVOKE v3
+    /// transaction from the node's last predeployed account; the other predeployed
+    /// accounts are the wallets [`Sandbox::take_node_wallet`] hands out. The chain
+    /// id is the node's (`config.chain_id` is ignored), and clients read chain state
+    /// from the node itself ([`Sandbox::node_rpc_url`]); the sandbox's own `/rpc`
+    /// refuses every call.
+    pub async fn start_relay(
+        config: SandboxConfig,
+        bind: SocketAddr,
+        node_rpc_url: &str,
+    ) -> anyhow::Result<Sandbox> {
+        let relay = relay::Relay::connect(node_rpc_url)
+            .await
+            .with_context(|| format!("connecting to the Starknet node at {node_rpc_url}"))?;
+        let mut shared = state::Shared::new(&config, relay.chain_id());
+        shared.relay = Some(Arc::new(relay));
+        let shared = Arc::new(shared);
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding the sandbox to {bind}"))?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let app = server::router(shared.clone());
+        let task = tokio::spawn(serve(listener, app, stop_rx));
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop,
+            runner: Some(Runner::Task(task)),
+        })
+    }
+
+    /// Relay mode: the node's JSON-RPC URL (`None` on the simulated chain).
+    pub fn node_rpc_url(&self) -> Option<String> {
+        self.shared.relay.as_ref().map(|r| r.rpc_url().to_owned())
+    }
+
+    /// Relay mode: the address of the account that sends the transactions.
+    pub fn relayer_address(&self) -> Option<String> {
+        self.shared
+            .relay
+            .as_ref()
+            .map(|r| felt::padded_hex(&r.relayer_address()))
+    }
+
+    /// Relay mode: hand out the node's next unused predeployed account as a CHIPI
+    /// wallet, its owner key encrypted under `pin` in the CryptoJS format Chipi uses.
+    /// Fails outside relay mode and once every account is handed out.
+    pub fn take_node_wallet(&self, pin: &str) -> anyhow::Result<SandboxWallet> {
+        self.shared
+            .relay
+            .as_ref()
+            .context("not in relay mode")?
+            .take_wallet(pin)
     }
 
     /// Like [`Sandbox::start`] but serves from a dedicated thread with its own tokio

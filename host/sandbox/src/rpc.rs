@@ -157,6 +157,15 @@ fn hex_array(felts: &[Felt]) -> Value {
 }
 
 fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, RpcError> {
+    if let Some(relay) = &shared.relay {
+        return Err(RpcError::new(
+            -32601,
+            &format!(
+                "relay mode: this sandbox has no chain of its own; read chain state from the node at {}",
+                relay.rpc_url()
+            ),
+        ));
+    }
     match method {
         "starknet_chainId" => Ok(json!(felt::hex(&shared.chain_id))),
         "starknet_specVersion" => Ok(json!(SPEC_VERSION)),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use starknet_core::types::Felt;
@@ -150,6 +150,8 @@ pub(crate) struct Shared {
     pub clock: SharedClock,
     pub style: TypedDataStyle,
     pub signature_checks: AtomicU64,
+    /// Relay mode: the real node the sandbox relays to (`None`: the simulated chain).
+    pub relay: Option<Arc<super::relay::Relay>>,
     state: Mutex<State>,
 }
 
@@ -165,6 +167,7 @@ impl Shared {
             clock: config.clock.clone(),
             style: config.typed_data_style,
             signature_checks: AtomicU64::new(0),
+            relay: None,
             state: Mutex::new(State {
                 accounts: HashMap::new(),
                 issued: HashMap::new(),

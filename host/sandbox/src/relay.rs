@@ -1,0 +1,366 @@
+//! Relay mode: Chipi's two endpoints in front of a real Starknet node (starknet-devnet).
+//!
+//! Chipi's backend and paymaster prepare a SNIP-9 v2 outside execution and submit the
+//! user's signed `execute_from_outside_v2` from a relayer account of their own. In relay
+//! mode the sandbox does the same against a real node: `prepare-typed-data` takes its
+//! time window from the node's block time, and `execute-sponsored-transaction` sends an
+//! INVOKE v3 transaction from a relayer account, built and signed by starknet-rs. The
+//! relay checks nothing the contract checks: signatures, nonces, time windows and
+//! session rules are the account contract's business, and its reverts come back as
+//! Chipi-style errors. What the relay checks is what a backend checks: that the typed
+//! data submitted is the one it issued.
+//!
+//! The user wallets and the relayer are the node's predeployed accounts (starknet-devnet
+//! `devnet_getPredeployedAccounts`): the last one relays, the others are handed out as
+//! wallets, their owner key encrypted under a PIN as Chipi returns it.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context as _};
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use starknet_accounts::{Account as _, AccountError, ExecutionEncoding, SingleOwnerAccount};
+use starknet_core::types::{BlockId, BlockTag, Call, Felt, StarknetError};
+use starknet_providers::jsonrpc::{HttpTransport, JsonRpcClient};
+use starknet_providers::ProviderError;
+use starknet_signers::{LocalWallet, SigningKey};
+use zeroize::Zeroizing;
+
+use super::error::ApiError;
+use super::felt;
+use super::typed_data::OutsideExecution;
+use super::wallets::{encrypt_cryptojs, SandboxWallet, SandboxWalletType};
+
+/// The relayer account, as starknet-rs drives it.
+type Relayer = SingleOwnerAccount<JsonRpcClient<HttpTransport>, LocalWallet>;
+
+/// Longest revert reason passed on in an error message, bytes.
+const MAX_REASON: usize = 1024;
+
+/// A predeployed account of the node: address and owner key pair.
+struct NodeAccount {
+    address: Felt,
+    public_key: Felt,
+    private_key: Zeroizing<String>,
+}
+
+/// The node, the relayer and the accounts still to hand out.
+pub(crate) struct Relay {
+    rpc_url: String,
+    http: reqwest::Client,
+    chain_id: Felt,
+    account_class: Felt,
+    relayer_address: Felt,
+    /// One transaction at a time: the relayer's nonce is read when it sends.
+    relayer: tokio::sync::Mutex<Relayer>,
+    free_accounts: Mutex<VecDeque<NodeAccount>>,
+}
+
+/// Error of the node while relaying: either a Chipi-style refusal or trouble
+/// reaching the node.
+fn node_unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "NODE_UNAVAILABLE",
+        format!("The Starknet node could not be reached: {e}"),
+    )
+}
+
+impl Relay {
+    /// Connect to the node at `rpc_url`: read its chain id and predeployed accounts;
+    /// the last account relays.
+    pub(crate) async fn connect(rpc_url: &str) -> anyhow::Result<Relay> {
+        let url = url::Url::parse(rpc_url).with_context(|| format!("bad node URL {rpc_url}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("the node URL must be http or https: {rpc_url}");
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .context("building the HTTP client")?;
+        let probe = Relay::raw_call(&http, rpc_url, "starknet_chainId", json!([])).await?;
+        let chain_id = probe
+            .as_str()
+            .and_then(felt::parse_felt_str)
+            .ok_or_else(|| anyhow!("starknet_chainId answered {probe}"))?;
+        let listed =
+            Relay::raw_call(&http, rpc_url, "devnet_getPredeployedAccounts", json!({})).await?;
+        let mut accounts = listed
+            .as_array()
+            .ok_or_else(|| anyhow!("devnet_getPredeployedAccounts answered {listed}"))?
+            .iter()
+            .map(|a| {
+                let field = |k: &str| {
+                    a.get(k)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| anyhow!("predeployed account without {k}"))
+                };
+                let felt_of = |k: &str| {
+                    field(k).and_then(|s| {
+                        felt::parse_felt_str(s).ok_or_else(|| anyhow!("malformed {k} {s}"))
+                    })
+                };
+                Ok(NodeAccount {
+                    address: felt_of("address")?,
+                    public_key: felt_of("public_key")?,
+                    private_key: Zeroizing::new(field("private_key")?.to_owned()),
+                })
+            })
+            .collect::<anyhow::Result<VecDeque<_>>>()?;
+        if accounts.len() < 2 {
+            bail!("the node has fewer than 2 predeployed accounts (a relayer and a wallet)");
+        }
+        let relayer = accounts
+            .pop_back()
+            .ok_or_else(|| anyhow!("no predeployed account"))?;
+        let class = Relay::raw_call(
+            &http,
+            rpc_url,
+            "starknet_getClassHashAt",
+            json!({ "block_id": "latest", "contract_address": felt::hex(&relayer.address) }),
+        )
+        .await?;
+        let account_class = class
+            .as_str()
+            .and_then(felt::parse_felt_str)
+            .ok_or_else(|| anyhow!("starknet_getClassHashAt answered {class}"))?;
+        let key = felt::parse_felt_str(&relayer.private_key)
+            .ok_or_else(|| anyhow!("malformed relayer private key"))?;
+        let provider = JsonRpcClient::new(HttpTransport::new(url));
+        let mut account = SingleOwnerAccount::new(
+            provider,
+            LocalWallet::from(SigningKey::from_secret_scalar(key)),
+            relayer.address,
+            chain_id,
+            ExecutionEncoding::New,
+        );
+        account.set_block_id(BlockId::Tag(BlockTag::PreConfirmed));
+        Ok(Relay {
+            rpc_url: rpc_url.to_owned(),
+            http,
+            chain_id,
+            account_class,
+            relayer_address: relayer.address,
+            relayer: tokio::sync::Mutex::new(account),
+            free_accounts: Mutex::new(accounts),
+        })
+    }
+
+    /// One JSON-RPC call; the `result`, or an error naming the node's error.
+    async fn raw_call(
+        http: &reqwest::Client,
+        url: &str,
+        method: &str,
+        params: Value,
+    ) -> anyhow::Result<Value> {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let answer: Value = http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("{method} to {url}"))?
+            .json()
+            .await
+            .with_context(|| format!("{method}: the answer is not JSON"))?;
+        if let Some(err) = answer.get("error") {
+            bail!("{method}: {err}");
+        }
+        answer
+            .get("result")
+            .cloned()
+            .ok_or_else(|| anyhow!("{method}: no result in {answer}"))
+    }
+
+    /// A JSON-RPC call to the node.
+    pub(crate) async fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
+        Relay::raw_call(&self.http, &self.rpc_url, method, params).await
+    }
+
+    /// The node's JSON-RPC URL.
+    pub(crate) fn rpc_url(&self) -> &str {
+        &self.rpc_url
+    }
+
+    /// The node's chain id.
+    pub(crate) fn chain_id(&self) -> Felt {
+        self.chain_id
+    }
+
+    /// Class hash of the node's predeployed accounts (the session account).
+    pub(crate) fn account_class(&self) -> Felt {
+        self.account_class
+    }
+
+    /// Address of the account that sends the transactions.
+    pub(crate) fn relayer_address(&self) -> Felt {
+        self.relayer_address
+    }
+
+    /// Hand out the next predeployed account as a CHIPI wallet whose owner key is
+    /// encrypted under `pin`.
+    pub(crate) fn take_wallet(&self, pin: &str) -> anyhow::Result<SandboxWallet> {
+        let account = self
+            .free_accounts
+            .lock()
+            .map_err(|_| anyhow!("relay state poisoned"))?
+            .pop_front()
+            .ok_or_else(|| {
+                anyhow!("every predeployed account of the node is already handed out")
+            })?;
+        Ok(SandboxWallet {
+            address: felt::padded_hex(&account.address),
+            owner_public_key: felt::hex(&account.public_key),
+            encrypted_private_key: encrypt_cryptojs(&account.private_key, pin),
+            wallet_type: SandboxWalletType::Chipi.as_str().to_owned(),
+        })
+    }
+
+    /// The node's current block time: the pending (pre-confirmed) block's timestamp,
+    /// which is the time the next transaction executes at.
+    pub(crate) async fn block_time(&self) -> Result<u64, ApiError> {
+        let block = match self
+            .call("starknet_getBlockWithTxHashes", json!(["pre_confirmed"]))
+            .await
+        {
+            Ok(b) => b,
+            Err(_) => self
+                .call("starknet_getBlockWithTxHashes", json!(["latest"]))
+                .await
+                .map_err(node_unavailable)?,
+        };
+        block
+            .get("timestamp")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| node_unavailable("the block has no timestamp"))
+    }
+
+    /// Refuse a wallet that is not deployed with the node's session-account class.
+    pub(crate) async fn check_wallet(&self, wallet: &Felt) -> Result<(), ApiError> {
+        let class = self
+            .call(
+                "starknet_getClassHashAt",
+                json!({ "block_id": "latest", "contract_address": felt::hex(wallet) }),
+            )
+            .await;
+        match class {
+            Ok(v) if v.as_str().and_then(felt::parse_felt_str) == Some(self.account_class) => {
+                Ok(())
+            }
+            Ok(_) => Err(ApiError::bad_request(
+                "INVALID_WALLET_TYPE",
+                "Wallet is not a CHIPI session account",
+            )),
+            Err(e) if e.to_string().contains("Contract not found") => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "WALLET_NOT_FOUND",
+                "Wallet not found",
+            )),
+            Err(e) => Err(node_unavailable(e)),
+        }
+    }
+
+    /// Submit `execute_from_outside_v2(oe, signature)` on `wallet` from the relayer;
+    /// the transaction hash once the node accepted it. The fee is estimated first, so
+    /// an outside execution the account refuses is answered with its revert reason
+    /// and never sent.
+    pub(crate) async fn submit(
+        &self,
+        wallet: Felt,
+        oe: &OutsideExecution,
+        signature: &[Felt],
+    ) -> Result<Felt, ApiError> {
+        let call = Call {
+            to: wallet,
+            selector: felt::selector("execute_from_outside_v2"),
+            calldata: execute_from_outside_calldata(oe, signature),
+        };
+        let relayer = self.relayer.lock().await;
+        match relayer.execute_v3(vec![call]).send().await {
+            Ok(sent) => Ok(sent.transaction_hash),
+            Err(e) => Err(refusal(&e)),
+        }
+    }
+}
+
+/// Calldata of `execute_from_outside_v2`: the outside execution (`caller, nonce,
+/// execute_after, execute_before, calls_len, (to, selector, calldata_len,
+/// calldata...)*`), then the signature as a span.
+pub(crate) fn execute_from_outside_calldata(
+    oe: &OutsideExecution,
+    signature: &[Felt],
+) -> Vec<Felt> {
+    let mut out = vec![
+        oe.caller,
+        oe.nonce,
+        Felt::from(oe.execute_after),
+        Felt::from(oe.execute_before),
+        Felt::from(oe.calls.len()),
+    ];
+    for call in &oe.calls {
+        out.push(call.to);
+        out.push(call.selector);
+        out.push(Felt::from(call.calldata.len()));
+        out.extend_from_slice(&call.calldata);
+    }
+    out.push(Felt::from(signature.len()));
+    out.extend_from_slice(signature);
+    out
+}
+
+/// Revert reasons of the session account (and OpenZeppelin's SRC9) and the
+/// Chipi-style code each maps to. Reasons without a specific code give
+/// `EXECUTION_REVERTED`.
+const REVERT_CODES: [(&str, &str); 5] = [
+    ("SRC9: duplicated nonce", "NONCE_ALREADY_USED"),
+    ("SRC9: invalid signature", "INVALID_SIGNATURE"),
+    ("SRC9: now <= execute_after", "INVALID_TIME_WINDOW"),
+    ("SRC9: now >= execute_before", "INVALID_TIME_WINDOW"),
+    ("SRC9: invalid caller", "INVALID_CALLER"),
+];
+
+/// Short-string revert reasons in an execution error's text, which the node
+/// renders as `0x… ('reason')`.
+fn revert_reasons(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("('") {
+        let after = &rest[start + 2..];
+        match after.find("')") {
+            Some(end) => {
+                found.push(after[..end].to_owned());
+                rest = &after[end + 2..];
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// Map a failed relay to a Chipi-style error.
+fn refusal<S: std::error::Error>(e: &AccountError<S>) -> ApiError {
+    let text = match e {
+        AccountError::Provider(ProviderError::StarknetError(
+            StarknetError::TransactionExecutionError(data),
+        )) => format!("{:?}", data.execution_error),
+        AccountError::Provider(ProviderError::StarknetError(StarknetError::ValidationFailure(
+            reason,
+        ))) => reason.clone(),
+        AccountError::Provider(ProviderError::StarknetError(other)) => format!("{other:?}"),
+        AccountError::Provider(other) => return node_unavailable(other),
+        other => format!("{other}"),
+    };
+    let reasons = revert_reasons(&text);
+    let mut message: String = if reasons.is_empty() {
+        text.clone()
+    } else {
+        reasons.join("; ")
+    };
+    message.truncate(MAX_REASON);
+    let code = REVERT_CODES
+        .iter()
+        .find(|(reason, _)| reasons.iter().any(|r| r == reason) || text.contains(reason))
+        .map_or("EXECUTION_REVERTED", |(_, code)| code);
+    ApiError::bad_request(code, format!("execute_from_outside_v2 reverted: {message}"))
+}
