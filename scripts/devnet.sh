@@ -9,7 +9,7 @@
 # crates: 35 to 75 minutes on 2 cores), then starts it on a free loopback port with the
 # class from CHIPI_ACCOUNT_CLASS (default ../shared/cairo/chipi_session_account_v32.contract_class.json)
 # as its predeployed account class (--account-class-custom), a fixed seed
-# (CHIPI_DEVNET_SEED, default 20261125) and 4 accounts, waits until it answers JSON-RPC,
+# (CHIPI_DEVNET_SEED, default 20261125) and CHIPI_DEVNET_ACCOUNTS accounts (default 10), waits until it answers JSON-RPC,
 # prints `CHIPI_DEVNET_URL=http://127.0.0.1:PORT/rpc` on stdout, and stops it on exit
 # (failures and Ctrl-C included). Its log is in CHIPI_DEVNET_LOG (default a temporary file,
 # printed when it fails to start).
@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 version=0.10.1
 class="${CHIPI_ACCOUNT_CLASS:-../shared/cairo/chipi_session_account_v32.contract_class.json}"
 seed="${CHIPI_DEVNET_SEED:-20261125}"
+accounts="${CHIPI_DEVNET_ACCOUNTS:-10}"
 
 if ! command -v starknet-devnet >/dev/null 2>&1 ||
   ! starknet-devnet --version 2>/dev/null | grep -q " $version"; then
@@ -44,7 +45,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-starknet-devnet --host 127.0.0.1 --port "$port" --seed "$seed" --accounts 4 \
+starknet-devnet --host 127.0.0.1 --port "$port" --seed "$seed" --accounts "$accounts" \
   --account-class-custom "$class" >"$log" 2>&1 &
 pid=$!
 url="http://127.0.0.1:$port/rpc"

@@ -210,12 +210,7 @@ impl Sandbox {
         bind: SocketAddr,
         node_rpc_url: &str,
     ) -> anyhow::Result<Sandbox> {
-        let relay = relay::Relay::connect(node_rpc_url)
-            .await
-            .with_context(|| format!("connecting to the Starknet node at {node_rpc_url}"))?;
-        let mut shared = state::Shared::new(&config, relay.chain_id());
-        shared.relay = Some(Arc::new(relay));
-        let shared = Arc::new(shared);
+        let shared = Sandbox::relay_shared(&config, node_rpc_url).await?;
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding the sandbox to {bind}"))?;
@@ -229,6 +224,67 @@ impl Sandbox {
             stop,
             runner: Some(Runner::Task(task)),
         })
+    }
+
+    /// [`Sandbox::start_relay`] on a dedicated thread with its own tokio runtime, for
+    /// callers that share one relay across runtimes (for example tests).
+    pub fn start_relay_in_thread(
+        config: SandboxConfig,
+        bind: SocketAddr,
+        node_rpc_url: &str,
+    ) -> anyhow::Result<Sandbox> {
+        let listener = std::net::TcpListener::bind(bind)
+            .with_context(|| format!("binding the sandbox to {bind}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chipi-relay")
+            .enable_all()
+            .build()
+            .context("building the relay runtime")?;
+        let url = node_rpc_url.to_owned();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("chipi-relay".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let shared = match Sandbox::relay_shared(&config, &url).await {
+                        Ok(shared) => shared,
+                        Err(e) => {
+                            let _ = started_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = started_tx.send(Ok(shared.clone()));
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                        let _ = serve(listener, server::router(shared), stop_rx).await;
+                    }
+                });
+            })
+            .context("spawning the relay thread")?;
+        let shared = started_rx
+            .recv()
+            .context("the relay thread ended before starting")??;
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop,
+            runner: Some(Runner::Thread(thread)),
+        })
+    }
+
+    async fn relay_shared(
+        config: &SandboxConfig,
+        node_rpc_url: &str,
+    ) -> anyhow::Result<Arc<state::Shared>> {
+        let relay = relay::Relay::connect(node_rpc_url)
+            .await
+            .with_context(|| format!("connecting to the Starknet node at {node_rpc_url}"))?;
+        let mut shared = state::Shared::new(config, relay.chain_id());
+        shared.relay = Some(Arc::new(relay));
+        Ok(Arc::new(shared))
     }
 
     /// Relay mode: the node's JSON-RPC URL (`None` on the simulated chain).

@@ -10,9 +10,14 @@
 //! Chipi-style errors. What the relay checks is what a backend checks: that the typed
 //! data submitted is the one it issued.
 //!
-//! The user wallets and the relayer are the node's predeployed accounts (starknet-devnet
-//! `devnet_getPredeployedAccounts`): the last one relays, the others are handed out as
-//! wallets, their owner key encrypted under a PIN as Chipi returns it.
+//! The user wallets are the node's predeployed accounts (starknet-devnet
+//! `devnet_getPredeployedAccounts`, of the session-account class), handed out with their
+//! owner key encrypted under a PIN as Chipi returns it. The relayer is an account of its
+//! own, deployed at start from OpenZeppelin's account class (1.0.0, which starknet-devnet
+//! always declares) with a fresh key and minted fees, as a paymaster's relayer is a
+//! regular account: Chipi's session account would not do, because its `__execute__`
+//! ignores failing inner calls, so a refused `execute_from_outside_v2` would look like a
+//! successful transaction.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -20,7 +25,10 @@ use std::sync::Mutex;
 use anyhow::{anyhow, bail, Context as _};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use starknet_accounts::{Account as _, AccountError, ExecutionEncoding, SingleOwnerAccount};
+use starknet_accounts::{
+    Account as _, AccountError, AccountFactory as _, ExecutionEncoding, OpenZeppelinAccountFactory,
+    SingleOwnerAccount,
+};
 use starknet_core::types::{BlockId, BlockTag, Call, Felt, StarknetError};
 use starknet_providers::jsonrpc::{HttpTransport, JsonRpcClient};
 use starknet_providers::ProviderError;
@@ -34,6 +42,13 @@ use super::wallets::{encrypt_cryptojs, SandboxWallet, SandboxWalletType};
 
 /// The relayer account, as starknet-rs drives it.
 type Relayer = SingleOwnerAccount<JsonRpcClient<HttpTransport>, LocalWallet>;
+
+/// OpenZeppelin's account class 1.0.0 (Cairo 1), which starknet-devnet declares at start.
+const RELAYER_CLASS_HASH: &str =
+    "0x05b4b537eaa2399e3aa99c4e2e0208ebd6c71bc1467938cd52c798c601e43564";
+
+/// Fees minted to the relayer, FRI (10 STRK: thousands of transactions on devnet).
+const RELAYER_FUNDS_FRI: u64 = 10_000_000_000_000_000_000;
 
 /// Longest revert reason passed on in an error message, bytes.
 const MAX_REASON: usize = 1024;
@@ -68,8 +83,8 @@ fn node_unavailable(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Relay {
-    /// Connect to the node at `rpc_url`: read its chain id and predeployed accounts;
-    /// the last account relays.
+    /// Connect to the node at `rpc_url`: read its chain id and predeployed accounts,
+    /// and deploy the relayer.
     pub(crate) async fn connect(rpc_url: &str) -> anyhow::Result<Relay> {
         let url = url::Url::parse(rpc_url).with_context(|| format!("bad node URL {rpc_url}"))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -86,7 +101,7 @@ impl Relay {
             .ok_or_else(|| anyhow!("starknet_chainId answered {probe}"))?;
         let listed =
             Relay::raw_call(&http, rpc_url, "devnet_getPredeployedAccounts", json!({})).await?;
-        let mut accounts = listed
+        let accounts = listed
             .as_array()
             .ok_or_else(|| anyhow!("devnet_getPredeployedAccounts answered {listed}"))?
             .iter()
@@ -108,43 +123,98 @@ impl Relay {
                 })
             })
             .collect::<anyhow::Result<VecDeque<_>>>()?;
-        if accounts.len() < 2 {
-            bail!("the node has fewer than 2 predeployed accounts (a relayer and a wallet)");
-        }
-        let relayer = accounts
-            .pop_back()
-            .ok_or_else(|| anyhow!("no predeployed account"))?;
+        let first = accounts
+            .front()
+            .ok_or_else(|| anyhow!("the node has no predeployed account to hand out"))?;
         let class = Relay::raw_call(
             &http,
             rpc_url,
             "starknet_getClassHashAt",
-            json!({ "block_id": "latest", "contract_address": felt::hex(&relayer.address) }),
+            json!({ "block_id": "latest", "contract_address": felt::hex(&first.address) }),
         )
         .await?;
         let account_class = class
             .as_str()
             .and_then(felt::parse_felt_str)
             .ok_or_else(|| anyhow!("starknet_getClassHashAt answered {class}"))?;
-        let key = felt::parse_felt_str(&relayer.private_key)
-            .ok_or_else(|| anyhow!("malformed relayer private key"))?;
-        let provider = JsonRpcClient::new(HttpTransport::new(url));
-        let mut account = SingleOwnerAccount::new(
-            provider,
-            LocalWallet::from(SigningKey::from_secret_scalar(key)),
-            relayer.address,
-            chain_id,
-            ExecutionEncoding::New,
-        );
-        account.set_block_id(BlockId::Tag(BlockTag::PreConfirmed));
+        let relayer = Relay::deploy_relayer(&http, &url, chain_id).await?;
         Ok(Relay {
             rpc_url: rpc_url.to_owned(),
             http,
             chain_id,
             account_class,
-            relayer_address: relayer.address,
-            relayer: tokio::sync::Mutex::new(account),
+            relayer_address: relayer.address(),
+            relayer: tokio::sync::Mutex::new(relayer),
             free_accounts: Mutex::new(accounts),
         })
+    }
+
+    /// Deploy an OpenZeppelin account with a fresh key, paid by fees minted to its
+    /// counterfactual address, and wait until the node accepted it.
+    async fn deploy_relayer(
+        http: &reqwest::Client,
+        url: &url::Url,
+        chain_id: Felt,
+    ) -> anyhow::Result<Relayer> {
+        let class_hash = felt::parse_felt_str(RELAYER_CLASS_HASH)
+            .ok_or_else(|| anyhow!("malformed relayer class hash"))?;
+        let key = SigningKey::from_random();
+        let provider = || JsonRpcClient::new(HttpTransport::new(url.clone()));
+        let mut factory = OpenZeppelinAccountFactory::new(
+            class_hash,
+            chain_id,
+            LocalWallet::from(key.clone()),
+            provider(),
+        )
+        .await
+        .context("relayer key")?;
+        factory.set_block_id(BlockId::Tag(BlockTag::PreConfirmed));
+        let salt = felt::random_felt();
+        let deployment = factory.deploy_v3(salt);
+        let address = deployment.address();
+        Relay::raw_call(
+            http,
+            url.as_str(),
+            "devnet_mint",
+            json!({ "address": felt::hex(&address), "amount": RELAYER_FUNDS_FRI, "unit": "FRI" }),
+        )
+        .await
+        .context("minting the relayer's fees")?;
+        let sent = deployment
+            .send()
+            .await
+            .map_err(|e| anyhow!("deploying the relayer account: {e}"))?;
+        Relay::wait_accepted(http, url.as_str(), sent.transaction_hash).await?;
+        let mut account = SingleOwnerAccount::new(
+            provider(),
+            LocalWallet::from(key),
+            address,
+            chain_id,
+            ExecutionEncoding::New,
+        );
+        account.set_block_id(BlockId::Tag(BlockTag::PreConfirmed));
+        Ok(account)
+    }
+
+    /// Wait until the node accepted `hash` and it succeeded.
+    async fn wait_accepted(http: &reqwest::Client, url: &str, hash: Felt) -> anyhow::Result<()> {
+        for _ in 0..300 {
+            let receipt = Relay::raw_call(
+                http,
+                url,
+                "starknet_getTransactionReceipt",
+                json!({ "transaction_hash": felt::hex(&hash) }),
+            )
+            .await;
+            if let Ok(r) = receipt {
+                return match r.get("execution_status").and_then(Value::as_str) {
+                    Some("SUCCEEDED") => Ok(()),
+                    _ => Err(anyhow!("transaction {} failed: {r}", felt::hex(&hash))),
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        bail!("transaction {} not accepted after 30 s", felt::hex(&hash))
     }
 
     /// One JSON-RPC call; the `result`, or an error naming the node's error.
