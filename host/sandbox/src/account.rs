@@ -19,11 +19,11 @@ use super::typed_data::OeCall;
 use super::wallets::{SandboxWalletType, CHIPI_CLASS_HASH, CHIPI_V32_CLASS_HASH, READY_CLASS_HASH};
 
 /// Entrypoints a session may never call on the account WITH spending policies (the
-/// later contract that sandbox CHIPI wallets model by default): v32's seven
-/// ([`ADMIN_ENTRYPOINTS_V32`]) plus `set_spending_policy` and `remove_spending_policy`.
-/// This is also the list the component refuses locally, whatever the contract
-/// version (stricter than v32, never looser). Per contract version:
-/// [`ChipiContract::admin_entrypoints`].
+/// later contract that sandbox CHIPI wallets model by default): the seven of Chipi's
+/// v32 account plus `set_spending_policy` and `remove_spending_policy`. The v32 list
+/// is `ChipiContract::V32.admin_entrypoints()` (`docs/contract.md`). This is also the
+/// list the component refuses locally, whatever the contract version (stricter than
+/// v32, never looser).
 pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
     "upgrade",
     "add_or_update_session_key",
@@ -54,7 +54,7 @@ pub(crate) const ADMIN_ENTRYPOINTS_V32: [&str; 7] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ChipiContract {
     /// Chipi's public v32 account (`get_contract_info` = `'v32'`, class hash
-    /// [`CHIPI_V32_CLASS_HASH`]): 7 admin selectors, no spending policies
+    /// `0x035a2251aca25daba18a5d8950deffa8372a7d84774554e75283cb85552eebc9`): 7 admin selectors, no spending policies
     /// (`set_spending_policy`, `remove_spending_policy` and `get_spending_policy` do
     /// not exist).
     V32,
