@@ -1,6 +1,12 @@
 //! The session account contract, simulated: session storage, spending policies,
 //! owner-signed admin calls and the validation of session-signed transactions
-//! (`docs/protocol.md`, "Session account contract").
+//! (`docs/protocol.md`, "Session account contract"; `docs/contract.md` lists where
+//! this model and Chipi's real v32 account differ).
+//!
+//! A CHIPI account imitates one of two contract versions ([`ChipiContract`]): Chipi's
+//! public v32 account (`../shared/cairo/`, no spending policies, 7 admin selectors) or
+//! the later account with spending policies (9 admin selectors), which is what sandbox
+//! CHIPI wallets model unless told otherwise.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,9 +16,14 @@ use starknet_core::types::{Felt, U256};
 use super::error::ApiError;
 use super::felt;
 use super::typed_data::OeCall;
-use super::wallets::SandboxWalletType;
+use super::wallets::{SandboxWalletType, CHIPI_CLASS_HASH, CHIPI_V32_CLASS_HASH, READY_CLASS_HASH};
 
-/// Entrypoints a session may never call.
+/// Entrypoints a session may never call on the account WITH spending policies (the
+/// later contract that sandbox CHIPI wallets model by default): the seven of Chipi's
+/// v32 account plus `set_spending_policy` and `remove_spending_policy`. The v32 list
+/// is `ChipiContract::V32.admin_entrypoints()` (`docs/contract.md`). This is also the
+/// list the component refuses locally, whatever the contract version (stricter than
+/// v32, never looser).
 pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
     "upgrade",
     "add_or_update_session_key",
@@ -24,6 +35,61 @@ pub const ADMIN_ENTRYPOINTS: [&str; 9] = [
     "set_spending_policy",
     "remove_spending_policy",
 ];
+
+/// Entrypoints a session may never call on Chipi's public v32 account
+/// (`_is_session_allowed_for_calls` in `src/account.cairo` at `9be9629b`): v32 has no
+/// spending-policy entrypoints to protect.
+pub(crate) const ADMIN_ENTRYPOINTS_V32: [&str; 7] = [
+    "upgrade",
+    "add_or_update_session_key",
+    "revoke_session_key",
+    "__execute__",
+    "set_public_key",
+    "setPublicKey",
+    "execute_from_outside_v2",
+];
+
+/// The version of Chipi's session account a sandbox CHIPI wallet imitates
+/// (`docs/contract.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ChipiContract {
+    /// Chipi's public v32 account (`get_contract_info` = `'v32'`, class hash
+    /// `0x035a2251aca25daba18a5d8950deffa8372a7d84774554e75283cb85552eebc9`): 7 admin selectors, no spending policies
+    /// (`set_spending_policy`, `remove_spending_policy` and `get_spending_policy` do
+    /// not exist).
+    V32,
+    /// The later account with spending policies: 9 admin selectors, tracked token calls
+    /// held to per-token policies. What sandbox CHIPI wallets model by default; they
+    /// report [`CHIPI_CLASS_HASH`], the class hash Chipi's backend names in use.
+    #[default]
+    SpendingPolicies,
+}
+
+impl ChipiContract {
+    /// Entrypoints a session key may never call on this version.
+    pub fn admin_entrypoints(self) -> &'static [&'static str] {
+        match self {
+            Self::V32 => &ADMIN_ENTRYPOINTS_V32,
+            Self::SpendingPolicies => &ADMIN_ENTRYPOINTS,
+        }
+    }
+
+    /// True when this version has spending policies.
+    pub fn has_spending_policies(self) -> bool {
+        match self {
+            Self::V32 => false,
+            Self::SpendingPolicies => true,
+        }
+    }
+
+    /// The class hash `starknet_getClassHashAt` reports for an account of this version.
+    pub fn class_hash(self) -> &'static str {
+        match self {
+            Self::V32 => CHIPI_V32_CLASS_HASH,
+            Self::SpendingPolicies => CHIPI_CLASS_HASH,
+        }
+    }
+}
 
 /// Revert reason of `execute_from_outside_v2` for a nonce already consumed
 /// (OpenZeppelin `SRC9Component::Errors::DUPLICATED_NONCE`, also asserted by Chipi's
@@ -126,6 +192,11 @@ pub(crate) struct Account {
     pub address: Felt,
     pub owner_public_key: Felt,
     pub wallet_type: SandboxWalletType,
+    /// The contract version a CHIPI account imitates (`None` for READY accounts).
+    pub contract: Option<ChipiContract>,
+    /// Session storage (`session_keys` + `session_entrypoints`). A revoked key is
+    /// removed here and remembered in `revoked`; either way the views read zeros,
+    /// like the contract, which overwrites a revoked session with zeros.
     sessions: HashMap<Felt, StoredSession>,
     revoked: HashSet<Felt>,
     policies: HashMap<(Felt, Felt), Policy>,
@@ -159,10 +230,31 @@ impl Account {
             address,
             owner_public_key,
             wallet_type,
+            contract: wallet_type.contract(),
             sessions: HashMap::new(),
             revoked: HashSet::new(),
             policies: HashMap::new(),
             outside_nonces: HashSet::new(),
+        }
+    }
+
+    /// Entrypoints a session key may never call on this account.
+    pub(crate) fn admin_entrypoints(&self) -> &'static [&'static str] {
+        self.contract
+            .map_or(&ADMIN_ENTRYPOINTS[..], ChipiContract::admin_entrypoints)
+    }
+
+    /// True when this account has spending policies.
+    pub(crate) fn has_spending_policies(&self) -> bool {
+        self.contract
+            .is_some_and(ChipiContract::has_spending_policies)
+    }
+
+    /// The class hash `starknet_getClassHashAt` reports.
+    pub(crate) fn class_hash(&self) -> &'static str {
+        match (self.wallet_type, self.contract) {
+            (SandboxWalletType::Ready, _) => READY_CLASS_HASH,
+            (SandboxWalletType::Chipi, contract) => contract.unwrap_or_default().class_hash(),
         }
     }
 
@@ -245,10 +337,22 @@ impl Account {
         }
     }
 
-    /// `get_session_allowed_entrypoint_at(key, index)`.
+    /// `get_session_allowed_entrypoints_len(key)`.
+    pub(crate) fn allowed_entrypoints_len(&self, key: &Felt) -> Felt {
+        Felt::from(self.sessions.get(key).map_or(0, |s| s.allowed.len() as u64))
+    }
+
+    /// `get_session_allowed_entrypoint_at(key, index)`: the contract reads its storage
+    /// map without a bounds check, so an index past the whitelist, an unknown key or a
+    /// revoked one read 0. `None` only when `index` does not fit its `u32` parameter.
     pub(crate) fn allowed_entrypoint_at(&self, key: &Felt, index: &Felt) -> Option<Felt> {
-        let idx = usize::try_from(*index).ok()?;
-        self.sessions.get(key)?.allowed.get(idx).copied()
+        let idx = u32::try_from(*index).ok()?;
+        Some(
+            self.sessions
+                .get(key)
+                .and_then(|s| s.allowed.get(usize::try_from(idx).ok()?).copied())
+                .unwrap_or(Felt::ZERO),
+        )
     }
 
     /// `get_spending_policy(key, token)`: eight felts, zeros when unset.
@@ -303,6 +407,7 @@ impl Account {
                 ops.push(OwnerOp::Revoke { key: d[0] });
             } else if sel == felt::selector("set_spending_policy") {
                 let name = "set_spending_policy";
+                self.require_spending_policies(name)?;
                 if d.len() != 7 {
                     return Err(bad_calldata(name, "expected 7 felts"));
                 }
@@ -320,6 +425,7 @@ impl Account {
                     window_seconds,
                 });
             } else if sel == felt::selector("remove_spending_policy") {
+                self.require_spending_policies("remove_spending_policy")?;
                 if d.len() != 2 {
                     return Err(bad_calldata("remove_spending_policy", "expected 2 felts"));
                 }
@@ -330,6 +436,20 @@ impl Account {
             }
         }
         Ok(ops)
+    }
+
+    /// Refuse a spending-policy entrypoint on a version without spending policies (the
+    /// v32 account has no such entrypoint; the sandbox refuses the whole transaction
+    /// rather than guess how the network treats a failed inner call, see
+    /// `docs/contract.md`).
+    fn require_spending_policies(&self, entrypoint: &str) -> Result<(), ApiError> {
+        if self.has_spending_policies() {
+            return Ok(());
+        }
+        Err(ApiError::bad_request(
+            "ENTRYPOINT_NOT_FOUND",
+            format!("Entrypoint not found: {entrypoint} does not exist on Chipi's v32 account"),
+        ))
     }
 
     /// Apply decoded owner operations.
@@ -382,8 +502,20 @@ impl Account {
         }
     }
 
-    /// Steps 1-7 of the session validation (everything before the ECDSA check), in
-    /// the contract's order.
+    /// The session checks of `execute_from_outside_v2` for a 4-felt signature, in the
+    /// contract's order, up to (not including) the ECDSA check. Each refusal carries a
+    /// sandbox code more specific than the contract's revert reason (noted per step):
+    ///
+    /// 1. the signature's `valid_until` fits u64 ('Session: invalid timestamp');
+    /// 2. it is <= the stored session's `valid_until`, 0 when never registered or
+    ///    revoked ('Session: valid_until exceeded');
+    /// 3. `_is_session_allowed_for_calls` ('Session: unauthorized selector' for each):
+    ///    the session is registered (stored `valid_until != 0`), block time <= the
+    ///    stored `valid_until`, `calls_used < max_calls`, no admin selector of this
+    ///    contract version, with an empty whitelist no call to the account itself,
+    ///    else every selector whitelisted (whatever the target contract);
+    /// 4. `is_valid_signature`: block time <= the signature's `valid_until` ('SRC9:
+    ///    invalid signature'); the ECDSA check follows in the caller.
     pub(crate) fn check_session(
         &self,
         sig: &SessionSignature,
@@ -397,39 +529,38 @@ impl Account {
                 "Invalid session signature: valid_until does not fit u64",
             )
         })?;
-        // 2. block time <= valid_until.
-        if now > valid_until {
+        // 2. the signature's valid_until <= the stored one (reads 0 when absent).
+        let stored = self.sessions.get(&sig.key);
+        let stored_valid_until = stored.map_or(0, |s| s.valid_until);
+        if valid_until > stored_valid_until {
+            return Err(match stored {
+                Some(s) if s.valid_until != 0 => ApiError::bad_request(
+                    "SESSION_NOT_REGISTERED",
+                    "Session not registered: the signature's valid_until is after the registered session's",
+                ),
+                _ => self.unregistered(&sig.key),
+            });
+        }
+        // 3a. registered.
+        let stored = match stored {
+            Some(s) if s.valid_until != 0 => s,
+            _ => return Err(self.unregistered(&sig.key)),
+        };
+        // 3b. block time <= the stored valid_until.
+        if now > stored.valid_until {
             return Err(ApiError::bad_request("SESSION_EXPIRED", "Session expired"));
         }
-        // 3. stored session exists (and matches the signature's valid_until).
-        let stored = match self.sessions.get(&sig.key) {
-            Some(s) => s,
-            None if self.revoked.contains(&sig.key) => {
-                return Err(ApiError::bad_request("SESSION_REVOKED", "Session revoked"));
-            }
-            None => {
-                return Err(ApiError::bad_request(
-                    "SESSION_NOT_REGISTERED",
-                    "Session not registered",
-                ));
-            }
-        };
-        if stored.valid_until != valid_until {
-            return Err(ApiError::bad_request(
-                "SESSION_NOT_REGISTERED",
-                "Session not registered: valid_until does not match the registered session",
-            ));
-        }
-        // 4. calls_used < max_calls.
+        // 3c. calls_used < max_calls.
         if stored.calls_used >= stored.max_calls {
             return Err(ApiError::bad_request(
                 "SESSION_MAX_CALLS_EXCEEDED",
                 "Max calls exceeded",
             ));
         }
-        // 5. no admin selector.
+        // 3d. no admin selector of this contract version.
         for call in calls {
-            if let Some(name) = ADMIN_ENTRYPOINTS
+            if let Some(name) = self
+                .admin_entrypoints()
                 .iter()
                 .find(|n| felt::selector(n) == call.selector)
             {
@@ -437,14 +568,14 @@ impl Account {
             }
         }
         if stored.allowed.is_empty() {
-            // 6. unrestricted sessions may not call the account itself.
+            // 3e. unrestricted sessions may not call the account itself.
             if calls.iter().any(|c| c.to == self.address) {
                 return Err(not_allowed(
                     "an unrestricted session cannot call the account itself",
                 ));
             }
         } else {
-            // 7. every selector whitelisted.
+            // 3f. every selector whitelisted (any target, the account included).
             if let Some(call) = calls.iter().find(|c| !stored.allowed.contains(&c.selector)) {
                 return Err(not_allowed(format!(
                     "selector {} is not in the session whitelist",
@@ -452,7 +583,25 @@ impl Account {
                 )));
             }
         }
+        // 4. block time <= the signature's valid_until (checked by the contract inside
+        // `is_valid_signature`, so after the session rules).
+        if now > valid_until {
+            return Err(ApiError::bad_request(
+                "SESSION_EXPIRED",
+                "Session expired: block time is after the signature's valid_until",
+            ));
+        }
         Ok(())
+    }
+
+    /// Refusal for a key whose stored session reads zeros: revoked or never registered
+    /// (the contract cannot tell them apart; the sandbox remembers revocations).
+    fn unregistered(&self, key: &Felt) -> ApiError {
+        if self.revoked.contains(key) {
+            ApiError::bad_request("SESSION_REVOKED", "Session revoked")
+        } else {
+            ApiError::bad_request("SESSION_NOT_REGISTERED", "Session not registered")
+        }
     }
 
     /// After a valid ECDSA check: count the transaction (once) and enforce spending
@@ -465,10 +614,15 @@ impl Account {
         now: u64,
     ) -> Result<(), ApiError> {
         let mut policies = self.policies.clone();
-        let tracked: Vec<Felt> = TRACKED_ENTRYPOINTS
-            .iter()
-            .map(|n| felt::selector(n))
-            .collect();
+        // A version without spending policies tracks nothing.
+        let tracked: Vec<Felt> = if self.has_spending_policies() {
+            TRACKED_ENTRYPOINTS
+                .iter()
+                .map(|n| felt::selector(n))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for call in calls.iter().filter(|c| tracked.contains(&c.selector)) {
             let Some(policy) = policies.get_mut(&(*key, call.to)) else {
                 continue;

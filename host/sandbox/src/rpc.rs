@@ -11,6 +11,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use starknet_core::types::Felt;
 
+use super::account::ChipiContract;
 use super::felt;
 use super::state::Shared;
 use super::wallets::SandboxWalletType;
@@ -182,7 +183,7 @@ fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, RpcE
                 .accounts
                 .get(&address)
                 .ok_or_else(RpcError::contract_not_found)?;
-            Ok(json!(account.wallet_type.class_hash()))
+            Ok(json!(account.class_hash()))
         }
         "starknet_getTransactionReceipt" | "starknet_getTransactionStatus" => {
             let hash = felt_param(params, "transaction_hash", 0)?;
@@ -260,13 +261,23 @@ fn call(
             if is("get_session_data") {
                 args(1)?;
                 Ok(account.get_session_data(&calldata[0]))
+            } else if is("get_session_allowed_entrypoints_len") {
+                args(1)?;
+                Ok(vec![account.allowed_entrypoints_len(&calldata[0])])
             } else if is("get_session_allowed_entrypoint_at") {
                 args(2)?;
                 account
                     .allowed_entrypoint_at(&calldata[0], &calldata[1])
                     .map(|f| vec![f])
-                    .ok_or_else(|| RpcError::contract_error("Index out of bounds"))
-            } else if is("get_spending_policy") {
+                    .ok_or_else(|| {
+                        RpcError::contract_error(
+                            "Failed to deserialize param #2: index is not a u32",
+                        )
+                    })
+            } else if is("get_contract_info") && account.contract == Some(ChipiContract::V32) {
+                args(0)?;
+                Ok(vec![felt::shortstring("v32").unwrap_or_default()])
+            } else if is("get_spending_policy") && account.has_spending_policies() {
                 args(2)?;
                 Ok(account.get_spending_policy(&calldata[0], &calldata[1]))
             } else if is("get_public_key") || is("getPublicKey") {

@@ -9,6 +9,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use starknet_core::types::Felt;
 
+use super::account::ChipiContract;
 use super::felt;
 
 /// Class hash of Chipi's session-capable account (CHIPI v29), the one new sandbox
@@ -18,6 +19,11 @@ pub const CHIPI_CLASS_HASH: &str =
 /// Older CHIPI class hash (v33) that still counts as CHIPI.
 pub const CHIPI_V33_CLASS_HASH: &str =
     "0x0484bbd2404b3c7264bea271f7267d6d4004821ac7787a9eed7f472e79ef40d1";
+/// Class hash of Chipi's public session account v32 (`chipi-pay/sessions-smart-contract`,
+/// `src/account.cairo` at `9be9629b`, compiled in `../shared/cairo/`), reported by
+/// accounts that imitate it ([`ChipiContract::V32`]).
+pub(crate) const CHIPI_V32_CLASS_HASH: &str =
+    "0x035a2251aca25daba18a5d8950deffa8372a7d84774554e75283cb85552eebc9";
 /// Class hash of Argent "Ready" accounts (no session keys).
 pub const READY_CLASS_HASH: &str =
     "0x036078334509b514626504edc9fb252328d1a240e4e948bef8d0c08dff45927f";
@@ -47,6 +53,15 @@ impl SandboxWalletType {
         match self {
             Self::Chipi => CHIPI_CLASS_HASH,
             Self::Ready => READY_CLASS_HASH,
+        }
+    }
+
+    /// The contract version an account of this type imitates: the account with
+    /// spending policies for CHIPI (see [`ChipiContract`]), none for READY.
+    pub fn contract(self) -> Option<ChipiContract> {
+        match self {
+            Self::Chipi => Some(ChipiContract::SpendingPolicies),
+            Self::Ready => None,
         }
     }
 

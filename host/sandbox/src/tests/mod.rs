@@ -1,6 +1,7 @@
 //! Tests of the sandbox over real loopback HTTP, one file per concern.
 
 mod auth_and_prepare;
+mod contract_v32;
 mod faults;
 mod nonces;
 mod policies;

@@ -70,6 +70,18 @@ async fn json_rpc_reads_and_errors() {
             ),
         )
         .await;
+    // The contract reads its storage map without a bounds check: 0 for an unknown key.
+    assert_eq!(r["result"], json!(["0x0"]));
+    let r = env
+        .rpc(
+            "starknet_call",
+            call_req(
+                &w.address,
+                "get_session_allowed_entrypoint_at",
+                json!(["0x5", "0x100000000"]),
+            ),
+        )
+        .await;
     assert_eq!(r["error"]["code"], 40);
     assert_eq!(r["error"]["message"], "Contract error");
     let r = env

@@ -188,7 +188,10 @@ async fn session_rules_apply_in_contract_order() {
         "{}",
         r.body
     );
-    // 2. expiry before registration, admin or signature checks.
+    // 2. the signature's valid_until must not exceed the stored one (0 for a key
+    // never registered) before anything else about the session, the signature's own
+    // expiry included: `execute_from_outside_v2` checks that only inside
+    // `is_valid_signature` ('SRC9: invalid signature').
     let (_, unknown_pk) = session_key();
     let r = env
         .session_execute_raw(
@@ -202,7 +205,7 @@ async fn session_rules_apply_in_contract_order() {
         .await;
     assert_eq!(
         (r.status, r.json()["message"].as_str()),
-        (400, Some("Session expired"))
+        (400, Some("Session not registered"))
     );
     // 3. registration before admin / signature checks.
     let r = env

@@ -9,6 +9,7 @@ pub(crate) use starknet_core::types::{Felt, TypedData};
 pub(crate) use std::io::{Read, Write};
 pub(crate) use std::net::TcpStream;
 
+pub(crate) use crate::account::ChipiContract;
 pub(crate) use crate::*;
 
 // ---------------------------------------------------------------- HTTP client
@@ -185,6 +186,35 @@ impl Env {
             address: w.address,
             owner_sk: parse(&sk),
         }
+    }
+
+    /// A CHIPI wallet whose account imitates `contract` (the public API creates CHIPI
+    /// wallets with [`ChipiContract::SpendingPolicies`] only).
+    pub(crate) fn wallet_with(&self, contract: ChipiContract) -> Wallet {
+        let w = self.wallet();
+        self.sb
+            .shared
+            .lock()
+            .accounts
+            .get_mut(&parse(&w.address))
+            .expect("account")
+            .contract = Some(contract);
+        w
+    }
+
+    /// `starknet_call` of `entrypoint` on `contract` at `latest`: the whole JSON-RPC
+    /// answer (`result` or `error`).
+    pub(crate) async fn view(
+        &self,
+        contract: &str,
+        entrypoint: &str,
+        calldata: &[String],
+    ) -> Value {
+        self.rpc(
+            "starknet_call",
+            json!({"request": {"contract_address": contract, "entry_point_selector": hex(&felt::selector(entrypoint)), "calldata": calldata}, "block_id": "latest"}),
+        )
+        .await
     }
 
     pub(crate) fn auth_headers(&self) -> Vec<(&str, String)> {
