@@ -7,9 +7,9 @@
 # 0.10.1 when it is missing (scripts/devnet.sh: 35 to 75 minutes on 2 cores the first
 # time). Then it builds the component, starts the devnet with the class from
 # CHIPI_ACCOUNT_CLASS (default ../shared/cairo/chipi_session_account_v32.contract_class.json),
-# runs the suite one test at a time (they share the node and move its clock), then runs
-# the CLI through create, register, execute, status and revoke against the same node,
-# and stops the devnet.
+# runs the suite one test at a time (they share the node and move its clock; one of them
+# runs the CLI through create, register, execute, status and revoke with
+# `chipi-session sandbox --devnet-rpc`), and stops the devnet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,9 +19,7 @@ export CHIPI_SESSION_GUEST_WASM="$PWD/target/wasm32-wasip2/release/chipi_session
 cargo clippy -p chipi-session-e2e --features devnet --all-targets --locked -- -D warnings
 cargo build -p chipi-session-e2e --features devnet --tests --locked
 cargo build -p chipi-session-cli --locked
+export CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
 
-scripts/devnet.sh bash -c '
-  set -euo pipefail
-  cargo test -p chipi-session-e2e --features devnet --test devnet --locked -- --test-threads=1
-  scripts/devnet-cli.sh
-'
+scripts/devnet.sh cargo test -p chipi-session-e2e --features devnet --test devnet --locked \
+  -- --test-threads=1

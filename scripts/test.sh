@@ -25,6 +25,8 @@ cargo build --release --locked --target wasm32-wasip2 -p chipi-session-guest
 export CHIPI_SESSION_GUEST_WASM="$PWD/target/wasm32-wasip2/release/chipi_session_guest.wasm"
 
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The real-VM suite (scripts/test-devnet.sh) is built only with this feature; lint it here too.
+cargo clippy -p chipi-session-e2e --features devnet --all-targets --locked -- -D warnings
 cargo clippy -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked -- -D warnings
 scripts/check-deps.sh
 

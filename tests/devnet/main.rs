@@ -6,6 +6,7 @@
 //! The tests share the node and move its time forward: run them one at a time
 //! (`--test-threads=1`, as the script does).
 
+mod cli;
 mod support;
 
 use chipi_session_e2e::{err, ok};

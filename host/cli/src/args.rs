@@ -282,9 +282,9 @@ pub(crate) struct SandboxArgs {
     pub wallet_out: Option<PathBuf>,
     /// Relay mode: serve Chipi's endpoints in front of this Starknet node
     /// (starknet-devnet with Chipi's session account predeployed, see
-    /// scripts/devnet.sh). Transactions go to the node from its last predeployed
-    /// account; `--wallet-out` hands out the next predeployed account; the printed
-    /// RPC URL is the node's.
+    /// scripts/devnet.sh). Transactions go to the node from a relayer account the
+    /// sandbox deploys; `--wallet-out` hands out the node's next predeployed account;
+    /// the printed RPC URL is the node's.
     #[arg(long, value_name = "URL")]
     pub devnet_rpc: Option<String>,
 }

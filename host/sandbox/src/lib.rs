@@ -40,6 +40,14 @@
 //! ("Invalid signature"), `INVALID_CALLDATA`, `SPENDING_LIMIT_EXCEEDED` ("Spending limit
 //! exceeded: ..."). A refused transaction changes no state.
 //!
+//! Relay mode ([`Sandbox::start_relay`], `chipi-session sandbox --devnet-rpc URL`): the
+//! two Chipi endpoints in front of a real Starknet node (starknet-devnet running Chipi's
+//! session account). The relay checks only that the typed data submitted is the one it
+//! issued; the account contract checks the rest, and its reverts come back as
+//! `EXECUTION_REVERTED` (or `NONCE_ALREADY_USED`, `INVALID_SIGNATURE`,
+//! `INVALID_TIME_WINDOW`) with the revert reason in the message. Clients read chain state
+//! from the node; the relay's own `/rpc` refuses every call.
+//!
 //! SNIP-9 nonces: every account keeps the set of outside-execution nonces it consumed
 //! (OpenZeppelin's `SRC9_nonces`). A successful execution, owner- or session-signed,
 //! marks its nonce used; `is_valid_outside_execution_nonce` then returns 0 and a second
@@ -200,8 +208,9 @@ impl Sandbox {
     /// `node_rpc_url` (starknet-devnet with the session-account class predeployed).
     /// `prepare-typed-data` takes its time window from the node's block time and
     /// `execute-sponsored-transaction` sends `execute_from_outside_v2` as an INVOKE v3
-    /// transaction from the node's last predeployed account; the other predeployed
-    /// accounts are the wallets [`Sandbox::take_node_wallet`] hands out. The chain
+    /// transaction from a relayer account the sandbox deploys at start (OpenZeppelin's
+    /// account class, fees minted with `devnet_mint`); the node's predeployed accounts
+    /// are the wallets [`Sandbox::take_node_wallet`] hands out. The chain
     /// id is the node's (`config.chain_id` is ignored), and clients read chain state
     /// from the node itself ([`Sandbox::node_rpc_url`]); the sandbox's own `/rpc`
     /// refuses every call.
