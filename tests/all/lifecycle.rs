@@ -201,6 +201,37 @@ async fn create_refuses_to_overwrite_a_live_session_unless_asked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn spending_policies_are_refused_on_a_v32_account_before_signing() {
+    // Chipi's v32 account has no spending-policy entrypoints; an owner-signed
+    // set_spending_policy would land there and do nothing (tests/devnet shows it on
+    // the real contract). The component reads the account first and refuses.
+    let h = Harness::start_v32().await;
+    h.register(10).await;
+    let handle = h.handle();
+    let ctx = h.ctx();
+    let policy = SpendingPolicyInput {
+        token: TOKEN.into(),
+        max_per_call: "100".into(),
+        max_per_window: "150".into(),
+        window_seconds: 3600,
+    };
+    let prepares = h.requests_to("prepare-typed-data");
+    let e = err(handle.set_spending_policy(&ctx, &policy).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    let e = err(handle.remove_spending_policy(&ctx, TOKEN).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    let e = err(handle.get_spending_policy(&ctx, TOKEN).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    assert_eq!(
+        h.requests_to("prepare-typed-data"),
+        prepares,
+        "nothing signed"
+    );
+    // Sessions work as usual on it.
+    ok(handle.execute_with_session(&ctx, &[transfer("5")]).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn spending_policy_set_get_remove() {
     let h = Harness::start().await;
     let handle = h.handle();

@@ -371,4 +371,23 @@ async fn spending_policies_do_not_exist_in_v32() {
             .expect("get_contract_info"),
         [Felt::from_bytes_be_slice(b"v32")]
     );
+
+    // An owner-signed set_spending_policy would land and do nothing here (the
+    // inner call fails and the account ignores it): the component reads the
+    // account first and refuses, signing nothing.
+    let handle = w.handle();
+    let policy = chipi_session_host::runtime::SpendingPolicyInput {
+        token: STRK.into(),
+        max_per_call: "100".into(),
+        max_per_window: "1000".into(),
+        window_seconds: 3600,
+    };
+    let sent = w.executes_sent();
+    let e = err(handle.set_spending_policy(&w.ctx(), &policy).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    let e = err(handle.remove_spending_policy(&w.ctx(), STRK).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    let e = err(handle.get_spending_policy(&w.ctx(), STRK).await);
+    assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
+    assert_eq!(w.executes_sent(), sent, "nothing signed or sent");
 }

@@ -74,6 +74,16 @@ impl Harness {
 
     /// Start a sandbox with a wallet of the given type.
     pub async fn start_with(wallet_type: SandboxWalletType) -> Self {
+        Self::start_making(|sandbox| sandbox.create_wallet(PIN, wallet_type)).await
+    }
+
+    /// Start a sandbox with a CHIPI wallet whose account imitates Chipi's v32
+    /// account (`ChipiContract::V32`, as `tests/devnet` runs it for real).
+    pub async fn start_v32() -> Self {
+        Self::start_making(|sandbox| sandbox.create_v32_wallet(PIN)).await
+    }
+
+    async fn start_making(make_wallet: impl FnOnce(&Sandbox) -> SandboxWallet) -> Self {
         let clock = SharedClock::new();
         let config = SandboxConfig {
             clock: clock.clone(),
@@ -84,7 +94,7 @@ impl Harness {
         let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
             .await
             .expect("sandbox starts");
-        let wallet = sandbox.create_wallet(PIN, wallet_type);
+        let wallet = make_wallet(&sandbox);
         Self {
             sandbox: Arc::new(sandbox),
             clock,

@@ -10,10 +10,43 @@ use super::{pending, remote, stored, Env};
 use crate::crypto::felt::parse_felt;
 use crate::protocol::calldata::{self, parse_u256};
 use crate::protocol::calls::{calls_digest, Call};
-use crate::protocol::error::{Result, SessionError};
+use crate::protocol::error::{BackendError, Result, SessionError};
 use crate::protocol::model::{SessionContext, SpendingPolicy, SpendingPolicyInput};
 use crate::protocol::record::PendingOperation;
-use crate::protocol::rpc::decode_spending_policy;
+use crate::protocol::rpc::{decode_spending_policy, ENTRYPOINT_NOT_FOUND};
+
+/// True when a node's error says the contract has no such function: RPC
+/// `ENTRYPOINT_NOT_FOUND`, or a contract error naming it (nodes differ).
+fn is_missing_entrypoint(err: &BackendError) -> bool {
+    err.status == 0
+        && (err.code.as_deref() == Some(&ENTRYPOINT_NOT_FOUND.to_string())
+            || err.message.contains("ENTRYPOINT_NOT_FOUND"))
+}
+
+/// `get_spending_policy` of the session for `token`, as the account answers it.
+/// An account whose class has no spending policies (Chipi's v32 account) is
+/// refused with [`SessionError::InvalidSpendingPolicy`]: there an owner-signed
+/// `set_spending_policy` would be a failed inner call that the account ignores,
+/// a successful transaction that enforces nothing.
+fn read_policy<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: Felt,
+    token: Felt,
+) -> Result<Vec<Felt>> {
+    env.require_urls()?;
+    let call = calldata::get_spending_policy(env.wallet, public_key, token);
+    match remote::call_view(env, ports, &call) {
+        Err(SessionError::Backend(b)) if is_missing_entrypoint(&b) => {
+            Err(SessionError::InvalidSpendingPolicy(format!(
+                "this wallet's account has no spending policies \
+                 (get_spending_policy: {}); nothing was signed",
+                b.message
+            )))
+        }
+        other => other,
+    }
+}
 
 /// Public key of the stored session, which must be registered.
 fn registered_key<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Felt> {
@@ -87,6 +120,7 @@ pub(crate) fn set_spending_policy<P: Ports>(
     env.require_signing()?;
     let (token, per_call, per_window) = validate(policy)?;
     let public_key = registered_key(&env, ports)?;
+    read_policy(&env, ports, public_key, token)?;
     let call = calldata::set_spending_policy(
         env.wallet,
         public_key,
@@ -108,6 +142,7 @@ pub(crate) fn remove_spending_policy<P: Ports>(
     env.require_signing()?;
     let token = parse_token(token)?;
     let public_key = registered_key(&env, ports)?;
+    read_policy(&env, ports, public_key, token)?;
     let call = calldata::remove_spending_policy(env.wallet, public_key, token);
     owner_policy_transaction(&env, ports, &public_key, call)
 }
@@ -122,10 +157,44 @@ pub(crate) fn get_spending_policy<P: Ports>(
     env.require_urls()?;
     let token = parse_token(token)?;
     let public_key = registered_key(&env, ports)?;
-    let felts = remote::call_view(
-        &env,
-        ports,
-        &calldata::get_spending_policy(env.wallet, public_key, token),
-    )?;
+    let felts = read_policy(&env, ports, public_key, token)?;
     decode_spending_policy(&token, &felts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rpc_error(code: &str, message: &str) -> BackendError {
+        BackendError {
+            status: 0,
+            code: Some(code.into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_entrypoint_is_recognised_as_nodes_report_it() {
+        // starknet-devnet 0.10 (RPC 0.10): code 21.
+        assert!(is_missing_entrypoint(&rpc_error(
+            "21",
+            "Requested entrypoint does not exist in the contract"
+        )));
+        // A node reporting it as a contract error.
+        assert!(is_missing_entrypoint(&rpc_error(
+            "40",
+            "Contract error: ENTRYPOINT_NOT_FOUND"
+        )));
+        for other in [
+            rpc_error("20", "Contract not found"),
+            rpc_error("40", "Contract error: Session: unauthorized selector"),
+            BackendError {
+                status: 404,
+                code: Some("21".into()),
+                message: "not found".into(),
+            },
+        ] {
+            assert!(!is_missing_entrypoint(&other), "{other:?}");
+        }
+    }
 }

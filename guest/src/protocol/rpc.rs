@@ -50,6 +50,10 @@ pub fn receipt_body(id: u64, hash: &Felt) -> Value {
 /// JSON-RPC error code of `TXN_HASH_NOT_FOUND`.
 pub const TXN_HASH_NOT_FOUND: i64 = 29;
 
+/// JSON-RPC error code of `ENTRYPOINT_NOT_FOUND` (`starknet_call` of a function the
+/// contract's class does not have).
+pub const ENTRYPOINT_NOT_FOUND: i64 = 21;
+
 /// Longest revert reason kept from a receipt, bytes.
 const MAX_REVERT_REASON: usize = 2048;
 

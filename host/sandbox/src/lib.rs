@@ -84,7 +84,9 @@ use tokio::sync::watch;
 
 pub use clock::SharedClock;
 
-pub use account::{SessionInfo, SpendingPolicyInfo, ADMIN_ENTRYPOINTS, TRACKED_ENTRYPOINTS};
+pub use account::{
+    ChipiContract, SessionInfo, SpendingPolicyInfo, ADMIN_ENTRYPOINTS, TRACKED_ENTRYPOINTS,
+};
 pub use chipi_api::API_VERSION;
 pub use faults::Faults;
 pub use rpc::SPEC_VERSION;
@@ -404,8 +406,22 @@ impl Sandbox {
         self.shared.clock.advance(secs);
     }
 
+    /// Create a CHIPI wallet whose account imitates Chipi's public v32 account
+    /// ([`ChipiContract::V32`]: 7 admin selectors, no spending policies, the v32 class
+    /// hash), as the real-VM suite runs it (`docs/contract.md`).
+    pub fn create_v32_wallet(&self, pin: &str) -> SandboxWallet {
+        let wallet = self.create_wallet(pin, SandboxWalletType::Chipi);
+        if let Some(address) = felt::parse_felt_str(&wallet.address) {
+            if let Some(account) = self.shared.lock().accounts.get_mut(&address) {
+                account.contract = Some(ChipiContract::V32);
+            }
+        }
+        wallet
+    }
+
     /// Create a wallet: random owner key (encrypted with `pin` in CryptoJS format),
-    /// random address, deployed with the class of `wallet_type`.
+    /// random address, deployed with the class of `wallet_type` (CHIPI wallets imitate
+    /// the account with spending policies, [`ChipiContract::SpendingPolicies`]).
     pub fn create_wallet(&self, pin: &str, wallet_type: SandboxWalletType) -> SandboxWallet {
         self.shared.create_wallet(pin, wallet_type)
     }
