@@ -11,13 +11,13 @@ mod support;
 
 use chipi_session_e2e::{err, ok};
 use chipi_session_host::runtime::{SessionError, SessionState};
-use chipi_session_sandbox::Faults;
+use chipi_session_sandbox::{ChipiContract, Faults};
 use starknet_core::types::Felt;
 use starknet_core::utils::get_selector_from_name;
 
 use support::{
     fresh_recipient, next_execute, node_time, receipt_status, relay, session_data, strk_balance,
-    transfer, view, DevnetWallet, STRK, V32_ADMIN_ENTRYPOINTS,
+    transfer, view, DevnetWallet, STRK,
 };
 
 fn felt(s: &str) -> Felt {
@@ -211,11 +211,14 @@ async fn whitelist_admin_and_self_calls_are_refused_by_the_contract() {
     assert_reverted(forced, UNAUTHORIZED);
     assert_eq!(session_data(w.address(), &public_key).await[2], 0);
 
-    // An unrestricted session (empty whitelist): the 7 admin selectors of v32 are
-    // refused whatever the target, and so is any call to the account itself.
+    // An unrestricted session (empty whitelist): the 7 admin selectors the
+    // sandbox's v32 model refuses are refused by the contract whatever the target,
+    // and so is any call to the account itself.
     let u = DevnetWallet::take().await;
     let (public_key, valid_until) = u.register(None, 10, &[]).await;
-    for name in V32_ADMIN_ENTRYPOINTS {
+    let admin = ChipiContract::V32.admin_entrypoints();
+    assert_eq!(admin.len(), 7);
+    for name in admin {
         let forced = u
             .force_session_calls(&[(STRK, name, vec![])], valid_until)
             .await;

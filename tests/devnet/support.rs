@@ -24,16 +24,6 @@ use starknet_core::utils::get_selector_from_name;
 pub(crate) const PIN: &str = "1234";
 /// The devnet's STRK fee token, an ERC-20 every predeployed account holds.
 pub(crate) const STRK: &str = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
-/// Admin entrypoints Chipi's v32 session account forbids to sessions.
-pub(crate) const V32_ADMIN_ENTRYPOINTS: [&str; 7] = [
-    "upgrade",
-    "add_or_update_session_key",
-    "revoke_session_key",
-    "__execute__",
-    "set_public_key",
-    "setPublicKey",
-    "execute_from_outside_v2",
-];
 
 /// URL of the devnet under test; the suite fails without it.
 pub(crate) fn node_url() -> String {

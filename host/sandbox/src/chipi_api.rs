@@ -1,6 +1,7 @@
 //! The two Chipi REST endpoints: `POST /v1/transactions/prepare-typed-data` and
 //! `POST /v1/transactions/execute-sponsored-transaction`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -357,18 +358,7 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
     let mut guard = shared.lock();
     let st = &mut *guard;
     let account = st.accounts.get_mut(&wallet).ok_or_else(wallet_not_found)?;
-    let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
-    let submitted =
-        typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
-    let issued = st.issued.get(&(wallet, submitted.nonce)).ok_or_else(|| {
-        mismatch("Typed data does not match any typed data issued for this wallet".into())
-    })?;
-    if !submitted.same_content(&issued.honest) {
-        return Err(mismatch(
-            "Typed data does not match the typed data issued for this nonce".into(),
-        ));
-    }
-    let oe = &issued.honest;
+    let oe = &issued_for(&st.issued, wallet, td)?.honest;
     let (after, before) = (oe.execute_after, oe.execute_before);
     if !(u128::from(now) > after && u128::from(now) < before) {
         return Err(ApiError::bad_request(
@@ -440,6 +430,27 @@ async fn execute(shared: &Shared, req: Request) -> Result<(Felt, AppliedFaults),
     Ok((tx_hash, applied))
 }
 
+/// The typed data issued for `wallet` under the nonce of the submitted `td`, which
+/// must have the same content as `td`.
+fn issued_for<'a>(
+    issued: &'a HashMap<(Felt, Felt), Issued>,
+    wallet: Felt,
+    td: &Value,
+) -> Result<&'a Issued, ApiError> {
+    let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
+    let submitted =
+        typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
+    let issued = issued.get(&(wallet, submitted.nonce)).ok_or_else(|| {
+        mismatch("Typed data does not match any typed data issued for this wallet".into())
+    })?;
+    if !submitted.same_content(&issued.honest) {
+        return Err(mismatch(
+            "Typed data does not match the typed data issued for this nonce".into(),
+        ));
+    }
+    Ok(issued)
+}
+
 /// Relay mode: check the typed data is the one issued for its nonce, then have the
 /// node's relayer submit it. Everything else (time window, nonce, signature, session
 /// rules) is the account contract's to check.
@@ -450,21 +461,9 @@ async fn relay_execute(
     td: &Value,
     signature: UserSignature,
 ) -> Result<Felt, ApiError> {
-    let mismatch = |m: String| ApiError::bad_request("TYPED_DATA_MISMATCH", m);
-    let submitted =
-        typed_data::parse(td).map_err(|e| mismatch(format!("Typed data does not match: {e}")))?;
-    let oe = {
-        let st = shared.lock();
-        let issued = st.issued.get(&(wallet, submitted.nonce)).ok_or_else(|| {
-            mismatch("Typed data does not match any typed data issued for this wallet".into())
-        })?;
-        if !submitted.same_content(&issued.honest) {
-            return Err(mismatch(
-                "Typed data does not match the typed data issued for this nonce".into(),
-            ));
-        }
-        issued.honest.clone()
-    };
+    let oe = issued_for(&shared.lock().issued, wallet, td)?
+        .honest
+        .clone();
     let signature = match signature {
         UserSignature::Owner { r, s } => vec![r, s],
         UserSignature::Session(sig) => vec![sig.key, sig.r, sig.s, sig.valid_until],

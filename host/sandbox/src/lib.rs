@@ -191,6 +191,14 @@ impl Sandbox {
     /// Bind `bind` (use `127.0.0.1:0` in tests) and serve on the current tokio runtime.
     pub async fn start(config: SandboxConfig, bind: SocketAddr) -> anyhow::Result<Sandbox> {
         let shared = Self::prepare(&config)?;
+        Self::serve_on_this_runtime(shared, bind).await
+    }
+
+    /// Bind `bind` and serve `shared` from a task of the current tokio runtime.
+    async fn serve_on_this_runtime(
+        shared: Arc<state::Shared>,
+        bind: SocketAddr,
+    ) -> anyhow::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding the sandbox to {bind}"))?;
@@ -222,19 +230,7 @@ impl Sandbox {
         node_rpc_url: &str,
     ) -> anyhow::Result<Sandbox> {
         let shared = Sandbox::relay_shared(&config, node_rpc_url).await?;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .with_context(|| format!("binding the sandbox to {bind}"))?;
-        let addr = listener.local_addr()?;
-        let (stop, stop_rx) = watch::channel(false);
-        let app = server::router(shared.clone());
-        let task = tokio::spawn(serve(listener, app, stop_rx));
-        Ok(Sandbox {
-            shared,
-            addr,
-            stop,
-            runner: Some(Runner::Task(task)),
-        })
+        Self::serve_on_this_runtime(shared, bind).await
     }
 
     /// [`Sandbox::start_relay`] on a dedicated thread with its own tokio runtime, for
