@@ -14,12 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+target="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --locked --target wasm32-wasip2 -p chipi-session-guest
-export CHIPI_SESSION_GUEST_WASM="$PWD/target/wasm32-wasip2/release/chipi_session_guest.wasm"
+export CHIPI_SESSION_GUEST_WASM="$target/wasm32-wasip2/release/chipi_session_guest.wasm"
 cargo clippy -p chipi-session-e2e --features devnet --all-targets --locked -- -D warnings
 cargo build -p chipi-session-e2e --features devnet --tests --locked
 cargo build -p chipi-session-cli --locked
-export CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
+export CHIPI_SESSION_BIN="$target/debug/chipi-session"
 
 scripts/devnet.sh cargo test -p chipi-session-e2e --features devnet --test devnet --locked \
   -- --test-threads=1
