@@ -72,8 +72,7 @@ pub(crate) struct Relay {
     free_accounts: Mutex<VecDeque<NodeAccount>>,
 }
 
-/// Error of the node while relaying: either a Chipi-style refusal or trouble
-/// reaching the node.
+/// The node could not be reached or answered something unusable (502).
 fn node_unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
@@ -433,4 +432,80 @@ fn refusal<S: std::error::Error>(e: &AccountError<S>) -> ApiError {
         .find(|(reason, _)| reasons.iter().any(|r| r == reason) || text.contains(reason))
         .map_or("EXECUTION_REVERTED", |(_, code)| code);
     ApiError::bad_request(code, format!("execute_from_outside_v2 reverted: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::typed_data::OeCall;
+
+    #[test]
+    fn calldata_is_the_outside_execution_then_the_signature() {
+        let oe = OutsideExecution {
+            chain_id: Felt::from(1u8),
+            caller: Felt::from(0x414e595f43414c4c4552_u128),
+            nonce: Felt::from(7u8),
+            execute_after: 100,
+            execute_before: 200,
+            calls: vec![
+                OeCall {
+                    to: Felt::from(0xaa_u8),
+                    selector: Felt::from(0xbb_u8),
+                    name: None,
+                    calldata: vec![Felt::from(1u8), Felt::from(2u8)],
+                },
+                OeCall {
+                    to: Felt::from(0xcc_u8),
+                    selector: Felt::from(0xdd_u8),
+                    name: None,
+                    calldata: vec![],
+                },
+            ],
+        };
+        let sig = [
+            Felt::from(9u8),
+            Felt::from(10u8),
+            Felt::from(11u8),
+            Felt::from(12u8),
+        ];
+        let expected: Vec<Felt> = [
+            0x414e595f43414c4c4552_u128,
+            7,
+            100,
+            200,
+            2,
+            0xaa,
+            0xbb,
+            2,
+            1,
+            2,
+            0xcc,
+            0xdd,
+            0,
+            4,
+            9,
+            10,
+            11,
+            12,
+        ]
+        .into_iter()
+        .map(Felt::from)
+        .collect();
+        assert_eq!(execute_from_outside_calldata(&oe, &sig), expected);
+    }
+
+    #[test]
+    fn revert_reasons_are_read_from_the_nodes_rendering() {
+        let text = "Transaction execution has failed:\n0: Error in the called contract \
+            (contract address: 0x1, selector: 0x2):\nExecution failed. Failure reason:\n\
+            (0x53657373696f6e3a20756e617574686f72697a65642073656c6563746f72 \
+            ('Session: unauthorized selector'), 0x454e545259504f494e545f4641494c4544 \
+            ('ENTRYPOINT_FAILED')).";
+        assert_eq!(
+            revert_reasons(text),
+            ["Session: unauthorized selector", "ENTRYPOINT_FAILED"]
+        );
+        assert!(revert_reasons("no reason here").is_empty());
+        assert!(revert_reasons("unterminated ('oops").is_empty());
+    }
 }
