@@ -16,11 +16,15 @@ use crate::protocol::record::PendingOperation;
 use crate::protocol::rpc::{decode_spending_policy, ENTRYPOINT_NOT_FOUND};
 
 /// True when a node's error says the contract has no such function: RPC
-/// `ENTRYPOINT_NOT_FOUND`, or a contract error naming it (nodes differ).
+/// `ENTRYPOINT_NOT_FOUND`, or a contract error naming it, as Cairo's
+/// `'ENTRYPOINT_NOT_FOUND'` or as the blockifier's "Entry point ... not found in
+/// contract" (nodes differ).
 fn is_missing_entrypoint(err: &BackendError) -> bool {
     err.status == 0
         && (err.code.as_deref() == Some(&ENTRYPOINT_NOT_FOUND.to_string())
-            || err.message.contains("ENTRYPOINT_NOT_FOUND"))
+            || err.message.contains("ENTRYPOINT_NOT_FOUND")
+            || (err.message.contains("Entry point")
+                && err.message.contains("not found in contract")))
 }
 
 /// `get_spending_policy` of the session for `token`, as the account answers it.
@@ -184,6 +188,10 @@ mod tests {
         assert!(is_missing_entrypoint(&rpc_error(
             "40",
             "Contract error: ENTRYPOINT_NOT_FOUND"
+        )));
+        assert!(is_missing_entrypoint(&rpc_error(
+            "40",
+            "Contract error: {\"revert_error\":\"Entry point EntryPointSelector(0x1) not found in contract.\"}"
         )));
         for other in [
             rpc_error("20", "Contract not found"),
