@@ -393,4 +393,44 @@ async fn spending_policies_do_not_exist_in_v32() {
     let e = err(handle.get_spending_policy(&w.ctx(), STRK).await);
     assert!(matches!(e, SessionError::InvalidSpendingPolicy(_)), "{e:?}");
     assert_eq!(w.executes_sent(), sent, "nothing signed or sent");
+
+    // Why: the same set_spending_policy, owner-signed and forced past the
+    // component, is a transaction the account accepts (the failed inner call is
+    // ignored) and that limits nothing: the session still spends above the
+    // "policy" it would have set.
+    let forced = w
+        .force_owner_calls(&[(
+            w.address(),
+            "set_spending_policy",
+            vec![
+                felt(&public_key),
+                felt(STRK),
+                Felt::from(100u64),
+                Felt::ZERO,
+                Felt::from(1000u64),
+                Felt::ZERO,
+                Felt::from(3600u64),
+            ],
+        )])
+        .await
+        .expect("the account accepts the outside execution");
+    assert_eq!(receipt_status(&forced).await, "SUCCEEDED");
+    let still_absent = view(
+        w.address(),
+        "get_spending_policy",
+        &[felt(&public_key), felt(STRK)],
+    )
+    .await
+    .expect_err("still no get_spending_policy");
+    assert_eq!(still_absent["code"], 21, "{still_absent}");
+    let recipient = fresh_recipient();
+    let hash = ok(handle
+        .execute_with_session(&w.ctx(), &[transfer(&recipient, 5_000)])
+        .await);
+    assert_eq!(receipt_status(&hash).await, "SUCCEEDED");
+    assert_eq!(
+        strk_balance(&recipient).await,
+        5_000,
+        "above the per-call limit the forced policy named: nothing enforces it"
+    );
 }

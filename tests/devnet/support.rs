@@ -14,7 +14,8 @@ use chipi_session_host::runtime::{
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
 use chipi_session_sandbox::{
-    Faults, Sandbox, SandboxConfig, SandboxWallet, SharedClock, API_VERSION, CHIPI_CLASS_HASH,
+    decrypt_cryptojs, Faults, Sandbox, SandboxConfig, SandboxWallet, SharedClock, API_VERSION,
+    CHIPI_CLASS_HASH,
 };
 use serde_json::{json, Value};
 use starknet_core::types::{Felt, TypedData};
@@ -313,7 +314,28 @@ impl DevnetWallet {
         valid_until: u64,
     ) -> Result<String, (String, String)> {
         let secret = self.session_secret().await;
-        let public = starknet_crypto::get_public_key(&secret);
+        self.force_calls(calls, Signer::Session(secret, valid_until))
+            .await
+    }
+
+    /// Force `calls` signed by the wallet's owner key (opened from the wallet's
+    /// CryptoJS ciphertext with the PIN), past the component: same path as
+    /// [`Self::force_session_calls`], with the 2-felt owner signature.
+    pub(crate) async fn force_owner_calls(
+        &self,
+        calls: &[(&str, &str, Vec<Felt>)],
+    ) -> Result<String, (String, String)> {
+        let owner = decrypt_cryptojs(&self.wallet.encrypted_private_key, PIN)
+            .expect("the owner key opens with the PIN");
+        let owner = Felt::from_hex(owner.trim()).expect("hex owner key");
+        self.force_calls(calls, Signer::Owner(owner)).await
+    }
+
+    async fn force_calls(
+        &self,
+        calls: &[(&str, &str, Vec<Felt>)],
+        signer: Signer,
+    ) -> Result<String, (String, String)> {
         let api_calls: Vec<Value> = calls
             .iter()
             .map(|(to, entrypoint, calldata)| {
@@ -324,17 +346,17 @@ impl DevnetWallet {
                 })
             })
             .collect();
-        let prepared = post(
-            "/transactions/prepare-typed-data",
-            json!({
-                "publicKey": self.address(),
-                "calls": api_calls,
-                "accountClassHash": CHIPI_CLASS_HASH,
-                "walletType": "CHIPI",
-            }),
-        )
-        .await
-        .expect("prepare-typed-data answers");
+        let mut prepare = json!({
+            "publicKey": self.address(),
+            "calls": api_calls,
+            "accountClassHash": CHIPI_CLASS_HASH,
+        });
+        if matches!(signer, Signer::Session(..)) {
+            prepare["walletType"] = json!("CHIPI");
+        }
+        let prepared = post("/transactions/prepare-typed-data", prepare)
+            .await
+            .expect("prepare-typed-data answers");
         let served = prepared["typedData"].clone();
         // Hash what was served, with the selectors given by name as starknet-core
         // expects them.
@@ -345,20 +367,29 @@ impl DevnetWallet {
         let td: TypedData = serde_json::from_value(named).expect("served typed data parses");
         let account = Felt::from_hex(self.address()).expect("hex address");
         let hash = td.message_hash(account).expect("typed data hashes");
+        let (Signer::Session(secret, _) | Signer::Owner(secret)) = signer;
+        let is_session = matches!(signer, Signer::Session(..));
         let k = starknet_crypto::rfc6979_generate_k(&hash, &secret, None);
         let sig = starknet_crypto::sign(&secret, &hash, &k).expect("signs");
+        let user_signature = match signer {
+            Signer::Session(_, valid_until) => json!([
+                format!("{:#x}", starknet_crypto::get_public_key(&secret)),
+                format!("{:#x}", sig.r),
+                format!("{:#x}", sig.s),
+                format!("{valid_until:#x}"),
+            ]),
+            Signer::Owner(_) => json!({
+                "r": sig.r.to_biguint().to_string(),
+                "s": sig.s.to_biguint().to_string(),
+            }),
+        };
         let answer = post(
             "/transactions/execute-sponsored-transaction",
             json!({
                 "publicKey": self.address(),
                 "typedData": served,
-                "userSignature": [
-                    format!("{public:#x}"),
-                    format!("{:#x}", sig.r),
-                    format!("{:#x}", sig.s),
-                    format!("{valid_until:#x}"),
-                ],
-                "isSessionSignature": true,
+                "userSignature": user_signature,
+                "isSessionSignature": is_session,
                 "saveToDatabase": false,
                 "walletType": "CHIPI",
             }),
@@ -375,6 +406,15 @@ impl DevnetWallet {
             )),
         }
     }
+}
+
+/// Who signs a forced outside execution.
+#[derive(Clone, Copy)]
+enum Signer {
+    /// The session key, with the signature's `valid_until`.
+    Session(Felt, u64),
+    /// The wallet's owner key.
+    Owner(Felt),
 }
 
 /// POST to the relay's Chipi API: `Ok(body)` on 2xx, `Err(body)` otherwise.

@@ -277,8 +277,8 @@ pub(crate) struct SandboxArgs {
     /// Create a CHIPI wallet with this PIN and write its JSON to `--wallet-out`.
     #[arg(long, requires = "wallet_out", value_parser = parse_secret)]
     pub pin: Option<SecretString>,
-    /// Where to write the created wallet JSON.
-    #[arg(long)]
+    /// Where to write the created wallet JSON (with `--pin`).
+    #[arg(long, requires = "pin")]
     pub wallet_out: Option<PathBuf>,
     /// Relay mode: serve Chipi's endpoints in front of this Starknet node
     /// (starknet-devnet with Chipi's session account predeployed, see
@@ -340,5 +340,29 @@ mod tests {
         );
         assert!(help.contains("https only"), "{help}");
         assert!(help.contains("--encrypt-key"), "{help}");
+    }
+
+    #[test]
+    fn sandbox_pin_and_wallet_out_go_together() {
+        for args in [
+            &["chipi-session", "sandbox", "--pin", "1234"][..],
+            &["chipi-session", "sandbox", "--wallet-out", "w.json"][..],
+        ] {
+            let err = Cli::try_parse_from(args).expect_err("refused alone");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{args:?}"
+            );
+        }
+        assert!(Cli::try_parse_from([
+            "chipi-session",
+            "sandbox",
+            "--pin",
+            "1234",
+            "--wallet-out",
+            "w.json"
+        ])
+        .is_ok());
     }
 }
