@@ -185,7 +185,9 @@ async fn whitelist_admin_and_self_calls_are_refused_by_the_contract() {
 
     // A whitelisted session: a selector outside the whitelist.
     let w = DevnetWallet::take().await;
-    let (public_key, valid_until) = w.register(None, 10, &["transfer"]).await;
+    let (public_key, valid_until) = w
+        .register(None, 10, &["transfer", "get_contract_info"])
+        .await;
     let sent = w.executes_sent();
     let approve = chipi_session_host::runtime::Call {
         contract_address: STRK.into(),
@@ -210,6 +212,14 @@ async fn whitelist_admin_and_self_calls_are_refused_by_the_contract() {
         .await;
     assert_reverted(forced, UNAUTHORIZED);
     assert_eq!(session_data(w.address(), &public_key).await[2], 0);
+    // The whitelist names selectors, whatever the target: a whitelisted
+    // non-admin selector may be called on the account itself.
+    let own = w
+        .force_session_calls(&[(w.address(), "get_contract_info", vec![])], valid_until)
+        .await
+        .expect("a whitelisted selector on the account is accepted");
+    assert_eq!(receipt_status(&own).await, "SUCCEEDED");
+    assert_eq!(session_data(w.address(), &public_key).await[2], 1);
 
     // An unrestricted session (empty whitelist): the 7 admin selectors the
     // sandbox's v32 model refuses are refused by the contract whatever the target,
