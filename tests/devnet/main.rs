@@ -12,7 +12,8 @@ mod support;
 use chipi_session_e2e::{err, ok};
 use chipi_session_host::runtime::{SessionError, SessionState};
 use chipi_session_sandbox::{ChipiContract, Faults};
-use starknet_core::types::Felt;
+use serde_json::Value;
+use starknet_core::types::{Felt, U256};
 use starknet_core::utils::get_selector_from_name;
 
 use support::{
@@ -364,19 +365,25 @@ async fn lost_answer_is_reconciled_through_the_real_nonce() {
     assert_eq!(session_data(w.address(), &public_key).await[2], 2);
 }
 
+/// `get_spending_policy(session_key, STRK)` read from the account.
+async fn get_spending_policy(w: &DevnetWallet, public_key: &str) -> Result<Vec<Felt>, Value> {
+    view(
+        w.address(),
+        "get_spending_policy",
+        &[felt(public_key), felt(STRK)],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spending_policies_do_not_exist_in_v32() {
     // This contract version has no spending policies: the views are absent, so
     // they are covered on the sandbox only (which models the later contract).
     let w = DevnetWallet::take().await;
     let (public_key, _) = w.register(None, 5, &[]).await;
-    let absent = view(
-        w.address(),
-        "get_spending_policy",
-        &[felt(&public_key), felt(STRK)],
-    )
-    .await;
-    let error = absent.expect_err("v32 has no get_spending_policy");
+    let error = get_spending_policy(&w, &public_key)
+        .await
+        .expect_err("v32 has no get_spending_policy");
     assert_eq!(error["code"], 21, "ENTRYPOINT_NOT_FOUND: {error}");
     assert_eq!(
         view(w.address(), "get_contract_info", &[])
@@ -408,30 +415,23 @@ async fn spending_policies_do_not_exist_in_v32() {
     // component, is a transaction the account accepts (the failed inner call is
     // ignored) and that limits nothing: the session still spends above the
     // "policy" it would have set.
+    // The call is the component's own encoding of that policy.
+    let set = chipi_session_guest::protocol::calldata::set_spending_policy(
+        felt(w.address()),
+        felt(&public_key),
+        felt(STRK),
+        U256::from(100u64),
+        U256::from(1000u64),
+        3600,
+    );
     let forced = w
-        .force_owner_calls(&[(
-            w.address(),
-            "set_spending_policy",
-            vec![
-                felt(&public_key),
-                felt(STRK),
-                Felt::from(100u64),
-                Felt::ZERO,
-                Felt::from(1000u64),
-                Felt::ZERO,
-                Felt::from(3600u64),
-            ],
-        )])
+        .force_owner_calls(&[(w.address(), &set.entrypoint, set.calldata)])
         .await
         .expect("the account accepts the outside execution");
     assert_eq!(receipt_status(&forced).await, "SUCCEEDED");
-    let still_absent = view(
-        w.address(),
-        "get_spending_policy",
-        &[felt(&public_key), felt(STRK)],
-    )
-    .await
-    .expect_err("still no get_spending_policy");
+    let still_absent = get_spending_policy(&w, &public_key)
+        .await
+        .expect_err("still no get_spending_policy");
     assert_eq!(still_absent["code"], 21, "{still_absent}");
     let recipient = fresh_recipient();
     let hash = ok(handle

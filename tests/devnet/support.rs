@@ -351,7 +351,7 @@ impl DevnetWallet {
             "calls": api_calls,
             "accountClassHash": CHIPI_CLASS_HASH,
         });
-        if matches!(signer, Signer::Session(..)) {
+        if signer.is_session() {
             prepare["walletType"] = json!("CHIPI");
         }
         let prepared = post("/transactions/prepare-typed-data", prepare)
@@ -367,29 +367,13 @@ impl DevnetWallet {
         let td: TypedData = serde_json::from_value(named).expect("served typed data parses");
         let account = Felt::from_hex(self.address()).expect("hex address");
         let hash = td.message_hash(account).expect("typed data hashes");
-        let (Signer::Session(secret, _) | Signer::Owner(secret)) = signer;
-        let is_session = matches!(signer, Signer::Session(..));
-        let k = starknet_crypto::rfc6979_generate_k(&hash, &secret, None);
-        let sig = starknet_crypto::sign(&secret, &hash, &k).expect("signs");
-        let user_signature = match signer {
-            Signer::Session(_, valid_until) => json!([
-                format!("{:#x}", starknet_crypto::get_public_key(&secret)),
-                format!("{:#x}", sig.r),
-                format!("{:#x}", sig.s),
-                format!("{valid_until:#x}"),
-            ]),
-            Signer::Owner(_) => json!({
-                "r": sig.r.to_biguint().to_string(),
-                "s": sig.s.to_biguint().to_string(),
-            }),
-        };
         let answer = post(
             "/transactions/execute-sponsored-transaction",
             json!({
                 "publicKey": self.address(),
                 "typedData": served,
-                "userSignature": user_signature,
-                "isSessionSignature": is_session,
+                "userSignature": signer.sign(&hash),
+                "isSessionSignature": signer.is_session(),
                 "saveToDatabase": false,
                 "walletType": "CHIPI",
             }),
@@ -415,6 +399,32 @@ enum Signer {
     Session(Felt, u64),
     /// The wallet's owner key.
     Owner(Felt),
+}
+
+impl Signer {
+    fn is_session(self) -> bool {
+        matches!(self, Signer::Session(..))
+    }
+
+    /// `userSignature` over `hash` as Chipi's API takes it: `[session_pubkey, r,
+    /// s, valid_until]` for a session, `{r, s}` (decimal) for the owner.
+    fn sign(self, hash: &Felt) -> Value {
+        let (Signer::Session(secret, _) | Signer::Owner(secret)) = self;
+        let k = starknet_crypto::rfc6979_generate_k(hash, &secret, None);
+        let sig = starknet_crypto::sign(&secret, hash, &k).expect("signs");
+        match self {
+            Signer::Session(_, valid_until) => json!([
+                format!("{:#x}", starknet_crypto::get_public_key(&secret)),
+                format!("{:#x}", sig.r),
+                format!("{:#x}", sig.s),
+                format!("{valid_until:#x}"),
+            ]),
+            Signer::Owner(_) => json!({
+                "r": sig.r.to_biguint().to_string(),
+                "s": sig.s.to_biguint().to_string(),
+            }),
+        }
+    }
 }
 
 /// POST to the relay's Chipi API: `Ok(body)` on 2xx, `Err(body)` otherwise.
