@@ -39,7 +39,7 @@ pub(crate) fn create_session<P: Ports>(
         .as_ref()
         .is_some_and(|r| !r.pending.is_empty())
     {
-        pending::reconcile(&env, ports, false)?;
+        pending::reconcile(&env, ports, false, None)?;
         loaded = stored::load(&env, ports)?;
     }
     let now = ports.now_unix();
@@ -98,6 +98,8 @@ pub(crate) fn create_session<P: Ports>(
         revoked_tx: None,
         chain_id: Some(felt_to_hex(&chain_id)),
         pending: Vec::new(),
+        settled: Vec::new(),
+        revision: 0,
     };
     if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&record))? {
         return Err(SessionError::Store(

@@ -1,12 +1,13 @@
 //! `execute-with-session`: calls signed by the session key.
 
-use super::pending::{self, Accepted};
+use super::pending::{self, Accepted, Intent};
 use super::ports::Ports;
 use super::signing::{self, SessionKeys, Signer};
-use super::{stored, Env};
+use super::stored::{self, Seen};
+use super::Env;
 use crate::protocol::calls::{calls_digest, parse_calls};
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::model::{CallInput, SessionContext};
+use crate::protocol::model::{CallInput, IntentOptions, SessionContext};
 use crate::protocol::preflight::check_calls;
 use crate::protocol::record::PendingOperation;
 
@@ -24,16 +25,25 @@ use crate::protocol::record::PendingOperation;
 /// the transaction is marked pending in: when other instances used the last
 /// calls or revoked the session in between, the signature is dropped and
 /// nothing is sent.
+///
+/// The first execute after the session was loaded (and the first after the
+/// store was seen going back in time, `seen`) checks the store's count of
+/// session calls against the account's, and signs nothing when the store is
+/// behind ([`pending::check_store_not_behind`]).
 pub(crate) fn execute_with_session<P: Ports>(
     ctx: &SessionContext,
     calls: &[CallInput],
+    options: &IntentOptions,
     ports: &mut P,
     keys: &mut SessionKeys,
-    unsettled: &mut Option<Accepted>,
+    state: (&mut Option<Accepted>, &mut Seen),
 ) -> Result<String> {
+    let (unsettled, seen) = state;
     let env = Env::new(ctx)?;
     *env.unsettled.borrow_mut() = unsettled.take();
-    let result = execute_in(&env, calls, ports, keys);
+    *env.seen.borrow_mut() = std::mem::take(seen);
+    let result = execute_in(&env, calls, options, ports, keys);
+    *seen = env.seen.take();
     *unsettled = env.into_unsettled();
     result
 }
@@ -42,13 +52,14 @@ pub(crate) fn execute_with_session<P: Ports>(
 fn execute_in<P: Ports>(
     env: &Env<'_>,
     calls: &[CallInput],
+    options: &IntentOptions,
     ports: &mut P,
     keys: &mut SessionKeys,
 ) -> Result<String> {
     env.require_signing()?;
     let calls = parse_calls(calls)?;
-    let digest = calls_digest(&calls);
-    if let Some(hash) = pending::settle_before_signing(env, ports, &digest)? {
+    let intent = Intent::new(calls_digest(&calls), options)?;
+    if let Some(hash) = pending::settle_before_signing(env, ports, &intent)? {
         return Ok(hash);
     }
     let (session, terms) = stored::require(env, ports)?.registered()?;
@@ -68,6 +79,12 @@ fn execute_in<P: Ports>(
         )));
     }
     check_calls(&env.wallet, &terms.whitelist, &calls)?;
+    if !env.seen.borrow().checked {
+        // A configuration naming another chain is refused before the network.
+        signing::pinned_chain(env, ports, &session)?;
+        pending::check_store_not_behind(env, ports, record, &session.public_key)?;
+        env.seen.borrow_mut().checked = true;
+    }
 
     let key = keys.key_for(env, &session)?;
     signing::sign_and_send(
@@ -75,7 +92,7 @@ fn execute_in<P: Ports>(
         ports,
         &session,
         &calls,
-        digest,
+        intent,
         Signer::Session {
             key,
             valid_until: terms.valid_until,

@@ -68,6 +68,13 @@ pub(crate) struct FakePorts {
     pub cas_writes: usize,
     /// Receipt requests answered "not found" before receipts appear.
     pub receipt_unknown_polls: std::cell::Cell<u32>,
+    /// Prepare outside executions with this nonce (a backend handing out a
+    /// nonce again).
+    pub reuse_nonce: Option<Felt>,
+    /// Nonces prepared so far.
+    pub nonces_prepared: Vec<Felt>,
+    /// The node answers "consumed" for every outside-execution nonce.
+    pub every_nonce_consumed: bool,
 }
 
 impl Default for FakePorts {
@@ -84,6 +91,9 @@ impl Default for FakePorts {
             tx_counter: 0,
             cas_writes: 0,
             receipt_unknown_polls: std::cell::Cell::new(0),
+            reuse_nonce: None,
+            nonces_prepared: Vec::new(),
+            every_nonce_consumed: false,
             interfere: None,
             nonces_used: HashSet::new(),
             lose_answers: 0,
@@ -108,7 +118,7 @@ impl FakePorts {
             .count()
     }
 
-    fn prepare(&self, body: &Value) -> Value {
+    fn prepare(&mut self, body: &Value) -> Value {
         let calls: Vec<Value> = body["calls"]
             .as_array()
             .cloned()
@@ -119,11 +129,15 @@ impl FakePorts {
                 json!({"To": c["contractAddress"], "Selector": felt_to_hex(&selector), "Calldata": c["calldata"]})
             })
             .collect();
+        let nonce = self
+            .reuse_nonce
+            .unwrap_or(Felt::from(0x1000 + self.requests.len()));
+        self.nonces_prepared.push(nonce);
         let mut td = outside_execution_document(
             &self.chain,
             &json!({
                 "Caller": "0x414e595f43414c4c4552",
-                "Nonce": format!("{:#x}", 0x1000 + self.requests.len()),
+                "Nonce": felt_to_hex(&nonce),
                 "Execute After": format!("{:#x}", self.now - 60),
                 "Execute Before": format!("{:#x}", self.now + 3600),
                 "Calls": calls,
@@ -194,7 +208,7 @@ impl FakePorts {
                     .collect();
                 let s = self.sessions.get(&args[0]).cloned().unwrap_or_default();
                 if sel == selector_for("is_valid_outside_execution_nonce").unwrap() {
-                    json!([if self.nonces_used.contains(&args[0]) {
+                    json!([if self.every_nonce_consumed || self.nonces_used.contains(&args[0]) {
                         "0x0"
                     } else {
                         "0x1"

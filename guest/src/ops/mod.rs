@@ -3,7 +3,7 @@
 
 mod create;
 mod execute;
-mod pending;
+pub(crate) mod pending;
 mod policy;
 pub mod ports;
 mod receipt;
@@ -40,6 +40,8 @@ pub struct Env<'a> {
     pub wallet_hex: String,
     /// An accepted execute to fold into the next write of the record.
     pub(crate) unsettled: std::cell::RefCell<Option<pending::Accepted>>,
+    /// What this engine has seen of the stored record ([`stored::Seen`]).
+    pub(crate) seen: std::cell::RefCell<stored::Seen>,
 }
 
 impl<'a> Env<'a> {
@@ -55,6 +57,7 @@ impl<'a> Env<'a> {
             wallet,
             wallet_hex: felt_to_hex(&wallet),
             unsettled: std::cell::RefCell::new(None),
+            seen: std::cell::RefCell::new(stored::Seen::default()),
         })
     }
 

@@ -6,12 +6,13 @@ use starknet_crypto::Felt;
 
 use super::ports::Ports;
 use super::signing::{self, Signer};
-use super::{pending, remote, stored, Env};
+use super::pending::{self, Intent};
+use super::{remote, stored, Env};
 use crate::crypto::felt::parse_felt;
 use crate::protocol::calldata::{self, parse_u256};
 use crate::protocol::calls::{calls_digest, Call};
 use crate::protocol::error::{BackendError, Result, SessionError};
-use crate::protocol::model::{SessionContext, SpendingPolicy, SpendingPolicyInput};
+use crate::protocol::model::{IntentOptions, SessionContext, SpendingPolicy, SpendingPolicyInput};
 use crate::protocol::record::PendingOperation;
 use crate::protocol::rpc::{decode_spending_policy, ENTRYPOINT_NOT_FOUND};
 
@@ -65,10 +66,11 @@ fn owner_policy_transaction<P: Ports>(
     ports: &mut P,
     public_key: &Felt,
     call: Call,
+    options: &IntentOptions,
 ) -> Result<String> {
     let calls = [call];
-    let digest = calls_digest(&calls);
-    if let Some(hash) = pending::settle_before_signing(env, ports, &digest)? {
+    let intent = Intent::new(calls_digest(&calls), options)?;
+    if let Some(hash) = pending::settle_before_signing(env, ports, &intent)? {
         return Ok(hash);
     }
     let (session, _) = stored::reload(env, ports, public_key)?.registered()?;
@@ -78,7 +80,7 @@ fn owner_policy_transaction<P: Ports>(
         ports,
         &session,
         &calls,
-        digest,
+        intent,
         Signer::Owner(&owner),
         PendingOperation::Policy,
     )
@@ -118,6 +120,7 @@ fn validate(policy: &SpendingPolicyInput) -> Result<(Felt, U256, U256)> {
 pub(crate) fn set_spending_policy<P: Ports>(
     ctx: &SessionContext,
     policy: &SpendingPolicyInput,
+    options: &IntentOptions,
     ports: &mut P,
 ) -> Result<String> {
     let env = Env::new(ctx)?;
@@ -133,13 +136,14 @@ pub(crate) fn set_spending_policy<P: Ports>(
         per_window,
         policy.window_seconds,
     );
-    owner_policy_transaction(&env, ports, &public_key, call)
+    owner_policy_transaction(&env, ports, &public_key, call, options)
 }
 
 /// Remove the spending policy of the stored session for a token; returns the tx hash.
 pub(crate) fn remove_spending_policy<P: Ports>(
     ctx: &SessionContext,
     token: &str,
+    options: &IntentOptions,
     ports: &mut P,
 ) -> Result<String> {
     let env = Env::new(ctx)?;
@@ -148,7 +152,7 @@ pub(crate) fn remove_spending_policy<P: Ports>(
     let public_key = registered_key(&env, ports)?;
     read_policy(&env, ports, public_key, token)?;
     let call = calldata::remove_spending_policy(env.wallet, public_key, token);
-    owner_policy_transaction(&env, ports, &public_key, call)
+    owner_policy_transaction(&env, ports, &public_key, call, options)
 }
 
 /// Read the spending policy of the stored session for a token.

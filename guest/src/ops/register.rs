@@ -3,12 +3,13 @@
 use super::create::MAX_DURATION_SECS;
 use super::ports::Ports;
 use super::signing::{self, SessionKeys, Signer};
-use super::{pending, stored, Env};
+use super::pending::{self, Intent};
+use super::{stored, Env};
 use crate::crypto::felt::felt_to_hex;
 use crate::protocol::calldata;
 use crate::protocol::calls::calls_digest;
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::model::{RegisterOptions, SessionContext};
+use crate::protocol::model::{IntentOptions, RegisterOptions, SessionContext};
 use crate::protocol::preflight::parse_whitelist;
 use crate::protocol::record::PendingOperation;
 
@@ -48,8 +49,13 @@ pub(crate) fn register_session<P: Ports>(
         max_calls,
         &whitelist,
     )];
-    let digest = calls_digest(&calls);
-    if let Some(hash) = pending::settle_before_signing(&env, ports, &digest)? {
+    let intent = Intent::new(
+        calls_digest(&calls),
+        &IntentOptions {
+            idempotency_key: options.idempotency_key.clone(),
+        },
+    )?;
+    if let Some(hash) = pending::settle_before_signing(&env, ports, &intent)? {
         return Ok(hash);
     }
     let session = stored::reload(&env, ports, &public_key)?.unrevoked()?;
@@ -64,7 +70,7 @@ pub(crate) fn register_session<P: Ports>(
         ports,
         &session,
         &calls,
-        digest,
+        intent,
         Signer::Owner(&owner),
         PendingOperation::Register {
             valid_until,

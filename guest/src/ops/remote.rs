@@ -16,7 +16,7 @@ use crate::protocol::calldata;
 use crate::protocol::calls::Call;
 use crate::protocol::chipi_api;
 use crate::protocol::error::{Result, SessionError};
-use crate::protocol::model::TransactionReceipt;
+use crate::protocol::model::{SessionData, TransactionReceipt};
 use crate::protocol::rpc;
 
 /// Attempts of one idempotent request against one URL.
@@ -240,4 +240,19 @@ pub(crate) fn transaction_receipt<P: Ports>(
         }
         Err(err) => Err(err),
     }
+}
+
+/// `get_session_data(public_key)` of the wallet's account, without the
+/// whitelist entries (their number only).
+pub(crate) fn session_data<P: Ports>(
+    env: &Env<'_>,
+    ports: &mut P,
+    public_key: &Felt,
+) -> Result<SessionData> {
+    let felts = call_view(
+        env,
+        ports,
+        &calldata::get_session_data(env.wallet, *public_key),
+    )?;
+    rpc::decode_session_data(&felts)
 }

@@ -4,7 +4,7 @@
 use starknet_crypto::Felt;
 use zeroize::Zeroize;
 
-use super::pending::{self, Outgoing};
+use super::pending::{self, Intent, Outgoing};
 use super::ports::Ports;
 use super::{remote, stored, Env};
 use crate::crypto::envelope;
@@ -189,8 +189,10 @@ pub(crate) enum Signer<'a> {
 /// Prepare, approve, sign and send `calls` for the stored `session`,
 /// recording the transaction as pending before it is sent. Returns the
 /// transaction hash. The caller has already reconciled any earlier pending
-/// transaction ([`pending::settle_before_signing`]) with `digest`, the
+/// transaction ([`pending::settle_before_signing`]) for `intent`, named by
+/// the caller's idempotency key or the
 /// [`calls_digest`](crate::protocol::calls::calls_digest) of `calls`. A
+/// nonce the stored session already knows is refused before signing. A
 /// session signature carries the stored session's public key, which the
 /// unlocked key was checked against when its envelope was opened.
 pub(crate) fn sign_and_send<P: Ports>(
@@ -198,7 +200,7 @@ pub(crate) fn sign_and_send<P: Ports>(
     ports: &mut P,
     session: &Session,
     calls: &[Call],
-    digest: String,
+    intent: Intent,
     signer: Signer<'_>,
     operation: PendingOperation,
 ) -> Result<String> {
@@ -218,6 +220,7 @@ pub(crate) fn sign_and_send<P: Ports>(
             now,
         },
     )?;
+    pending::check_nonce_is_fresh(&session.record, &approved.nonce)?;
     let body = match signer {
         Signer::Owner(key) => {
             let signature = key.sign(&approved.hash).map_err(|e| {
@@ -251,7 +254,7 @@ pub(crate) fn sign_and_send<P: Ports>(
         &session.record.public_key,
         Outgoing {
             operation,
-            calls_digest: digest,
+            intent,
             approved: &approved,
             body,
         },

@@ -17,7 +17,7 @@ use crate::protocol::calldata;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::model::{SessionContext, SessionData, SessionState, SessionStatus};
 use crate::protocol::record::{Registration, StoredSession};
-use crate::protocol::rpc::{decode_session_data, MAX_WHITELIST_READ};
+use crate::protocol::rpc::MAX_WHITELIST_READ;
 use crate::protocol::state::{derive_state, remaining_calls};
 use crate::protocol::typed_data_check::MAX_CLOCK_SKEW_SECS;
 
@@ -33,7 +33,7 @@ pub(crate) fn get_session_status<P: Ports>(
         .is_some_and(|s| !s.record().pending.is_empty())
     {
         env.require_urls()?;
-        pending::reconcile(&env, ports, false)?;
+        pending::reconcile(&env, ports, false, None)?;
         stored = stored::session(&env, ports)?;
     }
     let now = ports.now_unix();
@@ -78,12 +78,7 @@ fn read_session_data<P: Ports>(
     ports: &mut P,
     public_key: &Felt,
 ) -> Result<SessionData> {
-    let felts = remote::call_view(
-        env,
-        ports,
-        &calldata::get_session_data(env.wallet, *public_key),
-    )?;
-    let mut data = decode_session_data(&felts)?;
+    let mut data = remote::session_data(env, ports, public_key)?;
     let len = data.allowed_entrypoints_len.min(MAX_WHITELIST_READ);
     for index in 0..len {
         let entry = remote::call_view(
@@ -147,8 +142,12 @@ fn remember<P: Ports>(
                 && data.calls_used > record.calls_used =>
         {
             let used = data.calls_used;
+            // Executes still pending may be among the account's count: they
+            // are counted when they settle, not twice.
             stored::update(env, ports, &record.public_key, |r| {
-                r.calls_used = r.calls_used.max(used);
+                r.calls_used = r
+                    .calls_used
+                    .max(used.saturating_sub(r.pending_executes()));
             })?
         }
         StoredSession::Registered(..) | StoredSession::Revoked(_) => return Ok(None),

@@ -11,6 +11,40 @@ use super::Env;
 use crate::protocol::error::{Result, SessionError};
 use crate::protocol::record::{SessionRecord, StoredSession};
 
+/// What an engine has seen of the wallet's stored record across its calls:
+/// the session and the highest revision read or written, and whether the
+/// store's count of session calls was checked against the account since the
+/// session was loaded (or since the store was seen going back in time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The session's public key (0x-hex).
+    public_key: String,
+    /// Highest revision seen.
+    revision: u64,
+    /// True once the store's count was checked against the account.
+    pub(crate) checked: bool,
+}
+
+impl Seen {
+    /// Take in a record read from, or written to, the store. A lower
+    /// revision than one seen before means the store went back in time: the
+    /// count must be checked against the account again.
+    fn observe(&mut self, record: &SessionRecord) {
+        if self.public_key != record.public_key {
+            *self = Self {
+                public_key: record.public_key.clone(),
+                revision: record.revision,
+                checked: false,
+            };
+        } else if record.revision < self.revision {
+            self.revision = record.revision;
+            self.checked = false;
+        } else {
+            self.revision = record.revision;
+        }
+    }
+}
+
 /// A record together with the exact bytes it was read from (the CAS witness).
 pub(crate) struct Loaded {
     /// Decoded record, if any, with this session's accepted execute folded
@@ -35,6 +69,9 @@ pub(crate) fn load<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<Loaded> {
         .store_get(&SessionRecord::key(&env.wallet_hex))
         .map_err(SessionError::Store)?;
     let mut record = raw.as_deref().map(SessionRecord::decode).transpose()?;
+    if let Some(r) = &record {
+        env.seen.borrow_mut().observe(r);
+    }
     let mut folded = false;
     let mut unsettled = env.unsettled.borrow_mut();
     if let Some(accepted) = unsettled.as_ref() {
@@ -107,6 +144,13 @@ pub(crate) fn swap<P: Ports>(
     expected: Option<&[u8]>,
     new: Option<&SessionRecord>,
 ) -> Result<bool> {
+    // Every write moves the revision on (see [`Seen`]).
+    let new = new.map(|r| {
+        let mut next = r.clone();
+        next.revision = r.revision.wrapping_add(1);
+        next
+    });
+    let new = new.as_ref();
     let encoded = new.map(SessionRecord::encode).transpose()?;
     let swapped = ports
         .store_cas(
@@ -116,6 +160,9 @@ pub(crate) fn swap<P: Ports>(
         )
         .map_err(SessionError::Store)?;
     if swapped {
+        if let Some(r) = new {
+            env.seen.borrow_mut().observe(r);
+        }
         // A written record read through `load` carries the fold: the
         // accepted execute is settled in the store now.
         let mut unsettled = env.unsettled.borrow_mut();

@@ -39,13 +39,13 @@ fn execute_with_session(
     p: &mut FakePorts,
 ) -> Result<String> {
     let mut s = WalletSession::new(c.clone());
-    let result = s.execute_with_session(calls, p);
+    let result = s.execute_with_session(calls, &IntentOptions::default(), p);
     s.flush(p);
     result
 }
 fn revoke_session(c: &SessionContext, p: &mut FakePorts) -> Result<String> {
     let mut s = WalletSession::new(c.clone());
-    let result = s.revoke_session(p);
+    let result = s.revoke_session(&IntentOptions::default(), p);
     s.flush(p);
     result
 }
@@ -114,6 +114,7 @@ fn register_opts(max_calls: u32) -> RegisterOptions {
         valid_until: None,
         max_calls: Some(max_calls),
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     }
 }
 

@@ -6,10 +6,11 @@
 use super::pending::Accepted;
 use super::ports::Ports;
 use super::signing::SessionKeys;
+use super::stored::Seen;
 use super::{create, execute, policy, receipt, register, revoke, status, stored, Env};
 use crate::protocol::error::Result;
 use crate::protocol::model::{
-    CallInput, CreateOptions, RegisterOptions, SessionContext, SessionKeyData, SessionStatus,
+    CallInput, CreateOptions, IntentOptions, RegisterOptions, SessionContext, SessionKeyData, SessionStatus,
     SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
 };
 
@@ -21,6 +22,7 @@ pub struct WalletSession {
     ctx: SessionContext,
     keys: SessionKeys,
     unsettled: Option<Accepted>,
+    seen: Seen,
 }
 
 impl WalletSession {
@@ -30,6 +32,7 @@ impl WalletSession {
             ctx,
             keys: SessionKeys::default(),
             unsettled: None,
+            seen: Seen::default(),
         }
     }
 
@@ -78,22 +81,35 @@ impl WalletSession {
     pub fn execute_with_session<P: Ports>(
         &mut self,
         calls: &[CallInput],
+        options: &IntentOptions,
         ports: &mut P,
     ) -> Result<String> {
-        execute::execute_with_session(&self.ctx, calls, ports, &mut self.keys, &mut self.unsettled)
+        execute::execute_with_session(
+            &self.ctx,
+            calls,
+            options,
+            ports,
+            &mut self.keys,
+            (&mut self.unsettled, &mut self.seen),
+        )
     }
 
     /// `revoke-session`; the unlocked key is zeroized whatever the outcome.
-    pub fn revoke_session<P: Ports>(&mut self, ports: &mut P) -> Result<String> {
+    pub fn revoke_session<P: Ports>(
+        &mut self,
+        options: &IntentOptions,
+        ports: &mut P,
+    ) -> Result<String> {
         self.keys.lock();
         self.flush(ports);
-        revoke::revoke_session(&self.ctx, ports)
+        revoke::revoke_session(&self.ctx, options, ports)
     }
 
     /// `clear-session`; the unlocked key is zeroized.
     pub fn clear_session<P: Ports>(&mut self, ports: &mut P) -> Result<()> {
         self.keys.lock();
         self.unsettled = None;
+        self.seen = Seen::default();
         create::clear_session(&self.ctx, ports)
     }
 
@@ -107,10 +123,11 @@ impl WalletSession {
     pub fn set_spending_policy<P: Ports>(
         &mut self,
         policy: &SpendingPolicyInput,
+        options: &IntentOptions,
         ports: &mut P,
     ) -> Result<String> {
         self.flush(ports);
-        policy::set_spending_policy(&self.ctx, policy, ports)
+        policy::set_spending_policy(&self.ctx, policy, options, ports)
     }
 
     /// `get-spending-policy`.
@@ -127,10 +144,11 @@ impl WalletSession {
     pub fn remove_spending_policy<P: Ports>(
         &mut self,
         token: &str,
+        options: &IntentOptions,
         ports: &mut P,
     ) -> Result<String> {
         self.flush(ports);
-        policy::remove_spending_policy(&self.ctx, token, ports)
+        policy::remove_spending_policy(&self.ctx, token, options, ports)
     }
 
     /// `wait-for-transaction`.
@@ -143,9 +161,11 @@ impl WalletSession {
         receipt::wait_for_transaction(&self.ctx, hash, timeout_ms, ports)
     }
 
-    /// `lock`: zeroize the unlocked session key.
+    /// `lock`: zeroize the unlocked session key. The next execute checks
+    /// the store's count against the account again, as after a load.
     pub fn lock(&mut self) {
         self.keys.lock();
+        self.seen = Seen::default();
     }
 
     /// True while an accepted execute's landing is not written yet.

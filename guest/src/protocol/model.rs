@@ -94,6 +94,18 @@ pub struct RegisterOptions {
     pub max_calls: Option<u32>,
     /// Whitelisted entrypoints (names or selectors).
     pub allowed_entrypoints: Vec<String>,
+    /// The caller's name for this intent (see [`IntentOptions`]).
+    pub idempotency_key: Option<String>,
+}
+
+/// Options of every operation that signs a transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntentOptions {
+    /// The caller's name for this intent: the same key is always the same
+    /// intent (for at least 24 hours), so a retry never signs a second
+    /// transaction, and a different key is a new intent even for the same
+    /// calls. Without a key, the intent is the operation and its calls.
+    pub idempotency_key: Option<String>,
 }
 
 /// One call as the caller gives it.

@@ -82,6 +82,10 @@ pub struct PendingTransaction {
     /// `TRANSACTION_PENDING`): anyone may resend it now.
     #[serde(default, skip_serializing_if = "is_false")]
     pub answer_lost: bool,
+    /// Digest of the caller's idempotency key (0x-hex SHA-256), when the
+    /// intent was named by one; otherwise the intent is its calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl PendingTransaction {
@@ -89,6 +93,45 @@ impl PendingTransaction {
     pub fn may_resend(&self, now: u64) -> bool {
         self.answer_lost || now > self.sending_until
     }
+}
+
+/// What became of a settled intent, as far as the account can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum SettledOutcome {
+    /// It landed (its effect is recorded); its hash when an answer gave it.
+    Landed {
+        /// Transaction hash, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction_hash: Option<String>,
+    },
+    /// Its window closed and the account cannot tell whether it landed
+    /// (its nonce reads consumed, but the session's call count does not
+    /// show it for certain). It can no longer land.
+    Unknown,
+}
+
+/// A settled intent that a retry must still be answered for (a tombstone):
+/// one whose caller was never told its outcome (its answer was lost, its
+/// process died, another operation settled it), or one named by an
+/// idempotency key. Pruned once [`SettledIntent::keep_until`] passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettledIntent {
+    /// Digest of the requested calls (0x-hex).
+    pub calls_digest: String,
+    /// Digest of the idempotency key that named it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// SNIP-9 nonce its signature consumed (0x-hex).
+    pub nonce: String,
+    /// What became of it.
+    #[serde(flatten)]
+    pub outcome: SettledOutcome,
+    /// When it was settled (Unix seconds).
+    pub settled_at: u64,
+    /// Until when (Unix seconds) a retry is answered from it.
+    pub keep_until: u64,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
@@ -135,6 +178,15 @@ pub struct SessionRecord {
     /// request, see [`PendingTransaction::calls_digest`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingTransaction>,
+    /// Settled intents a retry must still be answered for (bounded, pruned
+    /// when they expire).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled: Vec<SettledIntent>,
+    /// Incremented by every write: a record read with a lower revision than
+    /// one seen before means the store went back in time (a restored
+    /// snapshot, a failover to a lagging replica).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u64,
 }
 
 impl SessionRecord {
@@ -395,6 +447,8 @@ mod tests {
             revoked_tx: None,
             chain_id: None,
             pending: Vec::new(),
+            settled: Vec::new(),
+            revision: 0,
         }
     }
 

@@ -62,6 +62,8 @@ mod tests {
             revoked_tx: revoked.then(|| "0x3".into()),
             chain_id: None,
             pending: Vec::new(),
+            settled: Vec::new(),
+            revision: 0,
         })
         .unwrap()
     }

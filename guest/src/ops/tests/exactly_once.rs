@@ -166,8 +166,14 @@ fn store_failure_after_send_returns_the_hash_and_counts_once_later() {
     let r = record(&p);
     assert!(r.pending.is_empty());
     assert_eq!(r.calls_used, 1);
+    // The store never learnt that the hash was returned, so the same calls
+    // once more are answered as the retry they may be (never signed twice);
+    // after that answer they are a new intent.
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
     assert_eq!(record(&p).calls_used, 2);
+    assert_eq!(session_calls_used(&p), 2);
 }
 
 #[test]
@@ -232,10 +238,17 @@ fn replayed_pending_is_counted_once_across_instances() {
     let status = get_session_status(&c, &mut p).unwrap();
     assert_eq!(status.remaining_calls, Some(9));
     assert_eq!(record(&p).calls_used, 1);
-    let e = execute_with_session(&c, &[transfer()], &mut p);
-    // The pending one was settled by status: this is a new intent and is signed.
-    assert!(e.is_ok());
+    // Settled by status, the first is still this request's outcome: its
+    // caller was never told. The retry is answered, nothing is signed.
+    let txs = p.tx_counter;
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+    assert_eq!(p.tx_counter, txs, "no second transaction");
+    assert_eq!(record(&p).calls_used, 1);
+    // Told now: the same calls again are a new intent, and are signed.
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
     assert_eq!(record(&p).calls_used, 2);
+    assert_eq!(session_calls_used(&p), 2);
 }
 
 /// A pending execute of another instance, still in its sender's window.
@@ -250,6 +263,7 @@ fn theirs_in_flight(p: &FakePorts) -> crate::protocol::record::PendingTransactio
         sent_at: p.now,
         sending_until: p.now + 60,
         answer_lost: false,
+        idempotency_key: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn register_valid_until_is_bounded() {
         valid_until: Some(p.now + 367 * 24 * 3600),
         max_calls: Some(1),
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     assert_eq!(
         register_session(&c, &far, &mut p).unwrap_err().code(),
@@ -96,6 +97,7 @@ fn calls_whitelists_and_calldata_are_bounded() {
         valid_until: None,
         max_calls: Some(1),
         allowed_entrypoints: (0..300).map(|i| format!("f{i}")).collect(),
+        idempotency_key: None,
     };
     assert_eq!(
         register_session(&c, &wide, &mut p).unwrap_err().code(),

@@ -27,7 +27,7 @@ fn warm_execute_runs_no_key_derivation() {
     assert!(!s.is_unlocked());
 
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
     assert_eq!(
         argon2_derivations_on_this_thread() - before,
         1,
@@ -37,7 +37,7 @@ fn warm_execute_runs_no_key_derivation() {
 
     let before = argon2_derivations_on_this_thread();
     for amount in 2..=5 {
-        s.execute_with_session(&[transfer_of(amount)], &mut p)
+        s.execute_with_session(&[transfer_of(amount)], &IntentOptions::default(), &mut p)
             .unwrap();
     }
     assert_eq!(
@@ -71,7 +71,7 @@ fn create_keeps_the_new_key_unlocked() {
         "register decrypts the owner key only (this test wallet's owner envelope is Argon2id)"
     );
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
     assert_eq!(argon2_derivations_on_this_thread(), before);
 }
 
@@ -79,22 +79,22 @@ fn create_keeps_the_new_key_unlocked() {
 fn lock_revoke_and_clear_forget_the_key() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
     assert!(s.is_unlocked());
     s.lock();
     assert!(!s.is_unlocked());
 
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(2)], &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(2)], &IntentOptions::default(), &mut p).unwrap();
     assert_eq!(
         argon2_derivations_on_this_thread() - before,
         1,
         "locked: unlock again"
     );
 
-    s.revoke_session(&mut p).unwrap();
+    s.revoke_session(&IntentOptions::default(), &mut p).unwrap();
     assert!(!s.is_unlocked());
-    s.execute_with_session(&[transfer_of(3)], &mut p)
+    s.execute_with_session(&[transfer_of(3)], &IntentOptions::default(), &mut p)
         .unwrap_err();
     assert!(!s.is_unlocked());
 
@@ -122,7 +122,7 @@ fn lock_zeroizes_the_key_in_place() {
 fn a_replaced_session_is_never_signed_with_the_old_key() {
     let mut p = FakePorts::default();
     let mut warm = warm_registered(&mut p);
-    warm.execute_with_session(&[transfer_of(1)], &mut p)
+    warm.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
         .unwrap();
 
     // Another instance revokes, clears and registers a new session.
@@ -133,7 +133,7 @@ fn a_replaced_session_is_never_signed_with_the_old_key() {
     register_session(&c, &register_opts(10), &mut p).unwrap();
 
     let before = argon2_derivations_on_this_thread();
-    warm.execute_with_session(&[transfer_of(2)], &mut p)
+    warm.execute_with_session(&[transfer_of(2)], &IntentOptions::default(), &mut p)
         .unwrap();
     assert_eq!(
         argon2_derivations_on_this_thread() - before,
@@ -160,11 +160,11 @@ fn a_wrong_pin_never_rides_on_an_unlocked_key() {
     let mut p = FakePorts::default();
     let mut right = warm_registered(&mut p);
     right
-        .execute_with_session(&[transfer_of(1)], &mut p)
+        .execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
         .unwrap();
     let mut wrong = WalletSession::new(ctx_with("9999", WalletType::Chipi));
     let err = wrong
-        .execute_with_session(&[transfer_of(2)], &mut p)
+        .execute_with_session(&[transfer_of(2)], &IntentOptions::default(), &mut p)
         .unwrap_err();
     assert_eq!(err.code(), "SESSION_DECRYPTION_FAILED");
 }
@@ -173,7 +173,7 @@ fn a_wrong_pin_never_rides_on_an_unlocked_key() {
 fn wait_for_transaction_polls_until_accepted() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    let hash = s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    let hash = s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
     p.receipt_unknown_polls.set(3);
     let slept = p.slept_ms;
     let receipt = s.wait_for_transaction(&hash, 60_000, &mut p).unwrap();
@@ -220,10 +220,10 @@ fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
 fn a_warm_execute_writes_the_store_once() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    s.execute_with_session(&[transfer_of(1)], &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
     let writes = p.cas_writes;
     for amount in 2..=6 {
-        s.execute_with_session(&[transfer_of(amount)], &mut p)
+        s.execute_with_session(&[transfer_of(amount)], &IntentOptions::default(), &mut p)
             .unwrap();
     }
     assert_eq!(p.cas_writes - writes, 5, "one write per execute");
@@ -247,7 +247,7 @@ fn a_warm_execute_writes_the_store_once() {
 fn another_instance_settles_a_deferred_landing_once() {
     let mut p = FakePorts::default();
     let mut warm = warm_registered(&mut p);
-    warm.execute_with_session(&[transfer_of(1)], &mut p)
+    warm.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
         .unwrap();
     assert_eq!(record(&p).pending.len(), 1);
     // Another instance reconciles it with the account (nonce consumed).
@@ -256,7 +256,7 @@ fn another_instance_settles_a_deferred_landing_once() {
     assert!(r.pending.is_empty());
     assert_eq!(r.calls_used, 2);
     // The warm session finds nothing left to fold and counts nothing twice.
-    warm.execute_with_session(&[transfer_of(3)], &mut p)
+    warm.execute_with_session(&[transfer_of(3)], &IntentOptions::default(), &mut p)
         .unwrap();
     warm.flush(&mut p);
     assert_eq!(record(&p).calls_used, 3);
@@ -267,8 +267,8 @@ fn another_instance_settles_a_deferred_landing_once() {
 fn the_same_transfer_twice_in_a_warm_session_is_two_transactions() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    let first = s.execute_with_session(&[transfer_of(7)], &mut p).unwrap();
-    let second = s.execute_with_session(&[transfer_of(7)], &mut p).unwrap();
+    let first = s.execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p).unwrap();
+    let second = s.execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p).unwrap();
     assert_ne!(first, second);
     s.flush(&mut p);
     assert_eq!(record(&p).calls_used, 2);
