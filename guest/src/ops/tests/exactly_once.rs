@@ -1,6 +1,7 @@
 //! At most one transaction per intent, whatever the backend does with the answer.
 
 use super::*;
+use crate::protocol::record::SettledOutcome;
 
 fn registered(max_calls: u32) -> (FakePorts, SessionContext) {
     let mut p = FakePorts::default();
@@ -359,4 +360,299 @@ fn refused_before_its_nonce_was_consumed_is_the_backends_error() {
     let r = record(&p);
     assert!(r.pending.is_empty());
     assert_eq!(r.calls_used, 0);
+}
+
+fn execute_keyed(
+    c: &SessionContext,
+    calls: &[CallInput],
+    key: &str,
+    p: &mut FakePorts,
+) -> Result<String> {
+    let mut s = WalletSession::new(c.clone());
+    let options = IntentOptions {
+        idempotency_key: Some(key.into()),
+    };
+    let result = s.execute_with_session(calls, &options, p);
+    s.flush(p);
+    result
+}
+
+#[test]
+fn lost_answer_then_any_operation_then_retry_is_one_transaction() {
+    // Whatever runs between a lost answer and its retry, the retry is
+    // answered and nothing is signed again.
+    type Between = fn(&SessionContext, &mut FakePorts);
+    let between: [(&str, Between); 4] = [
+        ("nothing", |_, _| {}),
+        ("status", |c, p| {
+            get_session_status(c, p).unwrap();
+        }),
+        ("another execute", |c, p| {
+            execute_with_session(c, &[other_call()], p).unwrap();
+        }),
+        ("two statuses and another execute", |c, p| {
+            get_session_status(c, p).unwrap();
+            execute_with_session(c, &[other_call()], p).unwrap();
+            get_session_status(c, p).unwrap();
+        }),
+    ];
+    for (name, run) in between {
+        let (mut p, c) = registered(10);
+        p.lose_answers = 1;
+        let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+        assert_eq!(e.code(), "TRANSACTION_PENDING", "{name}: {e}");
+        run(&c, &mut p);
+        let transfers = p.tx_counter;
+        let prepares = p.count("prepare-typed-data");
+        let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+        assert_eq!(e.code(), "ALREADY_EXECUTED", "{name}: {e}");
+        assert!(e.to_string().contains("nonce 0x"), "{name}: names it: {e}");
+        assert_eq!(p.tx_counter, transfers, "{name}: no second transaction");
+        assert_eq!(p.count("prepare-typed-data"), prepares, "{name}: nothing signed");
+        assert_eq!(record(&p).calls_used, session_calls_used(&p), "{name}");
+        assert!(record(&p).settled.is_empty(), "{name}: its caller is told now");
+    }
+}
+
+#[test]
+fn lost_answer_then_revoke_then_retry_is_answered_not_refused() {
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    revoke_session(&c, &mut p).unwrap();
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+}
+
+#[test]
+fn a_resubmission_answered_for_another_request_gives_the_retry_its_hash() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    p.fail = None;
+    // Another request resends the first (answered with its hash) first.
+    execute_with_session(&c, &[other_call()], &mut p).unwrap();
+    let r = record(&p);
+    let tombstone = r.settled.first().expect("the first's caller was never told");
+    let hash = match &tombstone.outcome {
+        SettledOutcome::Landed {
+            transaction_hash: Some(hash),
+        } => hash.clone(),
+        other => panic!("{other:?}"),
+    };
+    let transfers = p.tx_counter;
+    assert_eq!(execute_with_session(&c, &[transfer()], &mut p).unwrap(), hash);
+    assert_eq!(p.tx_counter, transfers);
+    assert!(record(&p).settled.is_empty());
+}
+
+#[test]
+fn an_untold_tombstone_expires_with_its_window() {
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    get_session_status(&c, &mut p).unwrap();
+    let keep_until = record(&p).settled[0].keep_until;
+    assert_eq!(keep_until, record_window(&p) + 300);
+    p.now = keep_until + 1;
+    // The window closed: the same calls are a new intent.
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(session_calls_used(&p), 2);
+    assert!(record(&p).settled.is_empty(), "pruned");
+}
+
+/// `Execute Before` of the fake backend's outside executions.
+fn record_window(p: &FakePorts) -> u64 {
+    p.now + 3600
+}
+
+#[test]
+fn an_idempotency_key_names_one_intent() {
+    let mut p = FakePorts::default();
+    let c = ctx();
+    create_session(&c, &CreateOptions::default(), &mut p).unwrap();
+    let three_days = RegisterOptions {
+        valid_until: Some(p.now + 3 * 86_400),
+        ..register_opts(10)
+    };
+    register_session(&c, &three_days, &mut p).unwrap();
+    let first = execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap();
+    // The same key again: the same intent, answered with its hash.
+    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    get_session_status(&c, &mut p).unwrap();
+    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    assert_eq!(session_calls_used(&p), 1);
+    // Another key, the same calls: a second payment.
+    let second = execute_keyed(&c, &[transfer()], "order-2", &mut p).unwrap();
+    assert_ne!(second, first);
+    assert_eq!(session_calls_used(&p), 2);
+    // A key names its calls: other calls under it are refused.
+    let e = execute_keyed(&c, &[other_call()], "order-1", &mut p).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT", "{e}");
+    // Kept for 24 hours, then forgotten.
+    p.now += 86_400 - 1;
+    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    p.now += 3_600 + 302;
+    let third = execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap();
+    assert_ne!(third, first);
+    assert_eq!(session_calls_used(&p), 3);
+    assert_eq!(record(&p).calls_used, 3);
+}
+
+#[test]
+fn a_keyed_intent_whose_answer_was_lost_is_one_transaction() {
+    let (mut p, c) = registered(10);
+    p.lose_answers = 1;
+    let e = execute_keyed(&c, &[transfer()], "k", &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING");
+    get_session_status(&c, &mut p).unwrap();
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(session_calls_used(&p), 2, "unkeyed calls are another intent");
+    for _ in 0..3 {
+        let e = execute_keyed(&c, &[transfer()], "k", &mut p).unwrap_err();
+        assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+    }
+    assert_eq!(session_calls_used(&p), 2);
+    assert_eq!(record(&p).calls_used, 2);
+}
+
+#[test]
+fn idempotency_keys_are_checked() {
+    let (mut p, c) = registered(10);
+    for bad in ["", "a\nb", &"k".repeat(257)] {
+        let e = execute_keyed(&c, &[transfer()], bad, &mut p).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT", "{bad:?}: {e}");
+    }
+    assert_eq!(p.count("prepare-typed-data"), 1, "only the registration");
+    // Stored as a digest, never as given.
+    execute_keyed(&c, &[transfer()], "secret-looking-key", &mut p).unwrap();
+    let raw = String::from_utf8(p.store.get(&SessionRecord::key(WALLET)).unwrap().clone()).unwrap();
+    assert!(!raw.contains("secret-looking-key"), "{raw}");
+}
+
+#[test]
+fn a_backend_reusing_a_consumed_nonce_gets_no_false_already_executed() {
+    let (mut p, c) = registered(10);
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    let used = *p.nonces_prepared.last().unwrap();
+    p.reuse_nonce = Some(used);
+    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "BACKEND_ERROR", "{e}");
+    assert_eq!(record(&p).calls_used, 1, "not counted");
+    assert_eq!(session_calls_used(&p), 1);
+    assert!(record(&p).pending.is_empty());
+    // A nonce the store knows (a keyed intent's) is refused before signing.
+    p.reuse_nonce = None;
+    execute_keyed(&c, &[transfer()], "k", &mut p).unwrap();
+    p.reuse_nonce = Some(*p.nonces_prepared.last().unwrap());
+    let sent = p.count("execute-sponsored");
+    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "SESSION_INVALID_RESPONSE", "{e}");
+    assert_eq!(p.count("execute-sponsored"), sent, "nothing sent");
+    assert_eq!(record(&p).calls_used, session_calls_used(&p));
+}
+
+#[test]
+fn a_node_calling_every_nonce_consumed_gets_no_false_already_executed() {
+    // Not applied (503 before the account ran it), and a node that calls
+    // every nonce consumed: the account's count does not show it.
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    p.fail = None;
+    p.every_nonce_consumed = true;
+    for _ in 0..2 {
+        let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+        assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    }
+    get_session_status(&c, &mut p).unwrap();
+    assert_eq!(record(&p).calls_used, 0);
+    assert_eq!(session_calls_used(&p), 0);
+    assert_eq!(p.tx_counter, 1, "only the registration");
+    // A refused send whose nonce reads consumed while the count did not move
+    // is the backend's refusal, not ALREADY_EXECUTED.
+    let (mut p, c) = registered(10);
+    p.every_nonce_consumed = true;
+    p.fail = Some(("execute-sponsored".into(), 400, r#"{"message":"bad"}"#.into()));
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "BACKEND_ERROR", "{e}");
+    // A lost answer that did land is told by the count, whatever the node
+    // says of nonces.
+    p.fail = None;
+    p.lose_answers = 1;
+    execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
+    assert_eq!(record(&p).calls_used, 1);
+    assert_eq!(session_calls_used(&p), 1);
+}
+
+#[test]
+fn a_pending_whose_nonce_reads_consumed_without_a_count_settles_when_its_window_closes() {
+    let (mut p, c) = registered(10);
+    p.fail = Some(("execute-sponsored".into(), 503, "{}".into()));
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    p.fail = None;
+    p.every_nonce_consumed = true;
+    p.now = record(&p).pending[0].execute_before + 301;
+    // Closed, and the count never moved: it did not land; signed anew.
+    execute_with_session(&c, &[transfer()], &mut p).unwrap();
+    assert_eq!(session_calls_used(&p), 1);
+    assert_eq!(record(&p).calls_used, 1);
+}
+
+#[test]
+fn a_store_rolled_back_after_a_send_signs_nothing_until_status() {
+    let (mut p, c) = registered(10);
+    let snapshot = p.store.clone();
+    p.lose_answers = 1;
+    execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    p.store = snapshot;
+    let txs = p.tx_counter;
+    let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert!(e.to_string().contains("behind the chain"), "{e}");
+    assert_eq!(p.tx_counter, txs, "no second transfer");
+    let e = execute_with_session(&c, &[other_call()], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    // Status accepts the account's count; signing resumes.
+    get_session_status(&c, &mut p).unwrap();
+    assert_eq!(record(&p).calls_used, 1);
+    execute_with_session(&c, &[other_call()], &mut p).unwrap();
+    assert_eq!(session_calls_used(&p), 2);
+}
+
+#[test]
+fn a_warm_session_notices_its_store_going_back_in_time() {
+    let (mut p, c) = registered(10);
+    let mut warm = WalletSession::new(c.clone());
+    let none = IntentOptions::default();
+    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
+    let snapshot = p.store.clone();
+    p.lose_answers = 1;
+    warm.execute_with_session(&[other_call()], &none, &mut p).unwrap_err();
+    p.store = snapshot;
+    let txs = p.tx_counter;
+    let e = warm
+        .execute_with_session(&[other_call()], &none, &mut p)
+        .unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    assert!(e.to_string().contains("behind the chain"), "{e}");
+    assert_eq!(p.tx_counter, txs);
+}
+
+#[test]
+fn warm_executes_read_the_account_once_per_load() {
+    let (mut p, c) = registered(10);
+    let mut warm = WalletSession::new(c.clone());
+    let none = IntentOptions::default();
+    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
+    let rpc = p.count("rpc.example");
+    for _ in 0..3 {
+        warm.execute_with_session(&[other_call()], &none, &mut p).unwrap();
+    }
+    assert_eq!(p.count("rpc.example"), rpc, "no round trip added to warm executes");
+    warm.lock();
+    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
+    assert_eq!(p.count("rpc.example"), rpc + 1, "checked again after a lock");
 }
