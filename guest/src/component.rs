@@ -270,6 +270,12 @@ macro_rules! wit_error {
 }
 session_error_table!(wit_error);
 
+fn intent(o: t::IntentOptions) -> m::IntentOptions {
+    m::IntentOptions {
+        idempotency_key: o.idempotency_key,
+    }
+}
+
 fn key_data(k: m::SessionKeyData) -> t::SessionKeyData {
     t::SessionKeyData {
         public_key: k.public_key,
@@ -380,11 +386,16 @@ impl GuestWalletSession for WalletSessionResource {
             valid_until: options.valid_until,
             max_calls: options.max_calls,
             allowed_entrypoints: options.allowed_entrypoints,
+            idempotency_key: options.idempotency_key,
         };
         self.run(|s, ports| s.register_session(&options, ports))
     }
 
-    fn execute_with_session(&self, calls: Vec<t::Call>) -> Result<String, t::SessionError> {
+    fn execute_with_session(
+        &self,
+        calls: Vec<t::Call>,
+        options: t::IntentOptions,
+    ) -> Result<String, t::SessionError> {
         let calls: Vec<m::CallInput> = calls
             .into_iter()
             .map(|c| m::CallInput {
@@ -393,11 +404,13 @@ impl GuestWalletSession for WalletSessionResource {
                 calldata: c.calldata,
             })
             .collect();
-        self.run(|s, ports| s.execute_with_session(&calls, ports))
+        let options = intent(options);
+        self.run(|s, ports| s.execute_with_session(&calls, &options, ports))
     }
 
-    fn revoke_session(&self) -> Result<String, t::SessionError> {
-        self.run(ops::WalletSession::revoke_session)
+    fn revoke_session(&self, options: t::IntentOptions) -> Result<String, t::SessionError> {
+        let options = intent(options);
+        self.run(|s, ports| s.revoke_session(&options, ports))
     }
 
     fn clear_session(&self) -> Result<(), t::SessionError> {
@@ -408,14 +421,19 @@ impl GuestWalletSession for WalletSessionResource {
         self.run(ops::WalletSession::get_session_status).map(status)
     }
 
-    fn set_spending_policy(&self, p: t::SpendingPolicyInput) -> Result<String, t::SessionError> {
+    fn set_spending_policy(
+        &self,
+        p: t::SpendingPolicyInput,
+        options: t::IntentOptions,
+    ) -> Result<String, t::SessionError> {
         let p = m::SpendingPolicyInput {
             token: p.token,
             max_per_call: p.max_per_call,
             max_per_window: p.max_per_window,
             window_seconds: p.window_seconds,
         };
-        self.run(|s, ports| s.set_spending_policy(&p, ports))
+        let options = intent(options);
+        self.run(|s, ports| s.set_spending_policy(&p, &options, ports))
     }
 
     fn get_spending_policy(
@@ -426,8 +444,13 @@ impl GuestWalletSession for WalletSessionResource {
             .map(|p| p.map(policy))
     }
 
-    fn remove_spending_policy(&self, token: String) -> Result<String, t::SessionError> {
-        self.run(|s, ports| s.remove_spending_policy(&token, ports))
+    fn remove_spending_policy(
+        &self,
+        token: String,
+        options: t::IntentOptions,
+    ) -> Result<String, t::SessionError> {
+        let options = intent(options);
+        self.run(|s, ports| s.remove_spending_policy(&token, &options, ports))
     }
 
     fn wait_for_transaction(

@@ -208,11 +208,13 @@ impl FakePorts {
                     .collect();
                 let s = self.sessions.get(&args[0]).cloned().unwrap_or_default();
                 if sel == selector_for("is_valid_outside_execution_nonce").unwrap() {
-                    json!([if self.every_nonce_consumed || self.nonces_used.contains(&args[0]) {
-                        "0x0"
-                    } else {
-                        "0x1"
-                    }])
+                    json!([
+                        if self.every_nonce_consumed || self.nonces_used.contains(&args[0]) {
+                            "0x0"
+                        } else {
+                            "0x1"
+                        }
+                    ])
                 } else if sel == selector_for("get_session_data").unwrap() {
                     json!([
                         format!("{:#x}", s.valid_until),

@@ -147,7 +147,9 @@ fn keep_until(pending: &PendingTransaction, now: u64) -> u64 {
 /// outcome is kept for [`KEY_RETENTION_SECS`] (its window already closed).
 fn tombstone(pending: &PendingTransaction, outcome: SettledOutcome, now: u64) -> SettledIntent {
     let keep_until = match outcome {
-        SettledOutcome::Unknown => keep_until(pending, now).max(now.saturating_add(KEY_RETENTION_SECS)),
+        SettledOutcome::Unknown => {
+            keep_until(pending, now).max(now.saturating_add(KEY_RETENTION_SECS))
+        }
         SettledOutcome::Landed { .. } => keep_until(pending, now),
     };
     SettledIntent {
@@ -206,8 +208,7 @@ impl Accepted {
         if record.public_key != self.public_key {
             return false;
         }
-        record.pending.contains(&self.pending)
-            || record.settled.iter().any(|s| self.rewrites(s))
+        record.pending.contains(&self.pending) || record.settled.iter().any(|s| self.rewrites(s))
     }
 
     /// True when the tombstone `s` is this execute's, settled by another
@@ -1003,7 +1004,9 @@ pub(crate) fn settle_before_signing<P: Ports>(
             Reconciled::Landed {
                 hash: Some(hash), ..
             } => return Ok(Some(hash)),
-            Reconciled::Landed { nonce, hash: None, .. } => return Err(already_executed(&nonce)),
+            Reconciled::Landed {
+                nonce, hash: None, ..
+            } => return Err(already_executed(&nonce)),
             Reconciled::StillPending { reason, .. } => {
                 return Err(SessionError::TransactionPending(format!(
                     "{reason}; nothing new is signed for this request while it may land"
@@ -1026,9 +1029,11 @@ fn answer_from_tombstone<P: Ports>(
         return Ok(None);
     };
     let now = ports.now_unix();
-    let Some(found) = record.settled.iter().find(|s| {
-        s.keep_until >= now && intent.names(&s.calls_digest, s.idempotency_key.as_ref())
-    }) else {
+    let Some(found) = record
+        .settled
+        .iter()
+        .find(|s| s.keep_until >= now && intent.names(&s.calls_digest, s.idempotency_key.as_ref()))
+    else {
         return Ok(None);
     };
     intent.check_same_calls(&found.calls_digest)?;

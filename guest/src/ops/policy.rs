@@ -4,9 +4,9 @@
 use starknet_core::types::U256;
 use starknet_crypto::Felt;
 
+use super::pending::{self, Intent};
 use super::ports::Ports;
 use super::signing::{self, Signer};
-use super::pending::{self, Intent};
 use super::{remote, stored, Env};
 use crate::crypto::felt::parse_felt;
 use crate::protocol::calldata::{self, parse_u256};

@@ -13,8 +13,10 @@ const FIRST_POLL_MS: u64 = 100;
 const MAX_POLL_MS: u64 = 2_000;
 
 /// Poll the receipt of `hash` for at most `timeout_ms` (and at most the
-/// operation's time budget). Running out of time is `TRANSACTION_PENDING`:
-/// the transaction may still be accepted later.
+/// operation's time budget). Running out of time is `TRANSACTION_PENDING`
+/// naming the hash: the transaction may still be accepted later. A node that
+/// fails (transport errors, 5xx, errors or answers we cannot read) is polled
+/// again until the time runs out; its last error is named in the answer.
 pub(crate) fn wait_for_transaction<P: Ports>(
     ctx: &SessionContext,
     hash: &str,
@@ -29,15 +31,22 @@ pub(crate) fn wait_for_transaction<P: Ports>(
     let mut delay = FIRST_POLL_MS;
     loop {
         let before = ports.remaining_ms();
-        if let Some(receipt) = remote::transaction_receipt(&env, ports, &hash)? {
-            return Ok(receipt);
-        }
+        let last_error = match remote::transaction_receipt(&env, ports, &hash) {
+            Ok(Some(receipt)) => return Ok(receipt),
+            Ok(None) => None,
+            Err(err) => Some(err),
+        };
         left = left.saturating_sub(before.saturating_sub(ports.remaining_ms()));
         if left == 0 {
-            return Err(SessionError::TransactionPending(format!(
-                "transaction {} was not accepted within {timeout_ms} ms; it may still be",
-                crate::crypto::felt::felt_to_hex(&hash)
-            )));
+            let hex = crate::crypto::felt::felt_to_hex(&hash);
+            return Err(SessionError::TransactionPending(match last_error {
+                None => format!(
+                    "transaction {hex} was not accepted within {timeout_ms} ms; it may still be"
+                ),
+                Some(err) => format!(
+                    "transaction {hex} was sent; its receipt could not be read within                      {timeout_ms} ms ({err}); it may have been accepted: wait for it again"
+                ),
+            }));
         }
         let wait = delay.min(left);
         ports.sleep_ms(wait);

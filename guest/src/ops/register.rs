@@ -1,9 +1,9 @@
 //! `register-session`: owner-signed `add_or_update_session_key`.
 
 use super::create::MAX_DURATION_SECS;
+use super::pending::{self, Intent};
 use super::ports::Ports;
 use super::signing::{self, SessionKeys, Signer};
-use super::pending::{self, Intent};
 use super::{stored, Env};
 use crate::crypto::felt::felt_to_hex;
 use crate::protocol::calldata;

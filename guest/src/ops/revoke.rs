@@ -1,8 +1,8 @@
 //! `revoke-session`: owner-signed `revoke_session_key`.
 
+use super::pending::{self, Intent};
 use super::ports::Ports;
 use super::signing::{self, Signer};
-use super::pending::{self, Intent};
 use super::{stored, Env};
 use crate::protocol::calldata;
 use crate::protocol::calls::calls_digest;

@@ -145,9 +145,7 @@ fn remember<P: Ports>(
             // Executes still pending may be among the account's count: they
             // are counted when they settle, not twice.
             stored::update(env, ports, &record.public_key, |r| {
-                r.calls_used = r
-                    .calls_used
-                    .max(used.saturating_sub(r.pending_executes()));
+                r.calls_used = r.calls_used.max(used.saturating_sub(r.pending_executes()));
             })?
         }
         StoredSession::Registered(..) | StoredSession::Revoked(_) => return Ok(None),

@@ -10,8 +10,8 @@ use super::stored::Seen;
 use super::{create, execute, policy, receipt, register, revoke, status, stored, Env};
 use crate::protocol::error::Result;
 use crate::protocol::model::{
-    CallInput, CreateOptions, IntentOptions, RegisterOptions, SessionContext, SessionKeyData, SessionStatus,
-    SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
+    CallInput, CreateOptions, IntentOptions, RegisterOptions, SessionContext, SessionKeyData,
+    SessionStatus, SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
 };
 
 /// One wallet's engine: context, unlocked session key, and the last

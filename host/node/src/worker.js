@@ -229,7 +229,7 @@ const wasiImports = {
 const imports = {};
 for (const [name, value] of Object.entries(wasiImports)) {
   imports[name] = value;
-  imports[`${name}@${name.startsWith('wasi:') ? '0.2.4' : '0.3.0'}`] = value;
+  imports[`${name}@${name.startsWith('wasi:') ? '0.2.4' : '0.4.0'}`] = value;
 }
 
 /** Every linear memory of the component's core instances. */

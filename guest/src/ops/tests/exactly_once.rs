@@ -408,9 +408,16 @@ fn lost_answer_then_any_operation_then_retry_is_one_transaction() {
         assert_eq!(e.code(), "ALREADY_EXECUTED", "{name}: {e}");
         assert!(e.to_string().contains("nonce 0x"), "{name}: names it: {e}");
         assert_eq!(p.tx_counter, transfers, "{name}: no second transaction");
-        assert_eq!(p.count("prepare-typed-data"), prepares, "{name}: nothing signed");
+        assert_eq!(
+            p.count("prepare-typed-data"),
+            prepares,
+            "{name}: nothing signed"
+        );
         assert_eq!(record(&p).calls_used, session_calls_used(&p), "{name}");
-        assert!(record(&p).settled.is_empty(), "{name}: its caller is told now");
+        assert!(
+            record(&p).settled.is_empty(),
+            "{name}: its caller is told now"
+        );
     }
 }
 
@@ -433,7 +440,10 @@ fn a_resubmission_answered_for_another_request_gives_the_retry_its_hash() {
     // Another request resends the first (answered with its hash) first.
     execute_with_session(&c, &[other_call()], &mut p).unwrap();
     let r = record(&p);
-    let tombstone = r.settled.first().expect("the first's caller was never told");
+    let tombstone = r
+        .settled
+        .first()
+        .expect("the first's caller was never told");
     let hash = match &tombstone.outcome {
         SettledOutcome::Landed {
             transaction_hash: Some(hash),
@@ -441,7 +451,10 @@ fn a_resubmission_answered_for_another_request_gives_the_retry_its_hash() {
         other => panic!("{other:?}"),
     };
     let transfers = p.tx_counter;
-    assert_eq!(execute_with_session(&c, &[transfer()], &mut p).unwrap(), hash);
+    assert_eq!(
+        execute_with_session(&c, &[transfer()], &mut p).unwrap(),
+        hash
+    );
     assert_eq!(p.tx_counter, transfers);
     assert!(record(&p).settled.is_empty());
 }
@@ -478,9 +491,15 @@ fn an_idempotency_key_names_one_intent() {
     register_session(&c, &three_days, &mut p).unwrap();
     let first = execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap();
     // The same key again: the same intent, answered with its hash.
-    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    assert_eq!(
+        execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(),
+        first
+    );
     get_session_status(&c, &mut p).unwrap();
-    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    assert_eq!(
+        execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(),
+        first
+    );
     assert_eq!(session_calls_used(&p), 1);
     // Another key, the same calls: a second payment.
     let second = execute_keyed(&c, &[transfer()], "order-2", &mut p).unwrap();
@@ -491,7 +510,10 @@ fn an_idempotency_key_names_one_intent() {
     assert_eq!(e.code(), "INVALID_INPUT", "{e}");
     // Kept for 24 hours, then forgotten.
     p.now += 86_400 - 1;
-    assert_eq!(execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(), first);
+    assert_eq!(
+        execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap(),
+        first
+    );
     p.now += 3_600 + 302;
     let third = execute_keyed(&c, &[transfer()], "order-1", &mut p).unwrap();
     assert_ne!(third, first);
@@ -507,7 +529,11 @@ fn a_keyed_intent_whose_answer_was_lost_is_one_transaction() {
     assert_eq!(e.code(), "TRANSACTION_PENDING");
     get_session_status(&c, &mut p).unwrap();
     execute_with_session(&c, &[transfer()], &mut p).unwrap();
-    assert_eq!(session_calls_used(&p), 2, "unkeyed calls are another intent");
+    assert_eq!(
+        session_calls_used(&p),
+        2,
+        "unkeyed calls are another intent"
+    );
     for _ in 0..3 {
         let e = execute_keyed(&c, &[transfer()], "k", &mut p).unwrap_err();
         assert_eq!(e.code(), "ALREADY_EXECUTED", "{e}");
@@ -573,7 +599,11 @@ fn a_node_calling_every_nonce_consumed_gets_no_false_already_executed() {
     // is the backend's refusal, not ALREADY_EXECUTED.
     let (mut p, c) = registered(10);
     p.every_nonce_consumed = true;
-    p.fail = Some(("execute-sponsored".into(), 400, r#"{"message":"bad"}"#.into()));
+    p.fail = Some((
+        "execute-sponsored".into(),
+        400,
+        r#"{"message":"bad"}"#.into(),
+    ));
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "BACKEND_ERROR", "{e}");
     // A lost answer that did land is told by the count, whatever the node
@@ -627,10 +657,12 @@ fn a_warm_session_notices_its_store_going_back_in_time() {
     let (mut p, c) = registered(10);
     let mut warm = WalletSession::new(c.clone());
     let none = IntentOptions::default();
-    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
+    warm.execute_with_session(&[transfer()], &none, &mut p)
+        .unwrap();
     let snapshot = p.store.clone();
     p.lose_answers = 1;
-    warm.execute_with_session(&[other_call()], &none, &mut p).unwrap_err();
+    warm.execute_with_session(&[other_call()], &none, &mut p)
+        .unwrap_err();
     p.store = snapshot;
     let txs = p.tx_counter;
     let e = warm
@@ -646,13 +678,24 @@ fn warm_executes_read_the_account_once_per_load() {
     let (mut p, c) = registered(10);
     let mut warm = WalletSession::new(c.clone());
     let none = IntentOptions::default();
-    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
+    warm.execute_with_session(&[transfer()], &none, &mut p)
+        .unwrap();
     let rpc = p.count("rpc.example");
     for _ in 0..3 {
-        warm.execute_with_session(&[other_call()], &none, &mut p).unwrap();
+        warm.execute_with_session(&[other_call()], &none, &mut p)
+            .unwrap();
     }
-    assert_eq!(p.count("rpc.example"), rpc, "no round trip added to warm executes");
+    assert_eq!(
+        p.count("rpc.example"),
+        rpc,
+        "no round trip added to warm executes"
+    );
     warm.lock();
-    warm.execute_with_session(&[transfer()], &none, &mut p).unwrap();
-    assert_eq!(p.count("rpc.example"), rpc + 1, "checked again after a lock");
+    warm.execute_with_session(&[transfer()], &none, &mut p)
+        .unwrap();
+    assert_eq!(
+        p.count("rpc.example"),
+        rpc + 1,
+        "checked again after a lock"
+    );
 }

@@ -27,7 +27,8 @@ fn warm_execute_runs_no_key_derivation() {
     assert!(!s.is_unlocked());
 
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
     assert_eq!(
         argon2_derivations_on_this_thread() - before,
         1,
@@ -71,7 +72,8 @@ fn create_keeps_the_new_key_unlocked() {
         "register decrypts the owner key only (this test wallet's owner envelope is Argon2id)"
     );
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
     assert_eq!(argon2_derivations_on_this_thread(), before);
 }
 
@@ -79,13 +81,15 @@ fn create_keeps_the_new_key_unlocked() {
 fn lock_revoke_and_clear_forget_the_key() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
     assert!(s.is_unlocked());
     s.lock();
     assert!(!s.is_unlocked());
 
     let before = argon2_derivations_on_this_thread();
-    s.execute_with_session(&[transfer_of(2)], &IntentOptions::default(), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(2)], &IntentOptions::default(), &mut p)
+        .unwrap();
     assert_eq!(
         argon2_derivations_on_this_thread() - before,
         1,
@@ -173,7 +177,9 @@ fn a_wrong_pin_never_rides_on_an_unlocked_key() {
 fn wait_for_transaction_polls_until_accepted() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    let hash = s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
+    let hash = s
+        .execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
     p.receipt_unknown_polls.set(3);
     let slept = p.slept_ms;
     let receipt = s.wait_for_transaction(&hash, 60_000, &mut p).unwrap();
@@ -187,6 +193,27 @@ fn wait_for_transaction_polls_until_accepted() {
     assert_eq!(err.code(), "TRANSACTION_PENDING");
     let err = s.wait_for_transaction("nope", 1_000, &mut p).unwrap_err();
     assert_eq!(err.code(), "INVALID_INPUT");
+}
+
+#[test]
+fn a_wait_whose_node_keeps_failing_is_pending_with_the_hash() {
+    let mut p = FakePorts::default();
+    let mut s = warm_registered(&mut p);
+    let hash = s
+        .execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
+    p.fail = Some(("rpc.example".into(), 503, "{}".into()));
+    let err = s.wait_for_transaction(&hash, 5_000, &mut p).unwrap_err();
+    assert_eq!(err.code(), "TRANSACTION_PENDING", "{err}");
+    assert!(err.to_string().contains(&hash), "{err}");
+    assert!(
+        err.to_string().contains("503"),
+        "names the node's error: {err}"
+    );
+    // Once the node answers again, the same wait reads the receipt.
+    p.fail = None;
+    let receipt = s.wait_for_transaction(&hash, 5_000, &mut p).unwrap();
+    assert_eq!(receipt.transaction_hash, hash);
 }
 
 #[test]
@@ -220,7 +247,8 @@ fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
 fn a_warm_execute_writes_the_store_once() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p).unwrap();
+    s.execute_with_session(&[transfer_of(1)], &IntentOptions::default(), &mut p)
+        .unwrap();
     let writes = p.cas_writes;
     for amount in 2..=6 {
         s.execute_with_session(&[transfer_of(amount)], &IntentOptions::default(), &mut p)
@@ -267,8 +295,12 @@ fn another_instance_settles_a_deferred_landing_once() {
 fn the_same_transfer_twice_in_a_warm_session_is_two_transactions() {
     let mut p = FakePorts::default();
     let mut s = warm_registered(&mut p);
-    let first = s.execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p).unwrap();
-    let second = s.execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p).unwrap();
+    let first = s
+        .execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p)
+        .unwrap();
+    let second = s
+        .execute_with_session(&[transfer_of(7)], &IntentOptions::default(), &mut p)
+        .unwrap();
     assert_ne!(first, second);
     s.flush(&mut p);
     assert_eq!(record(&p).calls_used, 2);

@@ -28,9 +28,9 @@ from ._types import (
 #: File name of the component inside the installed package.
 COMPONENT_FILE = "chipi_session_guest.wasm"
 
-_SESSION_IFACE = "chipi:session/session@0.3.0"
-_STORE_IFACE = "chipi:session/store@0.3.0"
-_CREDENTIALS_IFACE = "chipi:session/credentials@0.3.0"
+_SESSION_IFACE = "chipi:session/session@0.4.0"
+_STORE_IFACE = "chipi:session/store@0.4.0"
+_CREDENTIALS_IFACE = "chipi:session/credentials@0.4.0"
 _METHODS = (
     "create-session",
     "register-session",
