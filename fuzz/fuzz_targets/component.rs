@@ -814,6 +814,7 @@ fuzz_target!(
                                 .take(8)
                                 .map(|i| ENTRYPOINTS[usize::from(*i) % ENTRYPOINTS.len()].to_string())
                                 .collect(),
+                            idempotency_key: None,
                         },
                     )
                     .await,

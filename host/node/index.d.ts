@@ -70,7 +70,11 @@ export type ChipiErrorCode =
 
 /** Every failure of the package. */
 export class ChipiSessionError extends Error {
-  constructor(code: string, message: string, details?: { status?: number; backendCode?: string; cause?: unknown });
+  constructor(
+    code: string,
+    message: string,
+    details?: { status?: number; backendCode?: string; transactionHash?: string; cause?: unknown },
+  );
   /** Always `'ChipiSessionError'`. */
   name: 'ChipiSessionError';
   /** The Chipi error code, as the CLI prints it. */
@@ -79,6 +83,11 @@ export class ChipiSessionError extends Error {
   status?: number;
   /** Error code from the backend's body, when it gave one. */
   backendCode?: string;
+  /**
+   * The transaction this failure concerns, already sent (set on every failure
+   * of `waitForTransaction`): it may still land, so do not send it again.
+   */
+  transactionHash?: string;
 }
 
 /** WIT `session-error` case -> Chipi code, as in guest/src/protocol/error_table.rs. */
@@ -200,6 +209,32 @@ export interface Call {
   calldata?: Array<string | number | bigint>;
 }
 
+/**
+ * Options of every operation that signs a transaction (WIT `intent-options`).
+ */
+export interface IntentOptions {
+  /**
+   * The caller's name for this intent (1 to 256 bytes, no control characters;
+   * stored only as its SHA-256 digest). The same key is the same intent for at
+   * least 24 hours: a retry, after any failure, resolves to the first
+   * transaction's hash (or rejects with `ALREADY_EXECUTED` or
+   * `TRANSACTION_PENDING`) and never signs a second transaction. Another key
+   * is a new intent, even for the same calls; the same key with other calls
+   * is `INVALID_INPUT`.
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of {@link Session.registerSession}. */
+export interface RegisterOptions extends IntentOptions {
+  /** Unix time the session expires (default: the created session's `validUntil`). */
+  validUntil?: number;
+  /** Maximum number of transactions (default: `config.defaultMaxCalls`). */
+  maxCalls?: number;
+  /** Whitelisted entrypoints, names or selectors; empty = every non-admin selector. */
+  allowedEntrypoints?: string[];
+}
+
 /** A spending policy to set. */
 export interface SpendingPolicyInput {
   /** Token contract, 0x-hex. */
@@ -250,22 +285,26 @@ export class Session {
   /** Create and store a session key. */
   createSession(options?: { durationSeconds?: number; replaceExisting?: boolean }): Promise<SessionKeyData>;
   /** Register the session on chain; resolves to the transaction hash. */
-  registerSession(options?: { validUntil?: number; maxCalls?: number; allowedEntrypoints?: string[] }): Promise<string>;
+  registerSession(options?: RegisterOptions): Promise<string>;
   /** Execute calls signed by the session key; resolves to the transaction hash. */
-  executeWithSession(calls: Call[]): Promise<string>;
+  executeWithSession(calls: Call[], options?: IntentOptions): Promise<string>;
   /** Read the session's state. */
   getSessionStatus(): Promise<SessionStatus>;
   /** Revoke the session on chain; resolves to the transaction hash. */
-  revokeSession(): Promise<string>;
+  revokeSession(options?: IntentOptions): Promise<string>;
   /** Forget the stored session locally. */
   clearSession(): Promise<void>;
   /** Set a spending policy (owner-signed); resolves to the transaction hash. */
-  setSpendingPolicy(policy: SpendingPolicyInput): Promise<string>;
+  setSpendingPolicy(policy: SpendingPolicyInput, options?: IntentOptions): Promise<string>;
   /** Read the spending policy for a token (null if unset). */
   getSpendingPolicy(token: string): Promise<SpendingPolicy | null>;
   /** Remove the spending policy for a token; resolves to the transaction hash. */
-  removeSpendingPolicy(token: string): Promise<string>;
-  /** Wait for a transaction's receipt (at most the call's time budget). */
+  removeSpendingPolicy(token: string, options?: IntentOptions): Promise<string>;
+  /**
+   * Wait for a transaction's receipt (at most the call's time budget). Every
+   * rejection carries `transactionHash`; a node that keeps failing is polled
+   * until the time runs out (`TRANSACTION_PENDING`).
+   */
   waitForTransaction(transactionHash: string, options?: { timeoutMs?: number }): Promise<TransactionReceipt>;
   /** Write the last execute's landing and zeroize the unlocked key. */
   lock(): Promise<void>;

@@ -56,6 +56,7 @@ async fn full_lifecycle_create_register_execute_status_revoke() {
         valid_until: None,
         max_calls: Some(5),
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     let register_tx = ok(handle.register_session(&ctx, &options).await);
     assert!(register_tx.starts_with("0x"));
@@ -157,6 +158,7 @@ async fn session_is_saved_before_registration_and_survives_a_failed_register() {
         valid_until: None,
         max_calls: None,
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     let e = err(handle.register_session(&ctx, &options).await);
     assert!(
@@ -241,6 +243,7 @@ async fn spending_policy_set_get_remove() {
         valid_until: None,
         max_calls: Some(10),
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     ok(handle.register_session(&ctx, &options).await);
     assert!(ok(handle.get_spending_policy(&ctx, TOKEN).await).is_none());

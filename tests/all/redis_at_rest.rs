@@ -112,6 +112,7 @@ async fn only_ciphertext_and_public_data_reach_redis() {
             valid_until: None,
             max_calls: Some(5),
             allowed_entrypoints: vec![],
+            idempotency_key: None,
         })
         .await);
     for amount in 1..=3u64 {

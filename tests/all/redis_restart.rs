@@ -32,6 +32,7 @@ fn register(max_calls: u32) -> RegisterOptions {
         valid_until: None,
         max_calls: Some(max_calls),
         allowed_entrypoints: vec!["transfer".into()],
+        idempotency_key: None,
     }
 }
 

@@ -39,6 +39,7 @@ async fn registered(h: &Harness, max_calls: u32, allow: &[&str], duration: Optio
         valid_until: None,
         max_calls: Some(max_calls),
         allowed_entrypoints: allow.iter().map(ToString::to_string).collect(),
+        idempotency_key: None,
     };
     ok(handle.register_session(&ctx, &options).await);
 }
@@ -82,6 +83,7 @@ async fn expiry_is_enforced() {
         valid_until: Some(1),
         max_calls: None,
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     let e = err(handle.register_session(&h.ctx(), &options).await);
     assert!(matches!(e, SessionError::SessionExpired(_)), "{e:?}");
@@ -132,6 +134,7 @@ async fn whitelist_blocklist_and_self_calls_are_refused_before_sending() {
         valid_until: None,
         max_calls: None,
         allowed_entrypoints: vec!["upgrade".into()],
+        idempotency_key: None,
     };
     let e = err(handle.register_session(&h.ctx(), &options).await);
     assert!(
@@ -157,6 +160,7 @@ async fn wrong_pin_fails_with_decryption_error_and_sends_nothing() {
         valid_until: None,
         max_calls: None,
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     let before = h.sandbox.requests().len();
     let e = err(handle
@@ -334,6 +338,7 @@ async fn host_that_does_not_allow_list_the_backend_cannot_reach_it() {
         valid_until: None,
         max_calls: None,
         allowed_entrypoints: vec![],
+        idempotency_key: None,
     };
     let e = err(handle.register_session(&ctx, &options).await);
     assert!(matches!(e, SessionError::Transport(_)), "{e:?}");

@@ -65,6 +65,7 @@ async fn a_store_failure_after_the_send_returns_the_hash_with_a_warning() {
         valid_until: None,
         max_calls: Some(5),
         allowed_entrypoints: vec!["transfer".into()],
+        idempotency_key: None,
     };
     let tx = ok(handle.register_session(&h.ctx(), &options).await);
     assert!(tx.starts_with("0x"), "{tx}");

@@ -36,6 +36,7 @@ fn warm_execute(c: &mut Criterion) {
             valid_until: None,
             max_calls: Some(u32::MAX - 1),
             allowed_entrypoints: vec!["transfer".into()],
+            idempotency_key: None,
         };
         chipi_session_e2e::ok(session.create_session(&create).await);
         chipi_session_e2e::ok(session.register_session(&register).await);

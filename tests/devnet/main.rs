@@ -78,6 +78,7 @@ async fn lifecycle_to_the_call_limit_on_the_real_account() {
                 valid_until: None,
                 max_calls: Some(3),
                 allowed_entrypoints: vec!["transfer".into()],
+                idempotency_key: None,
             },
         )
         .await);

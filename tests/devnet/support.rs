@@ -271,6 +271,7 @@ impl DevnetWallet {
                     valid_until: None,
                     max_calls: Some(max_calls),
                     allowed_entrypoints: allow.iter().map(ToString::to_string).collect(),
+                    idempotency_key: None,
                 },
             )
             .await);

@@ -190,6 +190,7 @@ impl Harness {
             valid_until: None,
             max_calls: Some(max_calls),
             allowed_entrypoints: vec![],
+            idempotency_key: None,
         };
         ok(self.handle().register_session(&self.ctx(), &options).await);
     }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chipi_session_host::runtime::{
-    Call, CreateOptions, Imports, RegisterOptions, SessionContext, SessionError, SessionKeyData,
-    SessionRuntime, SessionStatus, SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
-    WalletSession,
+    Call, CreateOptions, Imports, IntentOptions, RegisterOptions, SessionContext, SessionError,
+    SessionKeyData, SessionRuntime, SessionStatus, SpendingPolicy, SpendingPolicyInput,
+    TransactionReceipt, WalletSession,
 };
 
 /// A runtime and imports; every call opens a new [`WalletSession`] (its own
@@ -80,6 +80,16 @@ impl Stateless {
         calls: &[Call],
     ) -> anyhow::Result<Result<String, SessionError>> {
         call!(self, ctx, execute_with_session(calls))
+    }
+
+    /// `execute-with-session` with options (an idempotency key).
+    pub async fn execute_with_options(
+        &self,
+        ctx: &SessionContext,
+        calls: &[Call],
+        options: &IntentOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        call!(self, ctx, execute_with_options(calls, options))
     }
 
     /// `revoke-session`.

@@ -44,7 +44,8 @@ pub(crate) fn wait_for_transaction<P: Ports>(
                     "transaction {hex} was not accepted within {timeout_ms} ms; it may still be"
                 ),
                 Some(err) => format!(
-                    "transaction {hex} was sent; its receipt could not be read within                      {timeout_ms} ms ({err}); it may have been accepted: wait for it again"
+                    "transaction {hex} was sent; its receipt could not be read within \
+                     {timeout_ms} ms ({err}); it may have been accepted: wait for it again"
                 ),
             }));
         }

@@ -119,6 +119,19 @@ pub(crate) struct WaitArgs {
     pub wait_timeout: u64,
 }
 
+/// `--idempotency-key` of the commands that sign a transaction.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct IntentArgs {
+    /// Name this intent: the same key is the same intent for at least 24
+    /// hours, so rerunning the command after any failure (a crash, a lost
+    /// answer, a timeout) reports the first transaction instead of signing
+    /// a second one; another key is a new intent, even for the same calls.
+    /// Without a key, the intent is the command and its calls until an
+    /// outcome was reported.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -145,6 +158,9 @@ pub(crate) enum Command {
         /// Waiting for the receipt.
         #[command(flatten)]
         wait: WaitArgs,
+        /// Naming the intent.
+        #[command(flatten)]
+        intent: IntentArgs,
     },
     /// Execute calls signed by the session key.
     Execute {
@@ -157,6 +173,9 @@ pub(crate) enum Command {
         /// Waiting for the receipt.
         #[command(flatten)]
         wait: WaitArgs,
+        /// Naming the intent.
+        #[command(flatten)]
+        intent: IntentArgs,
     },
     /// Show the lifecycle state and on-chain data of the stored session.
     Status,
@@ -165,9 +184,22 @@ pub(crate) enum Command {
         /// Waiting for the receipt.
         #[command(flatten)]
         wait: WaitArgs,
+        /// Naming the intent.
+        #[command(flatten)]
+        intent: IntentArgs,
     },
     /// Forget the stored session locally (nothing is sent).
     Clear,
+    /// Wait for a transaction that was sent (a hash an earlier command
+    /// reported) until the chain accepted it.
+    Wait {
+        /// The transaction hash.
+        #[arg(value_name = "TRANSACTION_HASH")]
+        transaction_hash: String,
+        /// Longest wait, in seconds.
+        #[arg(long, default_value_t = 300)]
+        wait_timeout: u64,
+    },
     /// Manage the spending policy of the stored session.
     Policy {
         /// Policy action.
@@ -210,6 +242,9 @@ pub(crate) enum PolicyCommand {
         /// Waiting for the receipt.
         #[command(flatten)]
         wait: WaitArgs,
+        /// Naming the intent.
+        #[command(flatten)]
+        intent: IntentArgs,
     },
     /// Show the spending policy for a token.
     Get {
@@ -225,6 +260,9 @@ pub(crate) enum PolicyCommand {
         /// Waiting for the receipt.
         #[command(flatten)]
         wait: WaitArgs,
+        /// Naming the intent.
+        #[command(flatten)]
+        intent: IntentArgs,
     },
 }
 

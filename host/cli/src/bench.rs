@@ -395,6 +395,7 @@ async fn create_and_register(
                 valid_until: None,
                 max_calls: Some(calls.saturating_add(16)),
                 allowed_entrypoints: vec!["transfer".into()],
+                idempotency_key: None,
             })
             .await,
     )?;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 
-use super::args::{Command, GlobalArgs, PolicyCommand, WaitArgs};
+use super::args::{Command, GlobalArgs, IntentArgs, PolicyCommand, WaitArgs};
 use super::output::{self, CliError};
 use super::{context, wait};
 use chipi_session_host::runtime::{
-    Call, CreateOptions, ExecutionStatus, RegisterOptions, SessionRuntime, SpendingPolicyInput,
-    WalletSession,
+    Call, CreateOptions, ExecutionStatus, IntentOptions, RegisterOptions, SessionRuntime,
+    SpendingPolicyInput, WalletSession,
 };
 
 /// Parse `ADDRESS:ENTRYPOINT:FELT,FELT,...` (calldata may be empty).
@@ -89,9 +89,17 @@ fn tx_json(tx: &str) -> Value {
     json!({ "transactionHash": tx })
 }
 
+fn intent_options(intent: &IntentArgs) -> IntentOptions {
+    IntentOptions {
+        idempotency_key: intent.idempotency_key.clone(),
+    }
+}
+
 /// The result of a command that sent transaction `tx`: its hash, and with
 /// `--wait` its receipt once the chain accepted it. A reverted transaction
-/// is an error (`TRANSACTION_REVERTED`).
+/// is an error (`TRANSACTION_REVERTED`); a wait that fails or runs out of
+/// time is `TRANSACTION_PENDING` naming the hash (exit 4), and Ctrl-C while
+/// waiting names it too (exit 130): an answer never hides a sent transaction.
 async fn sent(
     session: &WalletSession,
     wait: &WaitArgs,
@@ -101,7 +109,26 @@ async fn sent(
     if !wait.wait {
         return Ok((tx_json(tx), format!("{done}; transaction {tx}")));
     }
-    let receipt = wait::for_receipt(session, tx, Duration::from_secs(wait.wait_timeout)).await?;
+    waited(session, tx, Duration::from_secs(wait.wait_timeout), done).await
+}
+
+/// Wait for the receipt of the sent transaction `tx` (see [`sent`]).
+async fn waited(
+    session: &WalletSession,
+    tx: &str,
+    timeout: Duration,
+    done: &str,
+) -> Result<(Value, String), CliError> {
+    let unconfirmed = |cause: CliError| CliError::SentUnconfirmed {
+        transaction_hash: tx.to_owned(),
+        cause: Box::new(cause),
+    };
+    let receipt = tokio::select! {
+        receipt = wait::for_receipt(session, tx, timeout) => receipt.map_err(unconfirmed)?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(CliError::Interrupted { transaction_hash: tx.to_owned() });
+        }
+    };
     let mut value = tx_json(tx);
     value["receipt"] = wait::receipt_json(&receipt);
     match receipt.execution_status {
@@ -173,11 +200,13 @@ async fn run_with(
                 valid_until,
                 allow,
                 wait,
+                intent,
             } => {
                 let options = RegisterOptions {
                     valid_until: *valid_until,
                     max_calls: *max_calls,
                     allowed_entrypoints: allow.clone(),
+                    idempotency_key: intent.idempotency_key.clone(),
                 };
                 let tx = output::session_result(handle.register_session(&options).await)?;
                 sent(handle, wait, &tx, "registered").await
@@ -186,6 +215,7 @@ async fn run_with(
                 calls_file,
                 call,
                 wait,
+                intent,
             } => {
                 let calls = match calls_file {
                     Some(path) => read_calls_file(path).map_err(CliError::Usage)?,
@@ -200,16 +230,34 @@ async fn run_with(
                     )))
                     }
                 };
-                let tx = output::session_result(handle.execute_with_session(&calls).await)?;
+                let tx = output::session_result(
+                    handle
+                        .execute_with_options(&calls, &intent_options(intent))
+                        .await,
+                )?;
                 sent(handle, wait, &tx, "executed").await
             }
             Command::Status => {
                 let status = output::session_result(handle.get_session_status().await)?;
                 Ok((output::status_json(&status), output::status_text(&status)))
             }
-            Command::Revoke { wait } => {
-                let tx = output::session_result(handle.revoke_session().await)?;
+            Command::Revoke { wait, intent } => {
+                let tx = output::session_result(
+                    handle.revoke_with_options(&intent_options(intent)).await,
+                )?;
                 sent(handle, wait, &tx, "revoked").await
+            }
+            Command::Wait {
+                transaction_hash,
+                wait_timeout,
+            } => {
+                waited(
+                    handle,
+                    transaction_hash,
+                    Duration::from_secs(*wait_timeout),
+                    "waited",
+                )
+                .await
             }
             Command::Clear => {
                 output::session_result(handle.clear_session().await)?;
@@ -225,6 +273,7 @@ async fn run_with(
                     max_per_window,
                     window_seconds,
                     wait,
+                    intent,
                 } => {
                     let policy = SpendingPolicyInput {
                         token: token.clone(),
@@ -232,7 +281,11 @@ async fn run_with(
                         max_per_window: max_per_window.clone(),
                         window_seconds: *window_seconds,
                     };
-                    let tx = output::session_result(handle.set_spending_policy(&policy).await)?;
+                    let tx = output::session_result(
+                        handle
+                            .set_spending_policy_with_options(&policy, &intent_options(intent))
+                            .await,
+                    )?;
                     sent(handle, wait, &tx, "policy set").await
                 }
                 PolicyCommand::Get { token } => {
@@ -262,8 +315,16 @@ async fn run_with(
                     };
                     Ok((value, text))
                 }
-                PolicyCommand::Remove { token, wait } => {
-                    let tx = output::session_result(handle.remove_spending_policy(token).await)?;
+                PolicyCommand::Remove {
+                    token,
+                    wait,
+                    intent,
+                } => {
+                    let tx = output::session_result(
+                        handle
+                            .remove_spending_policy_with_options(token, &intent_options(intent))
+                            .await,
+                    )?;
                     sent(handle, wait, &tx, "policy removed").await
                 }
             },

@@ -98,6 +98,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(Value, String), CliError
         valid_until: None,
         max_calls: Some(10),
         allowed_entrypoints: vec!["transfer".into()],
+        idempotency_key: None,
     };
     let tx = output::session_result(session.register_session(&options).await)?;
     steps.record(

@@ -2,7 +2,9 @@
 //! argument parsing, dispatch, output.
 //!
 //! Exit codes: 0 success, 1 session error (JSON `error.code` says which),
-//! 2 usage or configuration error, 3 host failure (component load, trap, time limit).
+//! 2 usage or configuration error, 3 host failure (component load, trap, time limit),
+//! 4 a transaction was sent but is not confirmed (its hash is reported), 130
+//! interrupted while waiting for a sent transaction (its hash is reported).
 
 mod args;
 mod bench;

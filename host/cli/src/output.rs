@@ -13,6 +13,13 @@ pub(crate) const EXIT_SESSION_ERROR: i32 = 1;
 pub(crate) const EXIT_USAGE: i32 = 2;
 /// Exit code when the host failed (component load, trap, time limit).
 pub(crate) const EXIT_HOST: i32 = 3;
+/// Exit code when a transaction was sent but is not confirmed (`--wait`
+/// could not read its receipt in time): its hash is reported; do not send
+/// it again, wait for it (`chipi-session wait HASH`) or read `status`.
+pub(crate) const EXIT_SENT_UNCONFIRMED: i32 = 4;
+/// Exit code when interrupted (Ctrl-C) while waiting for a transaction
+/// that was sent (its hash is reported), as a shell reports SIGINT.
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -30,6 +37,19 @@ pub(crate) enum CliError {
         /// The node's revert reason.
         reason: String,
     },
+    /// The transaction was sent, but waiting for its receipt failed or ran
+    /// out of time: it may land (or have landed).
+    SentUnconfirmed {
+        /// The transaction hash.
+        transaction_hash: String,
+        /// Why it is not confirmed.
+        cause: Box<CliError>,
+    },
+    /// Interrupted (Ctrl-C) while waiting for a sent transaction.
+    Interrupted {
+        /// The transaction hash.
+        transaction_hash: String,
+    },
 }
 
 /// Flatten a component call's two layers of failure (host, then session)
@@ -45,6 +65,8 @@ impl CliError {
             Self::Session(_) | Self::Reverted { .. } => EXIT_SESSION_ERROR,
             Self::Usage(_) => EXIT_USAGE,
             Self::Host(_) => EXIT_HOST,
+            Self::SentUnconfirmed { .. } => EXIT_SENT_UNCONFIRMED,
+            Self::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
 
@@ -55,6 +77,8 @@ impl CliError {
             Self::Usage(_) => "USAGE_ERROR",
             Self::Host(_) => "HOST_ERROR",
             Self::Reverted { .. } => "TRANSACTION_REVERTED",
+            Self::SentUnconfirmed { .. } => "TRANSACTION_PENDING",
+            Self::Interrupted { .. } => "INTERRUPTED",
         }
     }
 
@@ -68,6 +92,21 @@ impl CliError {
                 transaction_hash,
                 reason,
             } => format!("transaction {transaction_hash} reverted: {reason}"),
+            Self::SentUnconfirmed {
+                transaction_hash,
+                cause,
+            } => format!(
+                "transaction {transaction_hash} was sent but is not confirmed ({}: {}); it may \
+                 land or have landed: do not send it again. Check it with `chipi-session wait \
+                 {transaction_hash}` or `chipi-session status`",
+                cause.code(),
+                cause.message()
+            ),
+            Self::Interrupted { transaction_hash } => format!(
+                "interrupted while waiting; transaction {transaction_hash} was sent and may \
+                 land: check it with `chipi-session wait {transaction_hash}` or \
+                 `chipi-session status`"
+            ),
         };
         redact_urls_in(&message).into_owned()
     }
@@ -79,11 +118,21 @@ impl CliError {
             error["status"] = json!(b.status);
             error["backendCode"] = json!(b.code.as_deref().map(|c| redact_urls_in(c).into_owned()));
         }
-        if let Self::Reverted {
-            transaction_hash, ..
-        } = self
-        {
-            error["transactionHash"] = json!(transaction_hash);
+        match self {
+            Self::Reverted {
+                transaction_hash, ..
+            }
+            | Self::Interrupted { transaction_hash } => {
+                error["transactionHash"] = json!(transaction_hash);
+            }
+            Self::SentUnconfirmed {
+                transaction_hash,
+                cause,
+            } => {
+                error["transactionHash"] = json!(transaction_hash);
+                error["cause"] = cause.to_json()["error"].clone();
+            }
+            _ => {}
         }
         json!({ "error": error })
     }

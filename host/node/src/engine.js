@@ -65,12 +65,45 @@ function str(value, name) {
   return value;
 }
 
+/**
+ * The WIT `intent-options` of a signing call, from `{idempotencyKey}`
+ * (absent, null or undefined: no key). Anything but an object is refused, so
+ * a key passed in the wrong place is never silently dropped. Its length and
+ * characters are checked by the component.
+ *
+ * @param {unknown} options
+ * @returns {{idempotencyKey: string | undefined}}
+ */
+function intentOptions(options) {
+  if (options === undefined || options === null) return { idempotencyKey: undefined };
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('options must be an object such as {idempotencyKey}');
+  }
+  return { idempotencyKey: optional(/** @type {any} */ (options).idempotencyKey, str, 'idempotencyKey') };
+}
+
 /** A felt or amount: strings as they are, numbers and bigints in decimal. */
 function feltArg(value, name) {
   if (typeof value === 'string') return value;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   throw invalid(`${name} must be a string, a bigint or a safe non-negative integer`);
+}
+
+/**
+ * `err` naming the transaction it concerns: a ChipiSessionError gains
+ * `transactionHash`; anything else becomes a `HOST_ERROR` that carries it.
+ *
+ * @param {unknown} err
+ * @param {string} hash
+ * @returns {ChipiSessionError}
+ */
+function withTransactionHash(err, hash) {
+  if (err instanceof ChipiSessionError) {
+    err.transactionHash = hash;
+    return err;
+  }
+  return new ChipiSessionError(HOST_ERROR, messageOf(err), { cause: err, transactionHash: hash });
 }
 
 const num = (v) => (v === undefined || v === null ? null : Number(v));
@@ -324,16 +357,19 @@ export class Session {
    * Register the stored session on chain (owner-signed, gasless). Resolves to
    * the transaction hash.
    *
-   * @param {{validUntil?: number, maxCalls?: number, allowedEntrypoints?: string[]}} [options]
+   * @param {{validUntil?: number, maxCalls?: number, allowedEntrypoints?: string[], idempotencyKey?: string}} [options]
+   *   `idempotencyKey` names the intent: its retry never signs a second transaction.
    */
   async registerSession(options = {}) {
-    const entrypoints = options.allowedEntrypoints ?? [];
+    const { idempotencyKey } = intentOptions(options);
+    const entrypoints = options?.allowedEntrypoints ?? [];
     if (!Array.isArray(entrypoints)) throw invalid('allowedEntrypoints must be an array of strings');
     const args = [
       {
-        validUntil: optional(options.validUntil, u64, 'validUntil'),
-        maxCalls: optional(options.maxCalls, u32, 'maxCalls'),
+        validUntil: optional(options?.validUntil, u64, 'validUntil'),
+        maxCalls: optional(options?.maxCalls, u32, 'maxCalls'),
         allowedEntrypoints: entrypoints.map((e, i) => str(e, `allowedEntrypoints[${i}]`)),
+        idempotencyKey,
       },
     ];
     return this.#call('registerSession', args);
@@ -343,8 +379,10 @@ export class Session {
    * Execute calls signed by the session key. Resolves to the transaction hash.
    *
    * @param {{contractAddress: string, entrypoint: string, calldata?: Array<string | number | bigint>}[]} calls
+   * @param {{idempotencyKey?: string}} [options] `idempotencyKey` names the
+   *   intent: its retry never signs a second transaction.
    */
-  async executeWithSession(calls) {
+  async executeWithSession(calls, options = {}) {
     if (!Array.isArray(calls)) throw invalid('calls must be an array');
     const args = [
       calls.map((c, i) => ({
@@ -352,6 +390,7 @@ export class Session {
         entrypoint: str(c?.entrypoint, `calls[${i}].entrypoint`),
         calldata: (c.calldata ?? []).map((v, j) => feltArg(v, `calls[${i}].calldata[${j}]`)),
       })),
+      intentOptions(options),
     ];
     return this.#call('executeWithSession', args);
   }
@@ -361,9 +400,13 @@ export class Session {
     return status(await this.#call('getSessionStatus', []));
   }
 
-  /** Revoke the stored session on chain (owner-signed). Resolves to the transaction hash. */
-  async revokeSession() {
-    return this.#call('revokeSession', []);
+  /**
+   * Revoke the stored session on chain (owner-signed). Resolves to the transaction hash.
+   *
+   * @param {{idempotencyKey?: string}} [options]
+   */
+  async revokeSession(options = {}) {
+    return this.#call('revokeSession', [intentOptions(options)]);
   }
 
   /** Forget the stored session locally (nothing is sent). */
@@ -375,8 +418,9 @@ export class Session {
    * Set a spending policy for the stored session (owner-signed).
    *
    * @param {{token: string, maxPerCall: string | number | bigint, maxPerWindow: string | number | bigint, windowSeconds: number}} p
+   * @param {{idempotencyKey?: string}} [options]
    */
-  async setSpendingPolicy(p) {
+  async setSpendingPolicy(p, options = {}) {
     const args = [
       {
         token: str(p?.token, 'token'),
@@ -384,6 +428,7 @@ export class Session {
         maxPerWindow: feltArg(p.maxPerWindow, 'maxPerWindow'),
         windowSeconds: u64(p.windowSeconds, 'windowSeconds'),
       },
+      intentOptions(options),
     ];
     return this.#call('setSpendingPolicy', args);
   }
@@ -401,22 +446,29 @@ export class Session {
    * Remove the spending policy for a token (owner-signed).
    *
    * @param {string} token
+   * @param {{idempotencyKey?: string}} [options]
    */
-  async removeSpendingPolicy(token) {
-    return this.#call('removeSpendingPolicy', [str(token, 'token')]);
+  async removeSpendingPolicy(token, options = {}) {
+    return this.#call('removeSpendingPolicy', [str(token, 'token'), intentOptions(options)]);
   }
 
   /**
    * Wait until the chain accepted the transaction (succeeded or reverted).
+   * Every failure (`TRANSACTION_PENDING` when the time ran out or the node
+   * kept failing, a host failure, ...) carries `transactionHash`: the
+   * transaction was sent and may still land.
    *
    * @param {string} transactionHash
    * @param {{timeoutMs?: number}} [options] Default and maximum: the call's time budget.
    */
   async waitForTransaction(transactionHash, options = {}) {
-    const timeoutMs = Math.min(options.timeoutMs ?? this.#budgetMs, this.#budgetMs);
-    return receipt(
-      await this.#call('waitForTransaction', [str(transactionHash, 'transactionHash'), u64(timeoutMs, 'timeoutMs')]),
-    );
+    const hash = str(transactionHash, 'transactionHash');
+    try {
+      const timeoutMs = Math.min(options?.timeoutMs ?? this.#budgetMs, this.#budgetMs);
+      return receipt(await this.#call('waitForTransaction', [hash, u64(timeoutMs, 'timeoutMs')]));
+    } catch (err) {
+      throw withTransactionHash(err, hash);
+    }
   }
 
   /** Write the last execute's landing to the store and zeroize the unlocked session key. */

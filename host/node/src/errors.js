@@ -36,12 +36,15 @@ export const HOST_ERROR = 'HOST_ERROR';
  * (`SESSION_MAX_CALLS_EXCEEDED`, `TRANSPORT_ERROR`, ..., or `HOST_ERROR` for a
  * failure of the host: trap, time limit, crashed worker). Backend errors also
  * carry the HTTP `status` (0 for a JSON-RPC error) and the body's `backendCode`.
+ * A failure that concerns a transaction already sent (every failure of
+ * `waitForTransaction`) carries its `transactionHash`: it may still land, so
+ * it must not be sent again.
  */
 export class ChipiSessionError extends Error {
   /**
    * @param {string} code Chipi error code.
    * @param {string} message Human-readable message (never contains secrets).
-   * @param {{status?: number, backendCode?: string, cause?: unknown}} [details]
+   * @param {{status?: number, backendCode?: string, transactionHash?: string, cause?: unknown}} [details]
    */
   constructor(code, message, details = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -56,6 +59,10 @@ export class ChipiSessionError extends Error {
     if (details.backendCode !== undefined) {
       /** @type {string | undefined} */
       this.backendCode = details.backendCode;
+    }
+    if (details.transactionHash !== undefined) {
+      /** @type {string | undefined} */
+      this.transactionHash = details.transactionHash;
     }
   }
 }

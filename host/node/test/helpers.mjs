@@ -113,3 +113,19 @@ export function configFor(sb, extra = {}) {
 export function transfer(amount) {
   return { contractAddress: TOKEN, entrypoint: 'transfer', calldata: [RECIPIENT, `0x${amount.toString(16)}`, '0x0'] };
 }
+
+/** Set the sandbox's faults (`POST /sandbox/faults`, snake_case knobs). */
+export async function setFaults(sb, faults) {
+  const res = await fetch(`${sb.base}/sandbox/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
+  if (!res.ok) throw new Error(`setting faults: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** Clear the sandbox's faults (`DELETE /sandbox/faults`). */
+export async function clearFaults(sb) {
+  const res = await fetch(`${sb.base}/sandbox/faults`, { method: 'DELETE' });
+  if (!res.ok) throw new Error(`clearing faults: HTTP ${res.status} ${await res.text()}`);
+}

@@ -227,7 +227,20 @@ async fn prepare(shared: &Shared, req: Request) -> Result<Value, ApiError> {
             "accountClassHash is not a CHIPI account class hash",
         ));
     }
-    let honest = typed_data::issue(shared.chain_id, now, calls);
+    let mut honest = typed_data::issue(shared.chain_id, now, calls);
+    if applied.reuse_nonce {
+        // A careless backend: the nonce of the wallet's last executed transaction.
+        let wallet_hex = felt::hex(&wallet);
+        if let Some(used) = st
+            .transactions
+            .iter()
+            .rev()
+            .find(|t| t.wallet == wallet_hex)
+            .and_then(|t| felt::parse_felt_str(&t.nonce))
+        {
+            honest.nonce = used;
+        }
+    }
     let served_oe = match applied.substitute {
         Some(sub) => typed_data::substitute(&honest, sub, now),
         None => honest.clone(),

@@ -3,8 +3,10 @@
 //! A [`Faults`] set applies to requests whose path ends with [`Faults::endpoint`]
 //! (every non-admin request when absent), to the next [`Faults::remaining`] of them
 //! when set (then the set clears itself). A request only counts when at least one
-//! knob of the set concerns it: `substitute` concerns `prepare-typed-data` only;
-//! `missing_tx_hash`, `drop_answer`, `status_after_apply` and `delay_after_apply_ms`
+//! knob of the set concerns it: `substitute` and `reuse_nonce` concern
+//! `prepare-typed-data` only; `nonces_consumed` concerns JSON-RPC `starknet_call`
+//! only (with `rpc_method` set, only JSON-RPC requests of that method are
+//! concerned at all); `missing_tx_hash`, `drop_answer`, `status_after_apply` and `delay_after_apply_ms`
 //! concern `execute-sponsored-transaction` only; the others concern every request.
 //! A request is counted when it arrives, before it is processed. Admin endpoints
 //! (`/sandbox/...`) are never faulted.
@@ -58,9 +60,22 @@ pub struct Faults {
     pub delay_after_apply_ms: Option<u64>,
     /// `prepare-typed-data` returns tampered typed data.
     pub substitute: Option<Substitution>,
+    /// `prepare-typed-data` hands out the nonce of the wallet's last executed
+    /// transaction again (a careless or hostile backend): its execution is
+    /// refused by the account ("nonce already used").
+    #[serde(alias = "reuseNonce")]
+    pub reuse_nonce: bool,
+    /// JSON-RPC: `is_valid_outside_execution_nonce` answers 0 (consumed) for
+    /// every nonce (a lying node).
+    #[serde(alias = "noncesConsumed")]
+    pub nonces_consumed: bool,
     /// Only requests whose path ends with this (`"prepare-typed-data"`,
     /// `"execute-sponsored-transaction"`, `"rpc"`).
     pub endpoint: Option<String>,
+    /// Only JSON-RPC requests of this method (e.g.
+    /// `"starknet_getTransactionReceipt"`); other requests are not concerned.
+    #[serde(alias = "rpcMethod")]
+    pub rpc_method: Option<String>,
     /// Only the next N matching requests; the faults clear afterwards.
     pub remaining: Option<u32>,
 }
@@ -97,14 +112,32 @@ pub(crate) struct AppliedFaults {
     pub status_after_apply: Option<u16>,
     pub delay_after_apply_ms: Option<u64>,
     pub substitute: Option<Substitution>,
+    pub reuse_nonce: bool,
+    pub nonces_consumed: bool,
 }
 
 /// Decide which faults apply to a request on `path`, consuming one use of
 /// `remaining`. Clears `slot` when the last use is consumed.
+#[cfg(test)]
 pub(crate) fn take(slot: &mut Option<Faults>, path: &str) -> AppliedFaults {
+    take_for(slot, path, None)
+}
+
+/// [`take`] for a request whose JSON-RPC method (when it is one) is
+/// `rpc_method`.
+pub(crate) fn take_for(
+    slot: &mut Option<Faults>,
+    path: &str,
+    rpc_method: Option<&str>,
+) -> AppliedFaults {
     let Some(f) = slot.as_mut() else {
         return AppliedFaults::default();
     };
+    if let Some(method) = &f.rpc_method {
+        if rpc_method != Some(method.as_str()) {
+            return AppliedFaults::default();
+        }
+    }
     if let Some(ep) = &f.endpoint {
         let ep = ep.trim_matches('/');
         if !path.trim_end_matches('/').ends_with(ep) {
@@ -122,6 +155,8 @@ pub(crate) fn take(slot: &mut Option<Faults>, path: &str) -> AppliedFaults {
         status_after_apply: f.status_after_apply.filter(|_| execute),
         delay_after_apply_ms: f.delay_after_apply_ms.filter(|_| execute),
         substitute: f.substitute.filter(|_| kind == EndpointKind::Prepare),
+        reuse_nonce: f.reuse_nonce && kind == EndpointKind::Prepare,
+        nonces_consumed: f.nonces_consumed && rpc_method == Some("starknet_call"),
     };
     if applied == AppliedFaults::default() {
         return applied;

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use starknet_core::types::Felt;
 
 use super::account::ChipiContract;
+use super::faults::AppliedFaults;
 use super::felt;
 use super::state::Shared;
 use super::wallets::SandboxWalletType;
@@ -69,7 +71,12 @@ fn error_response(id: Value, err: &RpcError) -> Value {
 }
 
 /// `POST /rpc`.
-pub(crate) async fn rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn rpc(
+    State(shared): State<Arc<Shared>>,
+    applied: Option<Extension<AppliedFaults>>,
+    body: Bytes,
+) -> Response {
+    let lie = applied.is_some_and(|Extension(a)| a.nonces_consumed);
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => {
@@ -82,10 +89,10 @@ pub(crate) async fn rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     };
     match parsed {
         Value::Array(items) if !items.is_empty() => {
-            let out: Vec<Value> = items.iter().map(|i| handle_one(&shared, i)).collect();
+            let out: Vec<Value> = items.iter().map(|i| handle_one(&shared, i, lie)).collect();
             Json(Value::Array(out)).into_response()
         }
-        Value::Object(_) => Json(handle_one(&shared, &parsed)).into_response(),
+        Value::Object(_) => Json(handle_one(&shared, &parsed, lie)).into_response(),
         _ => Json(error_response(
             Value::Null,
             &RpcError::new(-32600, "Invalid Request"),
@@ -94,7 +101,9 @@ pub(crate) async fn rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     }
 }
 
-fn handle_one(shared: &Shared, req: &Value) -> Value {
+/// Answer one JSON-RPC request; with `lie`, `is_valid_outside_execution_nonce`
+/// answers 0 (consumed) whatever the account says (the `nonces_consumed` fault).
+fn handle_one(shared: &Shared, req: &Value, lie: bool) -> Value {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     let method = match (req.get("jsonrpc"), req.get("method")) {
         (Some(Value::String(v)), Some(Value::String(m))) if v == "2.0" => m,
@@ -102,9 +111,22 @@ fn handle_one(shared: &Shared, req: &Value) -> Value {
     };
     let params = req.get("params").cloned().unwrap_or(Value::Null);
     match dispatch(shared, method, &params) {
+        Ok(_) if lie && asks_outside_nonce(method, &params) => {
+            json!({ "jsonrpc": "2.0", "id": id, "result": ["0x0"] })
+        }
         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
         Err(e) => error_response(id, &e),
     }
+}
+
+/// True for a `starknet_call` of `is_valid_outside_execution_nonce`.
+fn asks_outside_nonce(method: &str, params: &Value) -> bool {
+    method == "starknet_call"
+        && param(params, "request", 0)
+            .and_then(|r| r.get("entry_point_selector"))
+            .and_then(Value::as_str)
+            .and_then(felt::parse_felt_str)
+            == Some(felt::selector("is_valid_outside_execution_nonce"))
 }
 
 /// A parameter by name (object params) or position (array params).

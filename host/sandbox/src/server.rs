@@ -119,10 +119,15 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         raw_body,
         received_at: shared.now(),
     };
+    let rpc_method = record
+        .body
+        .get("method")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let applied = {
         let mut st = shared.lock();
         st.requests.push(record);
-        faults::take(&mut st.faults, &path)
+        faults::take_for(&mut st.faults, &path, rpc_method.as_deref())
     };
 
     if let Some(ms) = applied.delay_ms {

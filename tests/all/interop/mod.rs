@@ -127,5 +127,6 @@ fn register_opts() -> RegisterOptions {
         valid_until: None,
         max_calls: Some(MAX_CALLS),
         allowed_entrypoints: vec![transfer_selector()],
+        idempotency_key: None,
     }
 }

@@ -10,8 +10,8 @@ use super::context::SessionContext;
 use super::imports::Imports;
 use super::worker::Worker;
 use super::{
-    Call, CreateOptions, RegisterOptions, SessionError, SessionKeyData, SessionStatus,
-    SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
+    Call, CreateOptions, IntentOptions, RegisterOptions, SessionError, SessionKeyData,
+    SessionStatus, SpendingPolicy, SpendingPolicyInput, TransactionReceipt,
 };
 
 /// One wallet's session engine, kept warm: the hook's operations bound to
@@ -147,22 +147,46 @@ impl WalletSession {
     }
 
     /// `execute-with-session`: execute `calls` signed by the session key;
-    /// returns the transaction hash.
+    /// returns the transaction hash. The intent is named by its calls; see
+    /// [`execute_with_options`](Self::execute_with_options) to name it with
+    /// an idempotency key.
     pub async fn execute_with_session(
         &self,
         calls: &[Call],
     ) -> anyhow::Result<Result<String, SessionError>> {
+        self.execute_with_options(calls, &no_key()).await
+    }
+
+    /// `execute-with-session` with options: with an idempotency key, the
+    /// same key is always the same intent (for at least 24 hours), so a
+    /// retry after any failure is answered with the first transaction's hash
+    /// (or `ALREADY_EXECUTED` / `TRANSACTION_PENDING`) and never signed
+    /// again; another key is a new intent, even for the same calls.
+    pub async fn execute_with_options(
+        &self,
+        calls: &[Call],
+        options: &IntentOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
         resource_call!(
             self,
             "execute-with-session",
-            call_execute_with_session(calls)
+            call_execute_with_session(calls, options)
         )
     }
 
     /// `revoke-session`: revoke the stored session on chain; returns the
     /// transaction hash.
     pub async fn revoke_session(&self) -> anyhow::Result<Result<String, SessionError>> {
-        resource_call!(self, "revoke-session", call_revoke_session())
+        self.revoke_with_options(&no_key()).await
+    }
+
+    /// `revoke-session` with options (an idempotency key, see
+    /// [`execute_with_options`](Self::execute_with_options)).
+    pub async fn revoke_with_options(
+        &self,
+        options: &IntentOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
+        resource_call!(self, "revoke-session", call_revoke_session(options))
     }
 
     /// `clear-session`: forget the stored session locally.
@@ -181,10 +205,21 @@ impl WalletSession {
         &self,
         policy: &SpendingPolicyInput,
     ) -> anyhow::Result<Result<String, SessionError>> {
+        self.set_spending_policy_with_options(policy, &no_key())
+            .await
+    }
+
+    /// `set-spending-policy` with options (an idempotency key, see
+    /// [`execute_with_options`](Self::execute_with_options)).
+    pub async fn set_spending_policy_with_options(
+        &self,
+        policy: &SpendingPolicyInput,
+        options: &IntentOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
         resource_call!(
             self,
             "set-spending-policy",
-            call_set_spending_policy(policy)
+            call_set_spending_policy(policy, options)
         )
     }
 
@@ -202,10 +237,21 @@ impl WalletSession {
         &self,
         token: &str,
     ) -> anyhow::Result<Result<String, SessionError>> {
+        self.remove_spending_policy_with_options(token, &no_key())
+            .await
+    }
+
+    /// `remove-spending-policy` with options (an idempotency key, see
+    /// [`execute_with_options`](Self::execute_with_options)).
+    pub async fn remove_spending_policy_with_options(
+        &self,
+        token: &str,
+        options: &IntentOptions,
+    ) -> anyhow::Result<Result<String, SessionError>> {
         resource_call!(
             self,
             "remove-spending-policy",
-            call_remove_spending_policy(token)
+            call_remove_spending_policy(token, options)
         )
     }
 
@@ -242,6 +288,13 @@ impl WalletSession {
     /// again.
     pub async fn lock(&self) -> anyhow::Result<()> {
         resource_call!(self, "lock", call_lock())
+    }
+}
+
+/// No idempotency key: the intent is named by its operation and calls.
+fn no_key() -> IntentOptions {
+    IntentOptions {
+        idempotency_key: None,
     }
 }
 

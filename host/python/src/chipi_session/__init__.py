@@ -42,4 +42,4 @@ __all__ = [
     "fit_timeout_ms",
 ]
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -193,6 +193,19 @@ def _opt_uint(value: Any, what: str, limit: int) -> Optional[int]:
     return None if value is None else _uint(value, what, limit)
 
 
+def _idempotency_key(value: Any) -> Optional[str]:
+    """The ``idempotency-key`` option: ``None`` or a string (the component
+    checks its length, 1 to 256 bytes, and refuses control characters)."""
+    if value is None:
+        return None
+    return _string(value, "idempotency_key")
+
+
+def _intent(idempotency_key: Any) -> wc.Record:
+    """The WIT ``intent-options`` record."""
+    return _record(idempotency_key=_idempotency_key(idempotency_key))
+
+
 def _check_keys(source: Mapping[str, Any], what: str, known: Iterable[str]) -> None:
     allowed = set(known)
     unknown = sorted(str(k) for k in source if k not in allowed)
@@ -802,8 +815,11 @@ class Session:
         max_calls: Optional[int] = None,
         allowed_entrypoints: Optional[Sequence[str]] = None,
         valid_until: Optional[int] = None,
+        idempotency_key: Optional[str] = None,
     ) -> str:
-        """Register the stored session on chain; returns the transaction hash."""
+        """Register the stored session on chain; returns the transaction hash.
+        ``idempotency_key`` names the intent: a retry with the same key is
+        answered with the first transaction's outcome, never signed again."""
         entrypoints = [] if allowed_entrypoints is None else allowed_entrypoints
         if isinstance(entrypoints, str) or not isinstance(entrypoints, Sequence):
             raise _invalid("allowed_entrypoints must be a list of strings")
@@ -811,31 +827,43 @@ class Session:
             valid_until=_opt_uint(valid_until, "valid_until", _U64),
             max_calls=_opt_uint(max_calls, "max_calls", _U32),
             allowed_entrypoints=[_string(e, "allowed_entrypoints entry") for e in entrypoints],
+            idempotency_key=_idempotency_key(idempotency_key),
         )
         return str(_unwrap(self._engine._call(self, "register-session", options)))
 
-    def execute_with_session(self, calls: Sequence[Mapping[str, Any]]) -> str:
-        """Execute calls signed by the session key; returns the transaction hash."""
-        return str(_unwrap(self._engine._call(self, "execute-with-session", _calls(calls))))
+    def execute_with_session(
+        self, calls: Sequence[Mapping[str, Any]], idempotency_key: Optional[str] = None
+    ) -> str:
+        """Execute calls signed by the session key; returns the transaction
+        hash. ``idempotency_key`` names the intent (see ``register_session``);
+        the same key with other calls is ``INVALID_INPUT``."""
+        args = (_calls(calls), _intent(idempotency_key))
+        return str(_unwrap(self._engine._call(self, "execute-with-session", *args)))
 
     def get_session_status(self) -> SessionStatus:
         """The lifecycle state, stored session and on-chain data."""
         return _status(_unwrap(self._engine._call(self, "get-session-status")))
 
-    def revoke_session(self) -> str:
+    def revoke_session(self, idempotency_key: Optional[str] = None) -> str:
         """Revoke the stored session on chain; returns the transaction hash."""
-        return str(_unwrap(self._engine._call(self, "revoke-session")))
+        options = _intent(idempotency_key)
+        return str(_unwrap(self._engine._call(self, "revoke-session", options)))
 
     def clear_session(self) -> None:
         """Forget the stored session locally (nothing is sent)."""
         _unwrap(self._engine._call(self, "clear-session"))
 
     def set_spending_policy(
-        self, policy: Optional[Mapping[str, Any]] = None, **fields: Any
+        self,
+        policy: Optional[Mapping[str, Any]] = None,
+        *,
+        idempotency_key: Optional[str] = None,
+        **fields: Any,
     ) -> str:
         """Set a spending policy (``token``, ``max_per_call``,
         ``max_per_window``, ``window_seconds``; a dict or keywords, camelCase
-        accepted); returns the transaction hash."""
+        accepted); returns the transaction hash. ``idempotency_key`` is
+        keyword-only."""
         source: Dict[str, Any] = dict(policy or {})
         source.update(fields)
         names = {
@@ -857,35 +885,35 @@ class Session:
                 _pick(source, "spending policy", *names["window_seconds"]), "window_seconds", _U64
             ),
         )
-        return str(_unwrap(self._engine._call(self, "set-spending-policy", rec)))
+        options = _intent(idempotency_key)
+        return str(_unwrap(self._engine._call(self, "set-spending-policy", rec, options)))
 
     def get_spending_policy(self, token: str) -> Optional[SpendingPolicy]:
         """The spending policy of the stored session for ``token``, if any."""
         found = _unwrap(self._engine._call(self, "get-spending-policy", _string(token, "token")))
         return None if found is None else _policy(found)
 
-    def remove_spending_policy(self, token: str) -> str:
+    def remove_spending_policy(self, token: str, idempotency_key: Optional[str] = None) -> str:
         """Remove the spending policy for ``token``; returns the transaction hash."""
-        return str(
-            _unwrap(self._engine._call(self, "remove-spending-policy", _string(token, "token")))
-        )
+        args = (_string(token, "token"), _intent(idempotency_key))
+        return str(_unwrap(self._engine._call(self, "remove-spending-policy", *args)))
 
     def wait_for_transaction(
         self, transaction_hash: str, timeout_ms: Optional[int] = None
     ) -> TransactionReceipt:
         """Poll the receipt until the chain accepted the transaction or
-        ``timeout_ms`` passed (default: the call's time budget)."""
-        limit = fit_timeout_ms(self._engine._timeout_ms, _opt_uint(timeout_ms, "timeout_ms", _U64))
-        return _receipt(
-            _unwrap(
-                self._engine._call(
-                    self,
-                    "wait-for-transaction",
-                    _string(transaction_hash, "transaction_hash"),
-                    limit,
-                )
+        ``timeout_ms`` passed (default: the call's time budget). A failing
+        node is polled until the time runs out (``TRANSACTION_PENDING``). Every
+        ``ChipiSessionError`` it raises carries ``transaction_hash``."""
+        tx = _string(transaction_hash, "transaction_hash")
+        try:
+            limit = fit_timeout_ms(
+                self._engine._timeout_ms, _opt_uint(timeout_ms, "timeout_ms", _U64)
             )
-        )
+            return _receipt(_unwrap(self._engine._call(self, "wait-for-transaction", tx, limit)))
+        except ChipiSessionError as err:
+            err.transaction_hash = tx
+            raise
 
     def lock(self) -> None:
         """Write the last execute's landing and zeroize the unlocked key."""

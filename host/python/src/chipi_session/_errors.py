@@ -40,12 +40,17 @@ class ChipiSessionError(Exception):
     ``message`` a readable explanation that never contains a secret. For
     ``BACKEND_ERROR``, ``status`` is the HTTP status (0 for a JSON-RPC error)
     and ``backend_code`` the code from the response body, if any.
+    ``transaction_hash`` names a transaction that was sent and whose outcome
+    this error does not tell (set on every failure of
+    ``Session.wait_for_transaction``: the hash that was waited for), else
+    ``None``.
     """
 
     code: str
     message: str
     status: Optional[int]
     backend_code: Optional[str]
+    transaction_hash: Optional[str]
 
     def __init__(
         self,
@@ -54,12 +59,14 @@ class ChipiSessionError(Exception):
         *,
         status: Optional[int] = None,
         backend_code: Optional[str] = None,
+        transaction_hash: Optional[str] = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
         self.backend_code = backend_code
+        self.transaction_hash = transaction_hash
 
 
 def describe_backend(status: int, code: Optional[str], message: str) -> str:
