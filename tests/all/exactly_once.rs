@@ -270,13 +270,13 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
         .unwrap_or_else(PoisonError::into_inner) = None;
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(status.remaining_calls, Some(4));
-    // The store never learnt that the hash was returned: the same calls once
-    // more are answered as the retry they may be, never signed twice; after
-    // that answer they are a new intent.
+    // The store never learnt that the hash was returned: the same calls are
+    // answered as the retry they may be, never signed twice, until the
+    // window closes; other calls go on.
     let e = err(handle.execute_with_session(&ctx, &[transfer(5)]).await);
     assert!(matches!(e, SessionError::AlreadyExecuted(_)), "{e:?}");
     assert_eq!(session_transactions(&h), 1);
-    ok(handle.execute_with_session(&ctx, &[transfer(5)]).await);
+    ok(handle.execute_with_session(&ctx, &[transfer(6)]).await);
     let status = ok(handle.get_session_status(&ctx).await);
     assert_eq!(status.remaining_calls, Some(3));
     assert_eq!(session_transactions(&h), 2);

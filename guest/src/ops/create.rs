@@ -39,7 +39,7 @@ pub(crate) fn create_session<P: Ports>(
         .as_ref()
         .is_some_and(|r| !r.pending.is_empty())
     {
-        pending::reconcile(&env, ports, false, None)?;
+        pending::reconcile(&env, ports, false)?;
         loaded = stored::load(&env, ports)?;
     }
     let now = ports.now_unix();

@@ -184,7 +184,13 @@ fn remember_settled(
 
 /// An execute this session saw accepted, whose landing (one more call used,
 /// pending entry removed) is folded into the next write of the record
-/// instead of being written on its own ([`stored::load`]).
+/// instead of being written on its own ([`stored::load`]). That write comes
+/// after the caller got the hash (a later operation, `lock`, or the
+/// resource's drop; a host must hand the hash out before it drops the
+/// resource), so an unkeyed execute settles without a tombstone: its
+/// caller was told, and the same calls again are a new intent. Until that
+/// write, the store shows it pending, and a retry after a crash is answered
+/// with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Accepted {
     /// The session it belongs to.
@@ -556,28 +562,41 @@ fn lost_answer(err: &SessionError, pending: &PendingTransaction) -> SessionError
     ))
 }
 
-/// Apply the effect of a landed `pending` to the record and clear it, once:
-/// nothing happens if the record no longer holds this pending transaction.
-/// Unless its caller is `told` the outcome now, or it is named by an
-/// idempotency key, it leaves a tombstone that answers its retry.
+/// Apply the effect of a landed `pending` to the record and clear it, once
+/// (nothing happens if the record no longer holds this pending
+/// transaction), leaving a tombstone that answers its retries
+/// ([`leaves_tombstone`]). `by_sender`: settled by its own sender, on the
+/// backend's answer to its send.
 fn land<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     public_key: &str,
     pending: &PendingTransaction,
     hash: Option<&str>,
-    told: bool,
+    by_sender: bool,
 ) -> Result<()> {
     let now = ports.now_unix();
     change_if_pending(env, ports, public_key, pending, |r| {
         apply(r, &pending.operation, hash);
-        if !told || pending.idempotency_key.is_some() {
+        if leaves_tombstone(pending, by_sender) {
             let outcome = SettledOutcome::Landed {
                 transaction_hash: hash.map(str::to_owned),
             };
             remember_settled(r, pending, outcome, now);
         }
     })
+}
+
+/// Whether settling `pending` leaves a tombstone. Always, when anyone but its
+/// own sender settles it (that one cannot know whether it is the intent's
+/// caller or one of several retrying it), and for a keyed intent. Its own
+/// sender writes an owner operation's landing before its caller holds the
+/// hash, so a registration or policy change leaves one too (a retry after a
+/// crash in between is answered with that hash); a revocation needs none (the
+/// revoked record answers every retry with `SESSION_REVOKED`). An execute's
+/// own answer settles through [`Accepted::fold_into`] instead.
+fn leaves_tombstone(pending: &PendingTransaction, by_sender: bool) -> bool {
+    !by_sender || pending.idempotency_key.is_some() || pending.operation != PendingOperation::Revoke
 }
 
 /// Settle `pending` as "cannot tell whether it landed" (its window closed):
@@ -809,14 +828,14 @@ fn intent_of(pending: &PendingTransaction) -> Intent {
 
 /// Reconcile every pending transaction of the wallet with the account.
 /// With `resubmit`, a transaction whose nonce is unused and whose window is
-/// open is sent again with the same signed body. The `claimant` (the intent
-/// of the operation reconciling) is told the outcome of its own pending
-/// transaction now, so that one leaves no tombstone unless it is keyed.
+/// open is sent again with the same signed body. Whatever settles here
+/// leaves a tombstone: the operation reconciling cannot know whether it is
+/// the intent's own caller or one of several retrying it (other processes,
+/// other hosts), so every retry until the window closes gets the same answer.
 pub(crate) fn reconcile<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     resubmit: bool,
-    claimant: Option<&Intent>,
 ) -> Result<Vec<Reconciled>> {
     let Some(record) = stored::load(env, ports)?.record else {
         return Ok(Vec::new());
@@ -839,11 +858,10 @@ pub(crate) fn reconcile<P: Ports>(
     let mut view = ChainView::default();
     let mut outcomes = Vec::with_capacity(record.pending.len());
     for (pending, unused) in record.pending.iter().zip(unused) {
-        let told = claimant.is_some_and(|c| c.names_pending(pending));
         outcomes.push(if unused {
-            reconcile_unused(env, ports, &record, pending, resubmit, told)?
+            reconcile_unused(env, ports, &record, pending, resubmit)?
         } else {
-            reconcile_consumed(env, ports, &record, pending, &consumed, told, &mut view)?
+            reconcile_consumed(env, ports, &record, pending, &consumed, &mut view)?
         });
     }
     Ok(outcomes)
@@ -856,14 +874,13 @@ fn reconcile_consumed<P: Ports>(
     record: &SessionRecord,
     pending: &PendingTransaction,
     consumed: &[&PendingTransaction],
-    told: bool,
     view: &mut ChainView,
 ) -> Result<Reconciled> {
     let intent = intent_of(pending);
     let public_key = &record.public_key;
     match judge(env, ports, record, pending, consumed, false, view)? {
         Verdict::Landed => {
-            land(env, ports, public_key, pending, None, told)?;
+            land(env, ports, public_key, pending, None, false)?;
             Ok(Reconciled::Landed {
                 intent,
                 nonce: pending.nonce.clone(),
@@ -877,11 +894,7 @@ fn reconcile_consumed<P: Ports>(
         Verdict::CannotTell
             if ports.now_unix() > pending.execute_before.saturating_add(MAX_CLOCK_SKEW_SECS) =>
         {
-            if told && pending.idempotency_key.is_none() {
-                clear(env, ports, public_key, pending)?;
-            } else {
-                settle_unknown(env, ports, public_key, pending)?;
-            }
+            settle_unknown(env, ports, public_key, pending)?;
             Ok(Reconciled::Unknown {
                 intent,
                 nonce: pending.nonce.clone(),
@@ -906,7 +919,6 @@ fn reconcile_unused<P: Ports>(
     record: &SessionRecord,
     pending: &PendingTransaction,
     resubmit: bool,
-    told: bool,
 ) -> Result<Reconciled> {
     let intent = intent_of(pending);
     let now = ports.now_unix();
@@ -937,7 +949,7 @@ fn reconcile_unused<P: Ports>(
     }
     let reason = match remote::execute_sponsored(env, ports, pending.body.as_bytes())? {
         Sent::Accepted(hash) => {
-            land(env, ports, &record.public_key, pending, Some(&hash), told)?;
+            land(env, ports, &record.public_key, pending, Some(&hash), false)?;
             return Ok(Reconciled::Landed {
                 intent,
                 nonce: pending.nonce.clone(),
@@ -973,8 +985,8 @@ fn unknown_outcome(nonce: &str) -> SessionError {
     SessionError::TransactionPending(format!(
         "this request's transaction with nonce {nonce} can no longer land, but the account \
          cannot tell whether it did (its nonce reads consumed; the session's call count does \
-         not show it); nothing was signed. Check the wallet's transactions: sending the same \
-         request again is a new intent"
+         not show it); nothing was signed. Check the wallet's transactions; to send it again \
+         on purpose, name it with a new idempotency key"
     ))
 }
 
@@ -985,15 +997,13 @@ fn unknown_outcome(nonce: &str) -> SessionError {
 /// caller returns it); `Ok(None)` when the caller may go on and sign;
 /// otherwise `TRANSACTION_PENDING` (it may still land, or cannot be told),
 /// `ALREADY_EXECUTED` (it landed, hash unknown) or `INVALID_INPUT` (its
-/// idempotency key names other calls). An unkeyed intent's tombstone is
-/// consumed by the answer: its caller is told now, and the same calls
-/// again are a new intent.
+/// idempotency key names other calls).
 pub(crate) fn settle_before_signing<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     intent: &Intent,
 ) -> Result<Option<String>> {
-    for outcome in reconcile(env, ports, true, Some(intent))? {
+    for outcome in reconcile(env, ports, true)? {
         let theirs = outcome.intent();
         if !intent.names(&theirs.calls_digest, theirs.key.as_ref()) {
             // Other intents settle on their own; they do not block this one.
@@ -1037,7 +1047,7 @@ fn answer_from_tombstone<P: Ports>(
         return Ok(None);
     };
     intent.check_same_calls(&found.calls_digest)?;
-    let answer = match &found.outcome {
+    match &found.outcome {
         SettledOutcome::Landed {
             transaction_hash: Some(hash),
         } => Ok(Some(hash.clone())),
@@ -1045,18 +1055,7 @@ fn answer_from_tombstone<P: Ports>(
             transaction_hash: None,
         } => Err(already_executed(&found.nonce)),
         SettledOutcome::Unknown => Err(unknown_outcome(&found.nonce)),
-    };
-    if found.idempotency_key.is_none() {
-        // Its caller is told now: the same calls again are a new intent.
-        // Best effort: kept, it answers the next retry the same way.
-        let nonce = found.nonce.clone();
-        let _ = update(env, ports, &record.public_key, KEEPS_CHANGING, |r| {
-            let before = r.settled.len();
-            r.settled.retain(|s| s.nonce != nonce);
-            Ok(r.settled.len() != before)
-        });
     }
-    answer
 }
 
 /// Refuse to sign for a session whose store is behind the chain: the account

@@ -33,7 +33,7 @@ pub(crate) fn get_session_status<P: Ports>(
         .is_some_and(|s| !s.record().pending.is_empty())
     {
         env.require_urls()?;
-        pending::reconcile(&env, ports, false, None)?;
+        pending::reconcile(&env, ports, false)?;
         stored = stored::session(&env, ports)?;
     }
     let now = ports.now_unix();

@@ -308,6 +308,12 @@ fn backend_answers_are_validated() {
     p.fail = None;
     assert!(execute_with_session(&c, &[transfer()], &mut p).is_ok());
     assert_eq!(p.tx_counter, 2);
+    // Other calls from here on (the retry above leaves its answer for
+    // further retries of the same calls).
+    let transfer = || CallInput {
+        calldata: vec!["0x2".into(), "20".into(), "0".into()],
+        ..transfer()
+    };
     p.fail = Some(("prepare-typed-data".into(), 200, "{not json".into()));
     assert_eq!(
         execute_with_session(&c, &[transfer()], &mut p)

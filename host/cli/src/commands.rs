@@ -150,33 +150,63 @@ async fn waited(
     }
 }
 
-/// Run one session subcommand; returns the JSON result and its human text.
-/// Warnings the component reports are printed to stderr as they arrive and,
-/// on success, listed under `"warnings"` in the JSON result.
+/// Run one session subcommand and hand its outcome (the JSON result and its
+/// human text, or the failure) to `report`, which prints it and returns the
+/// exit code. Warnings the component reports are printed to stderr as they
+/// arrive and, on success, listed under `"warnings"` in the JSON result.
+///
+/// The outcome is reported before the session is closed: closing writes an
+/// execute's landing to the store, after which the same calls are a new
+/// intent, so the caller must hold the hash first. A process killed between
+/// the two leaves the transaction pending in the store, and a retry is
+/// answered with it instead of paying again.
 pub(crate) async fn run(
     global: &GlobalArgs,
     command: &Command,
-) -> Result<(Value, String), CliError> {
+    report: impl FnOnce(Result<(Value, String), CliError>) -> i32,
+) -> i32 {
     let warnings = context::Warnings::default();
-    let (mut value, text) = run_with(global, command, &warnings).await?;
-    warnings.add_to(&mut value);
-    Ok((value, text))
+    let session = match open(global, &warnings).await {
+        Ok(session) => session,
+        Err(err) => return report(Err(err)),
+    };
+    let outcome = run_command(&session, command)
+        .await
+        .map(|(mut value, text)| {
+            warnings.add_to(&mut value);
+            (value, text)
+        });
+    let code = report(outcome);
+    // Writes the last execute's landing and zeroizes the keys now, before
+    // the process exits. A failure here is reported, the outcome stands.
+    if let Err(err) = session.close().await {
+        eprintln!(
+            "warning: the session could not be closed cleanly ({err:#}); the next operation \
+             reconciles the store with the account"
+        );
+    }
+    code
 }
 
-async fn run_with(
+/// Open the warm session the global options describe.
+async fn open(
     global: &GlobalArgs,
-    command: &Command,
     warnings: &context::Warnings,
-) -> Result<(Value, String), CliError> {
+) -> Result<WalletSession, CliError> {
     let ctx = context::session_context(global).map_err(CliError::Usage)?;
     let imports = context::imports(global, &ctx.config, warnings).map_err(CliError::Usage)?;
     let runtime = SessionRuntime::new(context::runtime_options(global)).map_err(CliError::Host)?;
-    let session = runtime
+    runtime
         .open_session(imports, ctx)
         .await
-        .map_err(CliError::Host)?;
-    let handle = &session;
-    let result = async {
+        .map_err(CliError::Host)
+}
+
+async fn run_command(
+    handle: &WalletSession,
+    command: &Command,
+) -> Result<(Value, String), CliError> {
+    {
         match command {
             Command::Create { duration, replace } => {
                 let options = CreateOptions {
@@ -333,13 +363,6 @@ async fn run_with(
             }
         }
     }
-    .await;
-    // Writes the last execute's landing and zeroizes the keys now, before
-    // the process exits.
-    let closed = session.close().await.map_err(CliError::Host);
-    let value = result?;
-    closed?;
-    Ok(value)
 }
 
 #[cfg(test)]

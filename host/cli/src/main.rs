@@ -50,7 +50,13 @@ async fn run(cli: Cli) -> i32 {
         },
         Command::Demo => demo::run(&cli.global).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
-        other => commands::run(&cli.global, other).await,
+        other => {
+            return commands::run(&cli.global, other, |result| match result {
+                Ok((value, text)) => output::report_ok(json_mode, &value, &text),
+                Err(err) => output::report_error(json_mode, &err),
+            })
+            .await
+        }
     };
     match result {
         Ok((value, text)) => output::report_ok(json_mode, &value, &text),

@@ -29,6 +29,8 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// A sandbox, a wallet file and a session store for `chipi-session` runs.
 struct Bench {
     sandbox: Sandbox,
+    api_key: String,
+    bearer: String,
     wallet_path: PathBuf,
     store: String,
     _dir: tempfile::TempDir,
@@ -43,15 +45,18 @@ impl Bench {
     }
 
     fn start_with_store(dir: tempfile::TempDir, store: String) -> Self {
+        let config = SandboxConfig::default();
+        let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
         let sandbox =
-            Sandbox::start_in_thread(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
-                .expect("sandbox");
+            Sandbox::start_in_thread(config, ([127, 0, 0, 1], 0).into()).expect("sandbox");
         let wallet = sandbox.create_wallet(PIN, SandboxWalletType::Chipi);
         let wallet_path = dir.path().join("wallet.json");
         std::fs::write(&wallet_path, serde_json::to_string(&wallet).expect("json"))
             .expect("write the wallet file");
         Self {
             sandbox,
+            api_key,
+            bearer,
             wallet_path,
             store,
             _dir: dir,
@@ -67,12 +72,11 @@ impl Bench {
 
     /// `chipi-session --timeout 5 ARGS` (human output).
     fn human_command(&self, args: &[&str]) -> Command {
-        let config = SandboxConfig::default();
         let mut cmd = bin();
         cmd.env("CHIPI_API_URL", self.sandbox.api_url())
             .env("CHIPI_RPC_URL", self.sandbox.rpc_url())
-            .env("CHIPI_API_KEY", &config.api_key)
-            .env("CHIPI_BEARER_TOKEN", &config.bearer_token)
+            .env("CHIPI_API_KEY", &self.api_key)
+            .env("CHIPI_BEARER_TOKEN", &self.bearer)
             .env("CHIPI_WALLET", &self.wallet_path)
             .env("CHIPI_ENCRYPT_KEY", PIN)
             .env("CHIPI_STORE", &self.store)
@@ -478,23 +482,38 @@ fn a_storm_of_killed_executes_lands_no_intent_twice() {
     b.run_ok(&["execute", "--call", &call_of(1)]);
     let span = started.elapsed().as_millis() as u64 * 12 / 10 + 1;
     let mut reported: Vec<String> = Vec::new();
+    // What happened to each intent, shown when one lands twice.
+    let mut log: Vec<String> = Vec::new();
     for intent in 0..INTENTS {
         let amount = 1_000 + intent;
         let call = call_of(amount);
         let args = ["execute", "--call", call.as_str()];
         let mut child = b.command(&args).spawn().expect("start");
-        std::thread::sleep(Duration::from_millis(rng.below(span)));
+        let delay = rng.below(span);
+        std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         let out = wait_output(&mut child, Duration::from_secs(30));
-        if out.status.success() {
-            // It finished before the kill.
-            reported.extend(json_of(&out)["transactionHash"].as_str().map(str::to_owned));
+        log.push(format!(
+            "intent {intent}: killed after {delay} ms: {:?} {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ));
+        let told = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["transactionHash"].as_str().map(str::to_owned));
+        if let Some(hash) = told {
+            // It printed its hash before the kill: its caller was told, and
+            // the same calls again would be a new payment. Nothing to retry.
+            reported.push(hash);
+            continue;
         }
         if rng.below(2) == 0 {
             let (code, value) = b.run(&["status"]);
             assert!(code == 0 || code == 1, "status: {value}");
+            log.push(format!("  status: {value}"));
         }
         let (code, value) = b.run(&args);
+        log.push(format!("  retry: {value}"));
         match value["error"]["code"].as_str() {
             None => {
                 assert_eq!(code, 0, "{value}");
@@ -506,7 +525,13 @@ fn a_storm_of_killed_executes_lands_no_intent_twice() {
         let transfers = b.transfers();
         assert!(
             transfers.get(&amount).map_or(0, Vec::len) <= 1,
-            "intent {intent} landed twice (seed {seed})"
+            "intent {intent} landed twice (seed {seed}):\n{}\n{:#?}",
+            log.join("\n"),
+            b.sandbox
+                .transactions()
+                .iter()
+                .map(|t| (t.hash.clone(), t.nonce.clone(), t.calls.clone()))
+                .collect::<Vec<_>>()
         );
     }
     // Past every sender's window, three fresh executes land (settling what
