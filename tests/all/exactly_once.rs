@@ -486,8 +486,11 @@ async fn an_idempotency_key_is_one_intent_across_instances_and_another_key_is_an
         b.execute_with_options(&ctx, &call, &key)
     );
     for outcome in [one, two] {
+        // Sent, or found in flight or already landed: never signed twice.
         match outcome {
-            Ok(Ok(_) | Err(SessionError::TransactionPending(_))) => {}
+            Ok(
+                Ok(_) | Err(SessionError::TransactionPending(_) | SessionError::AlreadyExecuted(_)),
+            ) => {}
             other => panic!("unexpected: {other:?}"),
         }
     }
