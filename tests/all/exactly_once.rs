@@ -7,8 +7,8 @@ use std::time::Duration;
 use chipi_session_e2e::redis_server::RedisServer;
 use chipi_session_e2e::{cache_dir, err, ok, Harness, Stateless, RECIPIENT, TOKEN};
 use chipi_session_host::runtime::{
-    Call, CreateOptions, IntentOptions, RegisterOptions, RuntimeOptions, SessionError,
-    SessionRuntime, SessionState,
+    Call, IntentOptions, RegisterOptions, RuntimeOptions, SessionError, SessionRuntime,
+    SessionState,
 };
 use chipi_session_host::store::{MemoryStore, RedisOptions, SessionStore, SqliteStore, StoreError};
 use chipi_session_sandbox::{Faults, TxSigner};
@@ -228,22 +228,7 @@ async fn store_failure_after_send_returns_the_hash_with_a_warning() {
     imports.store = store.clone() as Arc<dyn SessionStore>;
     let handle = Stateless::new(chipi_session_e2e::runtime(), imports);
     let ctx = h.ctx();
-    ok(handle
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
-    let options = RegisterOptions {
-        valid_until: None,
-        max_calls: Some(5),
-        allowed_entrypoints: vec![],
-        idempotency_key: None,
-    };
-    ok(handle.register_session(&ctx, &options).await);
+    h.register_through(&handle, 5).await;
     // The pending record is written, the send succeeds, the update after it fails.
     *store
         .cas_left
@@ -448,22 +433,7 @@ async fn a_status_by_another_host_on_a_shared_redis_store_does_not_release_the_i
         h.imports_with_store(store("w:")),
     );
     let ctx = h.ctx();
-    ok(first
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
-    let options = RegisterOptions {
-        valid_until: None,
-        max_calls: Some(10),
-        allowed_entrypoints: vec![],
-        idempotency_key: None,
-    };
-    ok(first.register_session(&ctx, &options).await);
+    h.register_through(&first, 10).await;
     h.sandbox.set_faults(dropped_answer());
     err(first.execute_with_session(&ctx, &[transfer(5)]).await);
     let status = ok(second.get_session_status(&ctx).await);
@@ -641,22 +611,7 @@ async fn store_rolled_back_between_send_and_retry(store: Arc<dyn SessionStore>) 
         h.imports_with_store(store.clone()),
     );
     let ctx = h.ctx();
-    ok(handle
-        .create_session(
-            &ctx,
-            &CreateOptions {
-                duration_seconds: None,
-                replace_existing: false,
-            },
-        )
-        .await);
-    let options = RegisterOptions {
-        valid_until: None,
-        max_calls: Some(10),
-        allowed_entrypoints: vec![],
-        idempotency_key: None,
-    };
-    ok(handle.register_session(&ctx, &options).await);
+    h.register_through(&handle, 10).await;
     rolled_back(store.clone(), &h.wallet.address, async {
         h.sandbox.set_faults(dropped_answer());
         err(handle.execute_with_session(&ctx, &[transfer(5)]).await);

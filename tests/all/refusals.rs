@@ -265,7 +265,9 @@ async fn backend_failures_are_typed() {
     };
     // A wrong bearer token is refused by the backend itself.
     let wrong = Stateless::new(runtime(), h.imports_with_token("not-the-token"));
-    let e = err(wrong.execute_with_session(&h.ctx(), &[other.clone()]).await);
+    let e = err(wrong
+        .execute_with_session(&h.ctx(), std::slice::from_ref(&other))
+        .await);
     assert!(
         matches!(e, SessionError::Backend(ref b) if b.status == 401),
         "{e:?}"

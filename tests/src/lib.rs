@@ -175,24 +175,34 @@ impl Harness {
 
     /// Create a session with the hook's default duration (state `created`).
     pub async fn create(&self) {
+        self.create_through(&self.handle()).await;
+    }
+
+    /// [`Harness::create`] through `handle` (its own store, for example).
+    pub async fn create_through(&self, handle: &Stateless) {
         let options = CreateOptions {
             duration_seconds: None,
             replace_existing: false,
         };
-        ok(self.handle().create_session(&self.ctx(), &options).await);
+        ok(handle.create_session(&self.ctx(), &options).await);
     }
 
     /// Create and register a session allowing `max_calls` calls to any
     /// non-admin entrypoint (state `active`).
     pub async fn register(&self, max_calls: u32) {
-        self.create().await;
+        self.register_through(&self.handle(), max_calls).await;
+    }
+
+    /// [`Harness::register`] through `handle` (its own store, for example).
+    pub async fn register_through(&self, handle: &Stateless, max_calls: u32) {
+        self.create_through(handle).await;
         let options = RegisterOptions {
             valid_until: None,
             max_calls: Some(max_calls),
             allowed_entrypoints: vec![],
             idempotency_key: None,
         };
-        ok(self.handle().register_session(&self.ctx(), &options).await);
+        ok(handle.register_session(&self.ctx(), &options).await);
     }
 
     /// Number of requests the sandbox has received on paths ending with `suffix`.
