@@ -84,7 +84,7 @@ pub(crate) fn create_session<P: Ports>(
     )
     .map_err(|e| SessionError::CreationFailed(format!("cannot encrypt session key: {e}")))?;
 
-    let record = SessionRecord {
+    let mut record = SessionRecord {
         version: RECORD_VERSION,
         wallet: env.wallet_hex.clone(),
         public_key: felt_to_hex(&public_key),
@@ -101,7 +101,7 @@ pub(crate) fn create_session<P: Ports>(
         settled: Vec::new(),
         revision: 0,
     };
-    if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&record))? {
+    if !stored::swap(&env, ports, loaded.raw.as_deref(), Some(&mut record))? {
         return Err(SessionError::Store(
             "the stored session changed concurrently; nothing was created".into(),
         ));

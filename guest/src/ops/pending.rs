@@ -176,7 +176,6 @@ fn remember_settled(
     outcome: SettledOutcome,
     now: u64,
 ) {
-    prune_settled(record, now);
     record.settled.retain(|s| s.nonce != pending.nonce);
     record.settled.push(tombstone(pending, outcome, now));
     prune_settled(record, now);
@@ -210,7 +209,7 @@ impl Accepted {
     }
 
     /// True when folding it into `record` would change the record.
-    pub(crate) fn is_pending_in(&self, record: &SessionRecord) -> bool {
+    pub(crate) fn needs_fold(&self, record: &SessionRecord) -> bool {
         if record.public_key != self.public_key {
             return false;
         }
@@ -393,7 +392,7 @@ fn update<P: Ports>(
         if !change(&mut record)? {
             return Ok(());
         }
-        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
+        if stored::swap(env, ports, loaded.raw.as_deref(), Some(&mut record))? {
             return Ok(());
         }
     }

@@ -95,11 +95,11 @@ pub(crate) fn flush<P: Ports>(env: &Env<'_>, ports: &mut P) -> Result<()> {
         if env.unsettled.borrow().is_none() {
             return Ok(());
         }
-        let loaded = load(env, ports)?;
+        let mut loaded = load(env, ports)?;
         if !loaded.folded {
             return Ok(());
         }
-        if swap(env, ports, loaded.raw.as_deref(), loaded.record.as_ref())? {
+        if swap(env, ports, loaded.raw.as_deref(), loaded.record.as_mut())? {
             return Ok(());
         }
     }
@@ -137,20 +137,18 @@ pub(crate) fn reload<P: Ports>(
     Ok(stored)
 }
 
-/// Replace the record only if the store still holds `expected`.
+/// Replace the record only if the store still holds `expected`. Every
+/// write moves the record's revision on (see [`Seen`]), in `new` itself.
 pub(crate) fn swap<P: Ports>(
     env: &Env<'_>,
     ports: &mut P,
     expected: Option<&[u8]>,
-    new: Option<&SessionRecord>,
+    new: Option<&mut SessionRecord>,
 ) -> Result<bool> {
-    // Every write moves the revision on (see [`Seen`]).
     let new = new.map(|r| {
-        let mut next = r.clone();
-        next.revision = r.revision.wrapping_add(1);
-        next
+        r.revision = r.revision.wrapping_add(1);
+        &*r
     });
-    let new = new.as_ref();
     let encoded = new.map(SessionRecord::encode).transpose()?;
     let swapped = ports
         .store_cas(
@@ -168,7 +166,7 @@ pub(crate) fn swap<P: Ports>(
         let mut unsettled = env.unsettled.borrow_mut();
         if unsettled
             .as_ref()
-            .is_some_and(|a| new.is_none_or(|r| !a.is_pending_in(r)))
+            .is_some_and(|a| new.is_none_or(|r| !a.needs_fold(r)))
         {
             *unsettled = None;
         }
@@ -197,7 +195,7 @@ pub(crate) fn update<P: Ports>(
             ));
         }
         change(&mut record);
-        if swap(env, ports, loaded.raw.as_deref(), Some(&record))? {
+        if swap(env, ports, loaded.raw.as_deref(), Some(&mut record))? {
             return Ok(record);
         }
     }
