@@ -2,9 +2,11 @@
 # Fuzzing with cargo-fuzz (libFuzzer) on the stable toolchain. See fuzz/README.md.
 #
 #   scripts/fuzz.sh build              build every target
-#   scripts/fuzz.sh replay             build, then run every target over its committed
-#                                      corpus and fuzz/regressions/<target> (no fuzzing);
-#                                      fails on any crash. This is what CI calls.
+#   scripts/fuzz.sh replay             run every target over its committed corpus and
+#                                      fuzz/regressions/<target> (no fuzzing); fails on any
+#                                      crash. The replay is an ordinary test of the root
+#                                      workspace (fuzz/targets/tests/replay.rs, part of
+#                                      scripts/test.sh); this runs only that test.
 #   scripts/fuzz.sh run TARGET [RUNS]  fuzz TARGET (default 1000000 runs) into its corpus;
 #                                      extra libFuzzer flags: FUZZ_ARGS="-max_total_time=600"
 #   scripts/fuzz.sh cmin TARGET        minimize TARGET's corpus in place
@@ -15,9 +17,9 @@
 # Build choices (measured, see fuzz/README.md): --sanitizer none (safe Rust; we look
 # for panics, traps, OOM, time-outs), release with debug assertions and overflow
 # checks (-a). The six native targets build with --no-default-features so they do
-# not compile wasmtime; only `component` links the host. `replay` builds `component`
-# with --dev (unoptimized wasmtime compiles several times faster; a replay needs no
-# speed), `build`/`run` in release.
+# not compile wasmtime; only `component` links the host. The targets themselves are
+# functions of the crate fuzz/targets; the binaries in fuzz/fuzz_targets are their
+# libFuzzer entries.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -64,15 +66,6 @@ flags() {
     fi
 }
 
-# Build flags of one target for `replay`.
-replay_flags() {
-    if is_native "$1"; then
-        flags "$1"
-    else
-        echo "--sanitizer none --dev"
-    fi
-}
-
 # libFuzzer options of one target: input size and per-input time limit.
 libfuzzer_opts() {
     case $1 in
@@ -89,42 +82,16 @@ libfuzzer_opts() {
 build_all() {
     ensure_cargo_fuzz
     # One cargo invocation for the six native targets (no wasmtime), one for the
-    # component target (wasmtime + the guest built for wasm32-wasip2 by host/build.rs).
+    # component target (wasmtime + the guest built for wasm32-wasip2 by host/component/build.rs).
     # shellcheck disable=SC2046
     cargo fuzz build ${COMMON[@]} --no-default-features
     cargo fuzz build ${COMMON[@]} component
 }
 
 replay() {
-    ensure_cargo_fuzz
-    local t failed=() build_start=$SECONDS
-    # shellcheck disable=SC2046
-    cargo fuzz build ${COMMON[@]} --no-default-features
-    # shellcheck disable=SC2046
-    cargo fuzz build $(replay_flags component) component
-    echo "== replay: built in $((SECONDS - build_start)) s" >&2
-    for t in "${ALL_TARGETS[@]}"; do
-        local dirs=("fuzz/corpus/$t")
-        if [[ -d fuzz/regressions/$t ]] && [[ -n $(ls -A "fuzz/regressions/$t") ]]; then
-            dirs+=("fuzz/regressions/$t")
-        fi
-        local start=$SECONDS
-        echo "== replay $t: ${dirs[*]}" >&2
-        # shellcheck disable=SC2046
-        if cargo fuzz run $(replay_flags "$t") "$t" "${dirs[@]}" -- -runs=0 \
-            $(libfuzzer_opts "$t") -rss_limit_mb=2048 >"/tmp/fuzz-replay-$t.log" 2>&1; then
-            echo "   ok ($(grep -Eo 'Done [0-9]+ runs' "/tmp/fuzz-replay-$t.log" | tail -1 || true), $((SECONDS - start)) s)" >&2
-        else
-            echo "   FAILED: see /tmp/fuzz-replay-$t.log" >&2
-            tail -40 "/tmp/fuzz-replay-$t.log" >&2
-            failed+=("$t")
-        fi
-    done
-    if ((${#failed[@]})); then
-        echo "fuzz.sh replay: crashes in: ${failed[*]}" >&2
-        exit 1
-    fi
-    echo "fuzz.sh replay: ${#ALL_TARGETS[@]} targets replayed, no crash" >&2
+    # The same functions the libFuzzer binaries call, in the root workspace's
+    # test build; see fuzz/targets/tests/replay.rs.
+    cargo test --locked --workspace --test replay -- --show-output
 }
 
 run_target() {
@@ -165,7 +132,7 @@ case ${1:-} in
     seeds) cargo run --release --manifest-path fuzz/seedgen/Cargo.toml -- "$ROOT/fuzz/corpus" ;;
     list) printf '%s\n' "${ALL_TARGETS[@]}" ;;
     *)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -4,7 +4,7 @@
 # end-to-end tests that load the real .wasm into the real host and talk to the
 # sandbox over 127.0.0.1 (with a throwaway Redis server for the Redis store),
 # the Node.js and Python packages (built, then tested against the sandbox), and
-# a replay of the fuzz corpora and regressions.
+# a replay of the fuzz corpora and regressions (tests of fuzz/targets).
 #
 # Each phase is timed; a table of the phases' wall times (and the total) is
 # printed at the end, also when a phase fails, so every log shows where the
@@ -27,6 +27,44 @@ phase() {
     current_phase=""
     phase_names+=("$name")
     phase_seconds+=($((SECONDS - started)))
+}
+
+# `phases_side_by_side NAME1 FUNCTION1 NAME2 FUNCTION2 ...`: run the
+# functions at once as timed phases, each into its own log, printed whole
+# (one after the other) once all have ended; fails if any failed, naming it.
+phases_side_by_side() {
+    local dir i names=() pids=() failed=() status seconds
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/chipi-session-phases.XXXXXX")
+    while (($#)); do
+        i=${#names[@]}
+        names+=("$1")
+        echo "== phase: $1 (side by side)" >&2
+        (
+            started=$SECONDS
+            set +e
+            (set -e; "$2") >"$dir/$i.log" 2>&1
+            status=$?
+            echo "$status $((SECONDS - started))" >"$dir/$i.end"
+        ) &
+        pids+=($!)
+        shift 2
+    done
+    current_phase="${names[*]}"
+    wait "${pids[@]}" || true
+    for i in "${!names[@]}"; do
+        read -r status seconds <"$dir/$i.end" || { status=1; seconds=0; }
+        phase_names+=("${names[$i]}")
+        phase_seconds+=("$seconds")
+        echo "== output of phase: ${names[$i]} (exit $status)" >&2
+        cat "$dir/$i.log"
+        if [[ $status -ne 0 ]]; then failed+=("${names[$i]}"); fi
+    done
+    rm -rf "$dir"
+    if ((${#failed[@]})); then
+        current_phase="${failed[*]}"
+        return 1
+    fi
+    current_phase=""
 }
 
 # The table of the phases that ran, and the total wall time.
@@ -68,38 +106,52 @@ CHIPI_TEST_REDISS_URL=$(cat "$redis_dir/tls.url")
 CHIPI_TEST_REDIS_CA="$redis_dir/ca.crt"
 export CHIPI_TEST_REDIS_URL CHIPI_TEST_REDISS_URL CHIPI_TEST_REDIS_CA
 
+# Clippy runs inside the builds instead of in check passes of their own: the
+# builds below use clippy-driver as the compiler of the workspace's crates
+# (what `cargo clippy` does over `cargo check`), with `-D warnings`, so each
+# crate is compiled once and linted in that compilation, for every target the
+# tests build (`--all-targets`: libraries, binaries, tests, benches, examples),
+# natively and for wasm32-wasip2. A lint fails the build phase that hit it.
+# The runs then find everything built (same compiler wrapper, same flags).
+RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver)
+CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+
 # Build the component once; every crate that embeds it (CLI, tests, fuzz
-# target) uses this build instead of building its own under OUT_DIR.
-phase "wasm32 component build" \
+# targets) uses this build instead of building its own under OUT_DIR.
+phase "wasm32 component build+lint" \
     cargo build --release --locked --target wasm32-wasip2 -p chipi-session-guest
 export CHIPI_SESSION_GUEST_WASM="$PWD/target/wasm32-wasip2/release/chipi_session_guest.wasm"
 
-phase "clippy workspace" cargo clippy --workspace --all-targets --locked -- -D warnings
-# The real-VM suite (scripts/test-devnet.sh) is built only with this feature; lint it here too.
-phase "clippy devnet feature" \
-    cargo clippy -p chipi-session-e2e --features devnet --all-targets --locked -- -D warnings
-phase "clippy guest wasm32" \
-    cargo clippy -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked -- -D warnings
+# Every native target of the workspace, built and linted once: the CLI and
+# the wasm32 test runner binaries (their integration tests need them), and
+# the fuzz targets, whose tests replay the committed corpora and regressions.
+phase "native build+lint" cargo test --workspace --all-targets --locked --no-run
+# The real-VM suite (scripts/test-devnet.sh) is built only with this feature;
+# build and lint it here too (features unified as above: only the e2e crate
+# is compiled again).
+phase "devnet build+lint" \
+    cargo test --workspace --features chipi-session-e2e/devnet --test devnet --locked --no-run
 phase "dependency rules" scripts/check-deps.sh
 
 phase "cargo test workspace" cargo test --workspace --locked -- --show-output
 # The guest's unit tests again on wasm32-wasip2 (32-bit usize), run in
-# wasmtime by tests/wasi-runner (the runner .cargo/config.toml names).
-phase "wasi runner build" cargo build -p chipi-session-wasi-runner --locked
+# wasmtime by tests/wasi-runner (the runner .cargo/config.toml names, built
+# above).
+phase "guest wasm32 build+lint" \
+    cargo test -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked --no-run
 phase "guest tests wasm32" cargo test -p chipi-session-guest --target wasm32-wasip2 --locked
 
 # The Node.js and Python packages: each loads the same component and runs its
 # tests (lifecycle, refusals, failures, stores) against `chipi-session
-# sandbox` processes on 127.0.0.1.
-phase "cli build" cargo build -p chipi-session-cli --locked
+# sandbox` processes on 127.0.0.1 (each its own, on ports the OS picks; they
+# share no files), side by side.
 CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
 export CHIPI_SESSION_BIN
 node_package() {
     (cd host/node && npm ci --no-audit --no-fund && npm run build && npm test)
 }
-phase "node package" node_package
-phase "python package" host/python/run_tests.sh -q
-
-# Build the fuzz targets and run each over its committed corpus and
-# regressions (no fuzzing campaign; see fuzz/README.md).
-phase "fuzz replay" scripts/fuzz.sh replay
+python_package() {
+    host/python/run_tests.sh -q
+}
+phases_side_by_side "node package" node_package "python package" python_package

@@ -1,29 +1,9 @@
-//! CryptoJS passphrase-mode decryption and owner-key decryption on arbitrary
-//! base64-ish input. Layout: first byte = passphrase length in bytes, then
-//! the passphrase, then the ciphertext string. Never a panic.
+//! libFuzzer entry of the `cryptojs_decrypt` target; the target itself (what it
+//! exercises and asserts) is `chipi_session_fuzz_targets::cryptojs_decrypt`, which the
+//! root workspace's tests also replay over the committed corpus.
 #![no_main]
 
-use chipi_session_fuzz::{kdf_too_expensive, lossy};
-use chipi_session_guest::crypto::{cryptojs, owner_key};
+use chipi_session_fuzz_targets::cryptojs_decrypt;
 use libfuzzer_sys::fuzz_target;
-use starknet_crypto::Felt;
 
-const KDF_BUDGET: u64 = 4096;
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&n, rest)) = data.split_first() else {
-        return;
-    };
-    let n = usize::from(n).min(rest.len());
-    let (pass, ct) = rest.split_at(n);
-    let pass = lossy(pass);
-    let ct = lossy(ct);
-    let plain = cryptojs::decrypt(&ct, &pass);
-    if let Ok(text) = &plain {
-        // What the owner-key path then does with the plaintext.
-        let _ = chipi_session_guest::crypto::keys::SigningKey::from_hex(text);
-    }
-    if !kdf_too_expensive(&ct, KDF_BUDGET) {
-        let _ = owner_key::decrypt_owner_key(&ct, &pass, &Felt::from(0xabu8));
-    }
-});
+fuzz_target!(|data: &[u8]| cryptojs_decrypt::run(data));

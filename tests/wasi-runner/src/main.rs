@@ -108,8 +108,8 @@ fn stub_foreign_imports(
 fn run() -> Result<ExitCode> {
     let (program, argv) = arguments()?;
     let mut config = Config::new();
-    // The `gc` cargo feature (shared with the host's build) has no collector
-    // compiled in; test binaries need no GC.
+    // wasmtime is built without its `gc` cargo feature (shared with the
+    // host's build); test binaries need no GC.
     config.gc_support(false);
     config.wasm_gc(false);
     let engine = Engine::new(&config)?;

@@ -45,8 +45,9 @@ pub(crate) fn new_engine() -> anyhow::Result<Engine> {
 }
 
 /// Epoch interruption on; GC-typed proposals off. The component needs no GC,
-/// and wasmtime's `gc` cargo feature without a collector feature (`gc-drc`,
-/// `gc-null`) would otherwise make `Engine::new` fail.
+/// and wasmtime is built without its `gc` cargo feature (the workspace's
+/// `Cargo.toml`), so GC support must be off for `Engine::new` to accept the
+/// configuration.
 pub(crate) fn engine_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);

@@ -367,7 +367,9 @@ pub fn apply(doc: &mut Value, m: &Mutation) {
         },
         Action::InsertMember(k, l) => {
             let key = key_text(doc, &all, k);
-            let Some(value) = leaf(doc, &all, l) else { return };
+            let Some(value) = leaf(doc, &all, l) else {
+                return;
+            };
             let target = match get(doc, &path) {
                 Some(Value::Object(_)) => path.clone(),
                 _ => path[..path.len().saturating_sub(1)].to_vec(),
@@ -377,7 +379,9 @@ pub fn apply(doc: &mut Value, m: &Mutation) {
             }
         }
         Action::InsertElement(at, l) => {
-            let Some(value) = leaf(doc, &all, l) else { return };
+            let Some(value) = leaf(doc, &all, l) else {
+                return;
+            };
             let target = match get(doc, &path) {
                 Some(Value::Array(_)) => path.clone(),
                 _ => path[..path.len().saturating_sub(1)].to_vec(),

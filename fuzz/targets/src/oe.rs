@@ -16,8 +16,7 @@ pub fn chain() -> Felt {
 
 /// The account (wallet) the typed data is hashed for.
 pub fn account() -> Felt {
-    parse_felt("0x0635e6e4f8a7eb1f8f2a9ba7f9cf1e0a8f6e2f3c3b4e2e1f0a9b8c7d6e5f4a3b")
-        .expect("felt")
+    parse_felt("0x0635e6e4f8a7eb1f8f2a9ba7f9cf1e0a8f6e2f3c3b4e2e1f0a9b8c7d6e5f4a3b").expect("felt")
 }
 
 /// The members of `message` the backend chooses (the check cannot pin them);
@@ -130,7 +129,9 @@ fn record_violation(doc: &Value, reference: &Value, report: &str) {
     let mut paths = Vec::new();
     diff_paths(doc, reference, String::new(), &mut paths);
     let kind = paths.join(" ");
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !seen.contains(&kind) {
         eprintln!("VIOLATION kind=[{kind}]\n{report}");
         seen.push(kind);
@@ -172,7 +173,9 @@ fn diff_paths(a: &Value, b: &Value, at: String, out: &mut Vec<String>) {
 fn template_hash(template: &Value) -> Result<Felt, String> {
     use std::sync::Mutex;
     static CACHE: Mutex<Vec<(Value, Result<Felt, String>)>> = Mutex::new(Vec::new());
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, h)) = cache.iter().find(|(t, _)| t == template) {
         return h.clone();
     }
@@ -271,7 +274,10 @@ pub fn fixtures() -> Vec<(Vec<Call>, Value)> {
 
     // 0: the unit tests' document (one transfer, hex everywhere).
     let calls = vec![call("0x1234", "transfer", &["0x99", "0x64", "0x0"])];
-    out.push((calls.clone(), honest_document(&calls, &chain(), Felt::from(5u8), NOW)));
+    out.push((
+        calls.clone(),
+        honest_document(&calls, &chain(), Felt::from(5u8), NOW),
+    ));
 
     // 1: names and JSON numbers (what starknet.js's helpers produce).
     let mut td = honest_document(&calls, &chain(), Felt::from(5u8), NOW);
@@ -289,7 +295,10 @@ pub fn fixtures() -> Vec<(Vec<Call>, Value)> {
         call(TOKEN, "approve", &["0xc0ffee", "1000000000000000000", "0"]),
         call(TOKEN, "transfer", &["0xc0ffee", "0x2a", "0x0"]),
     ];
-    out.push((calls.clone(), honest_document(&calls, &chain(), f("0x7b"), NOW)));
+    out.push((
+        calls.clone(),
+        honest_document(&calls, &chain(), f("0x7b"), NOW),
+    ));
 
     // 3: an owner-signed registration on the wallet itself (whitelist of one).
     let transfer = felt_to_hex(&selector_for("transfer").expect("selector"));
@@ -305,7 +314,10 @@ pub fn fixtures() -> Vec<(Vec<Call>, Value)> {
         ],
     )
     .expect("fixture call")];
-    out.push((calls.clone(), honest_document(&calls, &chain(), f("0x1"), NOW)));
+    out.push((
+        calls.clone(),
+        honest_document(&calls, &chain(), f("0x1"), NOW),
+    ));
 
     // 4: a call without calldata, selector given by name.
     let calls = vec![call("0x777", "revoke_session_key_not_admin", &[])];
