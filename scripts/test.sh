@@ -137,10 +137,14 @@ phase "dependency rules" scripts/check-deps.sh
 phase "cargo test workspace" cargo test --workspace --locked -- --show-output
 # The guest's unit tests again on wasm32-wasip2 (32-bit usize), run in
 # wasmtime by tests/wasi-runner (the runner .cargo/config.toml names, built
-# above).
+# above). `--release` (the bench profile) shares the dependencies and build
+# tools the component build above compiled; the workspace's Cargo.toml keeps
+# debug assertions and overflow checks on for the guest crate in that profile,
+# as in the dev profile.
 phase "guest wasm32 build+lint" \
-    cargo test -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked --no-run
-phase "guest tests wasm32" cargo test -p chipi-session-guest --target wasm32-wasip2 --locked
+    cargo test --release -p chipi-session-guest --target wasm32-wasip2 --all-targets --locked --no-run
+phase "guest tests wasm32" \
+    cargo test --release -p chipi-session-guest --target wasm32-wasip2 --locked
 
 # The Node.js and Python packages: each loads the same component and runs its
 # tests (lifecycle, refusals, failures, stores) against `chipi-session
