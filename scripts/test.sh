@@ -117,6 +117,30 @@ RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver)
 CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
+# The set-up itself, checked: a crate with a clippy finding must fail to build
+# under it (so a clippy that stopped reading CLIPPY_ARGS fails here instead of
+# letting every lint through).
+lint_check() {
+    local dir=target/lint-check
+    rm -rf "$dir"
+    mkdir -p "$dir/src"
+    printf '%s\n' '[package]' 'name = "lint-check"' 'version = "0.0.0"' 'edition = "2021"' \
+        '[workspace]' >"$dir/Cargo.toml"
+    printf '%s\n' '//! A clippy finding.' '/// Sums.' \
+        'pub fn sum() -> u8 { vec![1u8, 2].iter().map(|x| x.clone()).sum() }' >"$dir/src/lib.rs"
+    if (cd "$dir" && cargo build --quiet 2>build.log); then
+        echo "lint check: a clippy finding did not fail the build (is clippy-driver the wrapper?)" >&2
+        return 1
+    fi
+    if ! grep -q "clippy::" "$dir/build.log"; then
+        echo "lint check: the build failed without a clippy finding:" >&2
+        cat "$dir/build.log" >&2
+        return 1
+    fi
+    rm -rf "$dir"
+}
+phase "lint check" lint_check
+
 # Build the component once; every crate that embeds it (CLI, tests, fuzz
 # targets) uses this build instead of building its own under OUT_DIR.
 phase "wasm32 component build+lint" \
