@@ -176,8 +176,12 @@ phase "guest tests wasm32" \
 # share no files), side by side.
 CHIPI_SESSION_BIN="$PWD/target/debug/chipi-session"
 export CHIPI_SESSION_BIN
+# (Each runs in a subshell of its own, with `set -e`: see phases_side_by_side.)
 node_package() {
-    (cd host/node && npm ci --no-audit --no-fund && npm run build && npm test)
+    cd host/node
+    npm ci --no-audit --no-fund
+    npm run build
+    npm test
 }
 python_package() {
     host/python/run_tests.sh -q

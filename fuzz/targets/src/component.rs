@@ -15,9 +15,10 @@
 //! structure-aware JSON mutator.
 //!
 //! Guest code runs as wasm and is not instrumented; so that libFuzzer still
-//! sees new guest behaviour as new coverage, the outcome of each call (op,
-//! error code, first words of the message, requests served) is hashed into
-//! extra 8-bit counters registered with libFuzzer.
+//! sees new guest behaviour as new coverage, [`run_input`] returns the outcome
+//! of each call (op, error code, first words of the message, requests served),
+//! which the libFuzzer entry (`fuzz/fuzz_targets/component.rs`) hashes into
+//! extra 8-bit counters.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -699,8 +700,8 @@ fn token(i: u8) -> String {
     }
 }
 
-/// Starts the backend and compiles (or loads from the cache) the component,
-/// so the first input does not pay for it.
+/// Compiles (or loads from the cache) the component, so the first input does
+/// not pay for it.
 pub fn init() {
     let _ = runtime();
 }
