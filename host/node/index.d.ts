@@ -100,6 +100,17 @@ export function canonicalEntry(entry: string): string;
 /** The component's time budget for a call the host stops after `hardMs`. */
 export function fitTimeoutMs(hardMs: number, askedMs?: number): number;
 
+/**
+ * Largest store value lowered into the component (8 MiB): a store `get`
+ * answering more fails the operation with `STORE_ERROR`.
+ */
+export const MAX_STORE_VALUE_BYTES: number;
+/**
+ * Largest total of one call's string arguments in UTF-8 bytes (1 MiB): above
+ * it the call is refused with `INVALID_INPUT` before the component is called.
+ */
+export const MAX_ARGUMENT_BYTES: number;
+
 /** A wallet as Chipi returns it. */
 export interface Wallet {
   /** Wallet (account contract) address, 0x-hex. */

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChipiSessionError, HOST_ERROR, fromSessionError } from './errors.js';
 import { canonicalEntry, originOfUrl, sessionAllowList } from './allowlist.js';
 import { MemoryStore } from './stores.js';
+import { MAX_ARGUMENT_BYTES, storeValueTooLarge, stringBytes } from './limits.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 const DEFAULT_COMPONENT_DIR = new URL('../dist/component/', import.meta.url);
@@ -58,6 +59,20 @@ function u32(value, name) {
 
 function optional(value, convert, name) {
   return value === undefined || value === null ? undefined : convert(value, name);
+}
+
+/**
+ * Refuse arguments whose strings are above {@link MAX_ARGUMENT_BYTES} in
+ * UTF-8, before they are sent to the worker and lowered into the component.
+ *
+ * @param {unknown} args
+ * @param {string} what
+ */
+function checkArgumentBytes(args, what) {
+  const bytes = stringBytes(args);
+  if (bytes > MAX_ARGUMENT_BYTES) {
+    throw invalid(`${what}: ${bytes} bytes of strings, above the limit of ${MAX_ARGUMENT_BYTES} bytes (1 MiB)`);
+  }
 }
 
 function str(value, name) {
@@ -615,6 +630,7 @@ export class SessionEngine {
         timeoutMs: BigInt(budgetMs),
       },
     };
+    checkArgumentBytes(ctx, 'session context');
     return new Session(this, ++this.#nextSession, ctx, allow, budgetMs);
   }
 
@@ -650,6 +666,11 @@ export class SessionEngine {
   /** @internal */
   _invoke(sessionId, ctx, allow, method, args) {
     if (this.#closed) return Promise.reject(new ChipiSessionError(HOST_ERROR, 'the engine is closed'));
+    try {
+      checkArgumentBytes(args, `arguments of ${method}`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.#enqueue(async () => {
       const slot = await this.#worker();
       const msg = { type: 'call', sessionId, method, args };
@@ -755,6 +776,8 @@ export class SessionEngine {
       const value = await store.get(req.key);
       if (value === null || value === undefined) return null;
       if (!(value instanceof Uint8Array)) throw new TypeError('store.get must return a Uint8Array or null');
+      const tooLarge = storeValueTooLarge(value.byteLength);
+      if (tooLarge !== null) throw new Error(tooLarge);
       return value;
     }
     if (req.op === 'cas') {

@@ -5,3 +5,4 @@ export { SessionEngine, Session, fitTimeoutMs } from './engine.js';
 export { MemoryStore, FileStore } from './stores.js';
 export { ChipiSessionError, SESSION_ERROR_CODES, HOST_ERROR } from './errors.js';
 export { canonicalEntry } from './allowlist.js';
+export { MAX_STORE_VALUE_BYTES, MAX_ARGUMENT_BYTES } from './limits.js';

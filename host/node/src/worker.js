@@ -13,6 +13,7 @@ import { monotonicClock, wallClock } from '@bytecodealliance/preview2-shim/clock
 import { random, insecureSeed } from '@bytecodealliance/preview2-shim/random';
 import { guardOutgoingHandler } from './http_guard.js';
 import { isSessionErrorPayload } from './errors.js';
+import { storeValueTooLarge } from './limits.js';
 
 const { componentUrl, modules, bridgePort, control } = workerData;
 const signal = new Int32Array(control);
@@ -173,7 +174,10 @@ const store = {
   get(key) {
     const answer = callMain('get', { key });
     if (!answer.ok) return { tag: 'failed', val: answer.message };
-    return answer.value === null ? { tag: 'absent' } : { tag: 'found', val: answer.value };
+    if (answer.value === null) return { tag: 'absent' };
+    // The main thread caps values already; this import is the last gate before lowering.
+    const tooLarge = storeValueTooLarge(answer.value.byteLength);
+    return tooLarge === null ? { tag: 'found', val: answer.value } : { tag: 'failed', val: tooLarge };
   },
   compareAndSwap(key, expected, next) {
     const answer = callMain('cas', { key, expected: expected ?? null, next: next ?? null });
