@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::crypto::envelope::KeyKind;
 use crate::ops::{self, HttpResponse, Ports};
 use crate::protocol::chipi_api::MAX_RESPONSE_BYTES;
 use crate::protocol::error::{session_error_table, BackendError, SessionError};
@@ -219,6 +220,10 @@ fn context(ctx: t::SessionContext) -> m::SessionContext {
             },
         },
         encrypt_key: Zeroizing::new(ctx.encrypt_key),
+        encrypt_key_kind: match ctx.encrypt_key_kind {
+            t::EncryptKeyKind::Pin => KeyKind::Pin,
+            t::EncryptKeyKind::HighEntropy => KeyKind::HighEntropy,
+        },
         config: m::Config {
             api_base_url: ctx.config.api_base_url,
             api_key: ctx.config.api_key,

@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex};
 
 use chipi_session_e2e::{ok, runtime, Harness, RECIPIENT, TOKEN};
-use chipi_session_guest::crypto::envelope;
+use chipi_session_guest::crypto::envelope::{self, EncryptKey};
 use chipi_session_guest::crypto::felt::parse_felt;
 use chipi_session_host::runtime::{
-    authorities_from_urls, Call, CreateOptions, Imports, RegisterOptions, SessionContext,
-    SpendingPolicyInput, StaticToken, Wallet, WalletType,
+    authorities_from_urls, Call, CreateOptions, EncryptKeyKind, Imports, RegisterOptions,
+    SessionContext, SpendingPolicyInput, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::store::{RedisOptions, RedisStore, SessionStore, StoreError};
 use chipi_session_sandbox::{decrypt_cryptojs, SandboxWalletType};
@@ -97,6 +97,7 @@ async fn only_ciphertext_and_public_data_reach_redis() {
             wallet_type: WalletType::Chipi,
         },
         encrypt_key: PIN.into(),
+        encrypt_key_kind: EncryptKeyKind::Pin,
         config,
     };
     let session = runtime().open_session(imports, ctx).await.unwrap();
@@ -140,7 +141,7 @@ async fn only_ciphertext_and_public_data_reach_redis() {
     let session_public = parse_felt(&created.public_key).unwrap();
     let session_key = envelope::open(
         &created.encrypted_private_key,
-        PIN,
+        &EncryptKey::pin(PIN),
         &wallet,
         &session_public,
     )

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 
 use chipi_session_e2e::{ok, runtime, Stateless};
 use chipi_session_host::runtime::{
-    authorities_from_urls, Call, Config, CreateOptions, Imports, RegisterOptions, SessionContext,
-    StaticToken, Wallet, WalletType,
+    authorities_from_urls, Call, Config, CreateOptions, EncryptKeyKind, Imports, RegisterOptions,
+    SessionContext, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
 use chipi_session_sandbox::{
@@ -229,6 +229,7 @@ impl DevnetWallet {
                 wallet_type: WalletType::Chipi,
             },
             encrypt_key: PIN.into(),
+            encrypt_key_kind: EncryptKeyKind::Pin,
             config: self.config(),
         }
     }
@@ -297,7 +298,7 @@ impl DevnetWallet {
         let public = Felt::from_hex(&session.public_key).expect("hex key");
         let key = chipi_session_guest::crypto::envelope::open(
             &session.encrypted_private_key,
-            PIN,
+            &chipi_session_guest::crypto::envelope::EncryptKey::pin(PIN),
             &wallet,
             &public,
         )

@@ -14,8 +14,8 @@ pub use stateless::Stateless;
 use std::sync::{Arc, OnceLock};
 
 use chipi_session_host::runtime::{
-    authorities_from_urls, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions,
-    SessionContext, SessionRuntime, StaticToken, Wallet, WalletSession, WalletType,
+    authorities_from_urls, Config, CreateOptions, EncryptKeyKind, Imports, RegisterOptions,
+    RuntimeOptions, SessionContext, SessionRuntime, StaticToken, Wallet, WalletSession, WalletType,
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
 use chipi_session_sandbox::SharedClock;
@@ -131,6 +131,7 @@ impl Harness {
                 },
             },
             encrypt_key: pin.into(),
+            encrypt_key_kind: EncryptKeyKind::Pin,
             config: self.config(),
         }
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chipi_session_guest::crypto::envelope::{self, KdfParams};
+use chipi_session_guest::crypto::envelope::{self, EncryptKey, KdfParams};
 use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::crypto::keys::SigningKey;
 use chipi_session_guest::crypto::owner_key;
@@ -79,12 +79,12 @@ fn main() {
     // envelope_open: real envelopes (session slot and owner slot) and near misses.
     let key = SigningKey::from_hex(SESSION_KEY).expect("key");
     let wallet = parse_felt("0xab").expect("wallet");
-    let sealed = envelope::seal(&key, PIN, &wallet, &key.public_key(), FAST, [7; 16], [9; 12])
+    let sealed = envelope::seal(&key, &EncryptKey::pin(PIN), &wallet, &key.public_key(), FAST, [7; 16], [9; 12])
         .expect("seal");
-    let owner = owner_key::seal_owner_key_with_params(&key, PIN, &wallet, FAST, [1; 16], [2; 12])
+    let owner = owner_key::seal_owner_key_with_params(&key, &EncryptKey::pin(PIN), &wallet, FAST, [1; 16], [2; 12])
         .expect("seal owner");
     let small = KdfParams { m_kib: 8, t: 1, p: 1 };
-    let sealed_small = envelope::seal(&key, PIN, &wallet, &key.public_key(), small, [5; 16], [6; 12])
+    let sealed_small = envelope::seal(&key, &EncryptKey::pin(PIN), &wallet, &key.public_key(), small, [5; 16], [6; 12])
         .expect("seal small");
     let dir = root.join("envelope_open");
     for text in [

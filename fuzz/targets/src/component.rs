@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::json_mutate::{self, Mutation};
 use crate::oe;
 use arbitrary::Arbitrary;
-use chipi_session_guest::crypto::envelope::{self, KdfParams};
+use chipi_session_guest::crypto::envelope::{self, EncryptKey, KdfParams};
 use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::crypto::keys::SigningKey;
 use chipi_session_guest::crypto::owner_key;
@@ -35,8 +35,8 @@ use chipi_session_guest::protocol::calls::{selector_for, Call as GuestCall};
 use chipi_session_guest::protocol::model::CallInput;
 use chipi_session_guest::protocol::record::{SessionRecord, RECORD_VERSION};
 use chipi_session_host::runtime::{
-    Call, Config, CreateOptions, Imports, RegisterOptions, RuntimeOptions, SessionContext,
-    SessionRuntime, SpendingPolicyInput, StaticToken, Wallet, WalletType,
+    Call, Config, CreateOptions, EncryptKeyKind, Imports, RegisterOptions, RuntimeOptions,
+    SessionContext, SessionRuntime, SpendingPolicyInput, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
 use serde_json::{json, Value};
@@ -92,7 +92,7 @@ fn fixtures() -> &'static Fixtures {
         let session_pubkey = session.public_key();
         let session_envelope = envelope::seal(
             &session,
-            PIN,
+            &EncryptKey::pin(PIN),
             &wallet,
             &session_pubkey,
             FAST,
@@ -101,9 +101,15 @@ fn fixtures() -> &'static Fixtures {
         )
         .expect("seal");
         let owner = SigningKey::from_hex(OWNER_KEY).expect("owner key");
-        let owner_envelope =
-            owner_key::seal_owner_key_with_params(&owner, PIN, &wallet, FAST, [3; 16], [4; 12])
-                .expect("seal owner");
+        let owner_envelope = owner_key::seal_owner_key_with_params(
+            &owner,
+            &EncryptKey::pin(PIN),
+            &wallet,
+            FAST,
+            [3; 16],
+            [4; 12],
+        )
+        .expect("seal owner");
         Fixtures {
             wallet_hex: felt_to_hex(&wallet),
             session_pubkey,
@@ -767,6 +773,7 @@ pub fn run_input(input: Input) -> Vec<String> {
             wallet_type: WalletType::Chipi,
         },
         encrypt_key: (if input.wrong_pin { "654321" } else { PIN }).into(),
+        encrypt_key_kind: EncryptKeyKind::Pin,
         config: config(
             &base,
             rpc_urls,

@@ -3,6 +3,7 @@
 //! the passphrase, then the ciphertext string. Never a panic.
 
 use crate::{kdf_too_expensive, lossy};
+use chipi_session_guest::crypto::envelope::EncryptKey;
 use chipi_session_guest::crypto::{cryptojs, owner_key};
 use starknet_crypto::Felt;
 
@@ -23,6 +24,6 @@ pub fn run(data: &[u8]) {
         let _ = chipi_session_guest::crypto::keys::SigningKey::from_hex(text);
     }
     if !kdf_too_expensive(&ct, KDF_BUDGET) {
-        let _ = owner_key::decrypt_owner_key(&ct, &pass, &Felt::from(0xabu8));
+        let _ = owner_key::decrypt_owner_key(&ct, &EncryptKey::pin(&pass), &Felt::from(0xabu8));
     }
 }

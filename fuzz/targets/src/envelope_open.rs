@@ -1,9 +1,10 @@
 //! Arbitrary bytes as a session-key envelope string -> `envelope::open` with a
-//! fixed encrypt key, wallet and session public key. Ends in a key or an
+//! fixed encrypt key of each kind (a PIN, a high-entropy key), wallet and
+//! session public key. Ends in a key or an
 //! error, never a panic; a key that comes back must be the session's key.
 
 use crate::{kdf_too_expensive, lossy};
-use chipi_session_guest::crypto::envelope;
+use chipi_session_guest::crypto::envelope::{self, EncryptKey, KeyKind};
 use chipi_session_guest::crypto::felt::parse_felt;
 use chipi_session_guest::crypto::keys::SigningKey;
 use starknet_crypto::Felt;
@@ -11,6 +12,13 @@ use std::sync::OnceLock;
 
 /// Encrypt key of the seeds (`fuzz/seedgen`).
 const PIN: &str = "123456";
+/// A high-entropy encrypt key (32 bytes of 0x5a in base64url).
+const HIGH_ENTROPY: &str = "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo";
+
+fn high_entropy_key() -> EncryptKey<'static> {
+    EncryptKey::new(KeyKind::HighEntropy, HIGH_ENTROPY).expect("fixture high-entropy key")
+}
+
 /// Argon2 budget per input, KiB x passes (see `kdf_too_expensive`).
 const KDF_BUDGET: u64 = 4096;
 
@@ -33,10 +41,12 @@ pub fn run(data: &[u8]) {
         return;
     }
     let (wallet, pubkey) = fixture();
-    if let Ok(key) = envelope::open(&text, PIN, wallet, pubkey) {
-        assert_eq!(key.public_key(), *pubkey, "open returned another key");
+    for key in [EncryptKey::pin(PIN), high_entropy_key()] {
+        if let Ok(opened) = envelope::open(&text, &key, wallet, pubkey) {
+            assert_eq!(opened.public_key(), *pubkey, "open returned another key");
+        }
+        // The same string as an owner-key ciphertext (envelope with a zero
+        // slot, or CryptoJS when it does not look like an envelope).
+        let _ = chipi_session_guest::crypto::owner_key::decrypt_owner_key(&text, &key, wallet);
     }
-    // The same string as an owner-key ciphertext (envelope with a zero slot,
-    // or CryptoJS when it does not look like an envelope).
-    let _ = chipi_session_guest::crypto::owner_key::decrypt_owner_key(&text, PIN, wallet);
 }

@@ -73,13 +73,22 @@ pub enum EnvelopeError {
     /// The Argon2id parameters are outside the accepted bounds.
     #[error("key-derivation parameters out of bounds")]
     ParamsOutOfBounds,
-    /// The encrypt key carries the high-entropy marker `hkdf:` but is not
-    /// followed by 32 to 64 bytes in base64url without padding.
+    /// An encrypt key of kind `high-entropy` is not 32 to 64 bytes in
+    /// base64url without padding.
     #[error(
-        "malformed high-entropy encrypt key: expected `hkdf:` followed by 32 to 64 bytes in \
-         base64url without padding"
+        "malformed high-entropy encrypt key: expected 32 to 64 random bytes (at least 256 bits \
+         of entropy) in base64url without padding"
     )]
     MalformedHighEntropyKey,
+    /// The envelope was sealed with the other kind of encrypt key.
+    #[error(
+        "the key was sealed with an encrypt key of kind `{sealed}`: pass that encrypt key and \
+         kind"
+    )]
+    KeyKindMismatch {
+        /// The kind the envelope was sealed with (`pin` or `high-entropy`).
+        sealed: &'static str,
+    },
     /// Sealing needs a non-empty encrypt key.
     #[error("encrypt key must not be empty")]
     EmptyEncryptKey,
@@ -117,14 +126,10 @@ pub enum OwnerKeyError {
     /// Wrong encrypt key (PIN), or the plaintext is not a valid private key.
     #[error("decryption failed")]
     DecryptionFailed,
-    /// The ciphertext is an envelope and the encrypt key carries the
-    /// high-entropy marker `hkdf:` but is malformed (see
-    /// [`EnvelopeError::MalformedHighEntropyKey`]).
-    #[error(
-        "malformed high-entropy encrypt key: expected `hkdf:` followed by 32 to 64 bytes in \
-         base64url without padding"
-    )]
-    MalformedHighEntropyKey,
+    /// The owner key was sealed with the other kind of encrypt key (an
+    /// [`EnvelopeError::KeyKindMismatch`]).
+    #[error("{0}")]
+    KeyKindMismatch(EnvelopeError),
 }
 
 /// Failure to hash SNIP-12 typed data.

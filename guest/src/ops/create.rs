@@ -73,9 +73,12 @@ pub(crate) fn create_session<P: Ports>(
     let mut nonce = [0u8; 12];
     ports.fill_random(&mut salt);
     ports.fill_random(&mut nonce);
+    let encrypt_key = ctx
+        .encrypt_key()
+        .map_err(|e| SessionError::input(e.to_string()))?;
     let encrypted = envelope::seal(
         &key,
-        &ctx.encrypt_key,
+        &encrypt_key,
         &env.wallet,
         &public_key,
         KdfParams::default(),

@@ -82,6 +82,9 @@ impl<'a> Env<'a> {
                 "encrypt key longer than {MAX_ENCRYPT_KEY_BYTES} bytes"
             )));
         }
+        self.ctx
+            .encrypt_key()
+            .map_err(|e| SessionError::input(e.to_string()))?;
         self.require_urls()
     }
 

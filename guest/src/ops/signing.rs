@@ -19,9 +19,13 @@ use crate::protocol::typed_data_check::{approve_outside_execution, chain_id_valu
 
 /// Decrypt the wallet's owner key with the encrypt key.
 pub(crate) fn owner_key(env: &Env<'_>) -> Result<SigningKey> {
+    let encrypt_key = env
+        .ctx
+        .encrypt_key()
+        .map_err(|e| SessionError::input(e.to_string()))?;
     decrypt_owner_key(
         &env.ctx.wallet.encrypted_private_key,
-        &env.ctx.encrypt_key,
+        &encrypt_key,
         &env.wallet,
     )
     .map_err(|e| SessionError::DecryptionFailed(format!("owner key: {e}")))
@@ -58,9 +62,13 @@ impl SessionKeys {
         });
         if !fresh {
             self.lock();
+            let encrypt_key = env
+                .ctx
+                .encrypt_key()
+                .map_err(|e| SessionError::input(e.to_string()))?;
             let key = envelope::open(
                 &session.record.encrypted_private_key,
-                &env.ctx.encrypt_key,
+                &encrypt_key,
                 &env.wallet,
                 &session.public_key,
             )

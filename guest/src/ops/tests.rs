@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::fake::FakePorts;
 use super::*;
+use crate::crypto::envelope::{EncryptKey, KeyKind};
 use crate::crypto::felt::felt_to_hex;
 use crate::crypto::keys::SigningKey;
 use crate::crypto::owner_key::seal_owner_key;
@@ -77,7 +78,8 @@ const WALLET: &str = "0x7a11e7";
 fn ctx_with(pin: &str, wallet_type: WalletType) -> SessionContext {
     let owner = SigningKey::from_felt(&Felt::from(0x5eed_u64)).unwrap();
     let wallet = Felt::from_hex(WALLET).unwrap();
-    let encrypted = seal_owner_key(&owner, PIN, &wallet, [1; 16], [2; 12]).unwrap();
+    let encrypted =
+        seal_owner_key(&owner, &EncryptKey::pin(PIN), &wallet, [1; 16], [2; 12]).unwrap();
     SessionContext {
         wallet: Wallet {
             address: WALLET.into(),
@@ -85,6 +87,7 @@ fn ctx_with(pin: &str, wallet_type: WalletType) -> SessionContext {
             wallet_type,
         },
         encrypt_key: Zeroizing::new(pin.to_string()),
+        encrypt_key_kind: KeyKind::Pin,
         config: Config {
             api_base_url: "https://api.example/v1".into(),
             api_key: "pk_dev_x".into(),

@@ -4,6 +4,9 @@
 
 use zeroize::Zeroizing;
 
+use crate::crypto::envelope::{EncryptKey, KeyKind};
+use crate::crypto::error::EnvelopeError;
+
 /// Kind of Chipi wallet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalletType {
@@ -48,11 +51,21 @@ pub struct Config {
 pub struct SessionContext {
     /// The wallet.
     pub wallet: Wallet,
-    /// The user's encrypt key (PIN, or `hkdf:` + base64url of a high-entropy
-    /// key); zeroized on drop, never printed.
+    /// The user's encrypt key (PIN, or base64url of a high-entropy key);
+    /// zeroized on drop, never printed.
     pub encrypt_key: Zeroizing<String>,
+    /// How the encrypt key is used, as the caller stated it.
+    pub encrypt_key_kind: KeyKind,
     /// Configuration.
     pub config: Config,
+}
+
+impl SessionContext {
+    /// The encrypt key read according to its stated kind (a malformed
+    /// high-entropy key is refused, never taken as a PIN).
+    pub fn encrypt_key(&self) -> Result<EncryptKey<'_>, EnvelopeError> {
+        EncryptKey::new(self.encrypt_key_kind, &self.encrypt_key)
+    }
 }
 
 impl std::fmt::Debug for SessionContext {
@@ -60,6 +73,7 @@ impl std::fmt::Debug for SessionContext {
         f.debug_struct("SessionContext")
             .field("wallet", &self.wallet)
             .field("encrypt_key", &"<redacted>")
+            .field("encrypt_key_kind", &self.encrypt_key_kind)
             .field("config", &self.config)
             .finish()
     }

@@ -86,9 +86,8 @@ function envelope() {
   for (const a of data.hkdfKnownAnswers) {
     const salt = Buffer.from(a.salt, 'hex');
     const nonce = Buffer.from(a.nonce, 'hex');
-    const marker = 'hkdf:';
-    if (!a.encryptKey.startsWith(marker)) throw new Error(`${a.encryptKey}: no ${marker} marker`);
-    const ikm = Buffer.from(a.encryptKey.slice(marker.length), 'base64url');
+    if (a.encryptKeyKind !== 'high-entropy') throw new Error(`${a.encryptKey}: not of kind high-entropy`);
+    const ikm = Buffer.from(a.encryptKey, 'base64url');
     if (ikm.length < 32 || ikm.length > 64) throw new Error(`${a.encryptKey}: ${ikm.length} key bytes`);
     const slot = a.kind === 'owner' ? 0n : BigInt(ec.starkCurve.getStarkKey(a.privateKey));
     const ad = Buffer.concat([Buffer.from('chipi-session/v1|'), felt32(a.wallet), felt32(slot)]);

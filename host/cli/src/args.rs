@@ -20,6 +20,24 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
+/// `--encrypt-key-kind`: how the encrypt key is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyKindArg {
+    /// A PIN or password: stretched with Argon2id.
+    Pin,
+    /// 32 to 64 random bytes in unpadded base64url: HKDF, no Argon2id.
+    HighEntropy,
+}
+
+impl From<KeyKindArg> for chipi_session_host::runtime::EncryptKeyKind {
+    fn from(kind: KeyKindArg) -> Self {
+        match kind {
+            KeyKindArg::Pin => Self::Pin,
+            KeyKindArg::HighEntropy => Self::HighEntropy,
+        }
+    }
+}
+
 /// Options shared by every subcommand. `Debug` never shows the encrypt key or
 /// the bearer token (they are [`SecretString`]s).
 #[derive(Debug, Args)]
@@ -59,6 +77,18 @@ pub(crate) struct GlobalArgs {
         value_parser = parse_secret
     )]
     pub encrypt_key: Option<SecretString>,
+    /// Kind of the encrypt key: `pin` (a PIN or password, stretched with
+    /// Argon2id) or `high-entropy` (32 to 64 random bytes in unpadded
+    /// base64url with at least 256 bits of entropy, e.g. a passkey PRF output
+    /// or a KMS data key; no Argon2id). Never guessed from the key.
+    #[arg(
+        long,
+        env = "CHIPI_ENCRYPT_KEY_KIND",
+        global = true,
+        value_enum,
+        default_value_t = KeyKindArg::Pin
+    )]
+    pub encrypt_key_kind: KeyKindArg,
     /// Session store: `PATH` or `sqlite:PATH` (an SQLite file),
     /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&ca=FILE]`,
     /// `rediss://...` (TLS) or `memory:`. Default: the SQLite file

@@ -111,6 +111,7 @@ pub(crate) fn session_context(global: &GlobalArgs) -> anyhow::Result<SessionCont
     Ok(SessionContext {
         wallet,
         encrypt_key: global.encrypt_key.clone().unwrap_or_default(),
+        encrypt_key_kind: global.encrypt_key_kind.into(),
         config: config(global)?,
     })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::context::{self, Warnings};
 use super::output::CliError;
 use chipi_session_host::runtime::{
-    Config, Imports, SessionContext, StaticToken, Wallet, WalletType,
+    Config, EncryptKeyKind, Imports, SessionContext, StaticToken, Wallet, WalletType,
 };
 use chipi_session_host::store::SessionStore;
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType};
@@ -56,6 +56,7 @@ impl EmbeddedSandbox {
                 wallet_type: WalletType::Chipi,
             },
             encrypt_key: pin.into(),
+            encrypt_key_kind: EncryptKeyKind::Pin,
             config: self.config.clone(),
         };
         (wallet, ctx)

@@ -158,6 +158,98 @@ async fn lifecycle_through_the_cli() {
     sandbox.shutdown().await;
 }
 
+/// `--encrypt-key-kind`: a high-entropy key seals with HKDF, the same text as
+/// a PIN is refused naming the kind, and a short high-entropy key is a usage
+/// of the wrong kind of key (invalid input), never stretched instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypt_key_kind_is_a_flag_never_guessed() {
+    let config = SandboxConfig::default();
+    let (api_key, bearer) = (config.api_key.clone(), config.bearer_token.clone());
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    // 32 bytes in unpadded base64url; the sandbox's owner key is
+    // CryptoJS-encrypted under the same text.
+    let key = "CzBVep_E6Q4zWH2ix-wRNluApcrvFDleg6jN8hc8YYY";
+    let wallet = sandbox.create_wallet(key, SandboxWalletType::Chipi);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wallet_path = dir.path().join("wallet.json");
+    std::fs::write(&wallet_path, serde_json::to_string(&wallet).expect("json")).expect("write");
+    let store = dir.path().join("store.sqlite");
+    let run = |args: &[&str], key: &str, kind: Option<&str>| -> Output {
+        let mut cmd = bin();
+        cmd.env("CHIPI_API_URL", sandbox.api_url())
+            .env("CHIPI_RPC_URL", sandbox.rpc_url())
+            .env("CHIPI_API_KEY", &api_key)
+            .env("CHIPI_BEARER_TOKEN", &bearer)
+            .env("CHIPI_WALLET", &wallet_path)
+            .env("CHIPI_ENCRYPT_KEY", key)
+            .env("CHIPI_STORE", &store)
+            .env_remove("CHIPI_ENCRYPT_KEY_KIND")
+            .arg("--json")
+            .args(args);
+        if let Some(kind) = kind {
+            cmd.args(["--encrypt-key-kind", kind]);
+        }
+        cmd.output().expect("runs")
+    };
+
+    let out = run(&["create"], key, Some("high-entropy"));
+    let created = json_of(&out);
+    assert!(out.status.success(), "{created}");
+    assert!(
+        created["encryptedPrivateKey"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.hkdf-sha256."),
+        "{created}"
+    );
+    // The default kind is `pin`: the same text is a PIN, refused by name.
+    let out = run(&["register"], key, None);
+    assert_eq!(out.status.code(), Some(1));
+    let error = json_of(&out);
+    assert_eq!(
+        error["error"]["code"], "SESSION_DECRYPTION_FAILED",
+        "{error}"
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`high-entropy`"),
+        "{error}"
+    );
+    let out = run(&["register"], key, Some("high-entropy"));
+    assert!(out.status.success(), "{}", json_of(&out));
+    // The first 31 of those bytes: refused as input.
+    let short = "CzBVep_E6Q4zWH2ix-wRNluApcrvFDleg6jN8hc8YQ";
+    let out = run(&["status"], short, Some("high-entropy"));
+    assert!(
+        out.status.success(),
+        "status needs no key: {}",
+        json_of(&out)
+    );
+    let out = run(&["revoke"], short, Some("high-entropy"));
+    assert_eq!(out.status.code(), Some(1));
+    let error = json_of(&out);
+    assert_eq!(error["error"]["code"], "INVALID_INPUT", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("256 bits"),
+        "{error}"
+    );
+    // The environment variable sets the kind too; a wrong value is a usage error.
+    let out = bin()
+        .env("CHIPI_ENCRYPT_KEY_KIND", "hkdf")
+        .args(["status", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    sandbox.shutdown().await;
+}
+
 /// The measures of a full `bench --json` run (both parts with sessions).
 const SESSION_MEASURES: [&str; 10] = [
     "startupMs",

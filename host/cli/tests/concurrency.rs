@@ -19,8 +19,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chipi_session_host::runtime::{
-    authorities_from_urls, Call, Config, Imports, RuntimeOptions, SessionContext, SessionRuntime,
-    SessionState, SessionStatus, StaticToken, Wallet, WalletSession, WalletType,
+    authorities_from_urls, Call, Config, EncryptKeyKind, Imports, RuntimeOptions, SessionContext,
+    SessionRuntime, SessionState, SessionStatus, StaticToken, Wallet, WalletSession, WalletType,
 };
 use chipi_session_host::store::{SessionStore, StoreUrl};
 use chipi_session_sandbox::{Sandbox, SandboxConfig, SandboxWallet, SandboxWalletType, TxSigner};
@@ -193,6 +193,7 @@ impl Env {
                 wallet_type: WalletType::Chipi,
             },
             encrypt_key: PIN.into(),
+            encrypt_key_kind: EncryptKeyKind::Pin,
             config: Config {
                 api_base_url: self.api_url.clone(),
                 api_key: self.api_key.clone(),

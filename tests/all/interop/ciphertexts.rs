@@ -4,7 +4,7 @@
 
 use chipi_session_e2e::interop::referee;
 use chipi_session_e2e::{err, ok, Harness, PIN};
-use chipi_session_guest::crypto::envelope;
+use chipi_session_guest::crypto::envelope::{self, EncryptKey};
 use chipi_session_guest::crypto::error::{EnvelopeError, OwnerKeyError};
 use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::crypto::keys::SigningKey;
@@ -58,7 +58,7 @@ fn crypto_es_owner_ciphertexts_decrypt_and_wrong_pins_fail() {
     let mut wrong_pins = 0usize;
     for ((key, pin), ct) in cases.iter().zip(&ciphertexts) {
         let expected = SigningKey::from_hex(key).expect("valid key").public_key();
-        match decrypt_owner_key(ct, pin, &wallet) {
+        match decrypt_owner_key(ct, &EncryptKey::pin(pin), &wallet) {
             Ok(k) if k.public_key() == expected => {}
             Ok(_) => mismatches.push(format!("{ct}: decrypted to another key")),
             Err(e) => mismatches.push(format!("{ct}: {e}")),
@@ -69,7 +69,7 @@ fn crypto_es_owner_ciphertexts_decrypt_and_wrong_pins_fail() {
                 continue;
             }
             wrong_pins += 1;
-            match decrypt_owner_key(ct, &wrong, &wallet) {
+            match decrypt_owner_key(ct, &EncryptKey::pin(&wrong), &wallet) {
                 Err(OwnerKeyError::DecryptionFailed) => {}
                 Ok(_) => mismatches.push(format!("{ct}: wrong PIN {wrong:?} gave a key")),
                 Err(e) => mismatches.push(format!("{ct}: wrong PIN {wrong:?} gave {e}")),
@@ -151,8 +151,13 @@ async fn session_ciphertexts_are_bound_to_wallet_and_session_key() {
     let public = parse_felt(&key.public_key).expect("public key");
     let other_public = parse_felt(&other.public_key).expect("public key");
 
-    let opened = envelope::open(&key.encrypted_private_key, PIN, &wallet, &public)
-        .expect("the right wallet, session key and PIN open it");
+    let opened = envelope::open(
+        &key.encrypted_private_key,
+        &EncryptKey::pin(PIN),
+        &wallet,
+        &public,
+    )
+    .expect("the right wallet, session key and PIN open it");
     assert_eq!(opened.public_key(), public);
     // The key pair the component made: starknet.js derives the same public key.
     let secret: String = opened
@@ -174,18 +179,30 @@ async fn session_ciphertexts_are_bound_to_wallet_and_session_key() {
     ];
     for (what, w, k) in refusals {
         assert_eq!(
-            envelope::open(&key.encrypted_private_key, PIN, &w, &k).err(),
+            envelope::open(&key.encrypted_private_key, &EncryptKey::pin(PIN), &w, &k).err(),
             Some(EnvelopeError::DecryptionFailed),
             "{what}"
         );
     }
     // A ciphertext moved to another session's record does not open either.
     assert_eq!(
-        envelope::open(&other.encrypted_private_key, PIN, &wallet, &public).err(),
+        envelope::open(
+            &other.encrypted_private_key,
+            &EncryptKey::pin(PIN),
+            &wallet,
+            &public
+        )
+        .err(),
         Some(EnvelopeError::DecryptionFailed)
     );
     assert_eq!(
-        envelope::open(&key.encrypted_private_key, "654321", &wallet, &public).err(),
+        envelope::open(
+            &key.encrypted_private_key,
+            &EncryptKey::pin("654321"),
+            &wallet,
+            &public
+        )
+        .err(),
         Some(EnvelopeError::DecryptionFailed)
     );
     println!("session ciphertexts: 1 opened, 5 refused");

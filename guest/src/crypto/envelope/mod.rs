@@ -1,6 +1,8 @@
 //! Our session-key ciphertext: a versioned, self-describing envelope
 //! (docs/protocol.md, "Ciphertext formats") in one of two algorithms, chosen
-//! by the encrypt key ([`EncryptKey::parse`]):
+//! by the kind of the encrypt key ([`EncryptKey::new`]), which the caller
+//! states out of band ([`KeyKind`]) and which is never inferred from the key's
+//! text:
 //!
 //! ```text
 //! v1.argon2id.m=<KiB>,t=<iterations>,p=<lanes>.<salt>.<nonce>.<ciphertext+tag>
@@ -22,22 +24,23 @@
 //!
 //! The key derivation depends on the encrypt key:
 //!
-//! - a **passphrase** (PIN, password: any encrypt key without the marker,
-//!   whatever its length) is stretched with Argon2id (version 0x13) over its
+//! - a **PIN** (kind [`KeyKind::Pin`]: PIN, password, any text whatever its
+//!   length) is stretched with Argon2id (version 0x13) over its
 //!   UTF-8 bytes: `v1.argon2id`. The Argon2 parameters are recorded in the
 //!   envelope so they can be raised later; [`open`] refuses parameters
 //!   outside [`KdfParams::validate`]'s bounds so a hostile envelope cannot
 //!   make us allocate gigabytes or spin for minutes;
-//! - a **high-entropy key**, marked `hkdf:` followed by 32 to 64 random bytes
-//!   in unpadded base64url (a passkey PRF output, a KMS secret), needs no
-//!   stretching: `v1.hkdf-sha256` derives the AES key with HKDF-SHA256
+//! - a **high-entropy key** (kind [`KeyKind::HighEntropy`]): 32 to 64 bytes
+//!   in unpadded base64url that carry at least 256 bits of real entropy (a
+//!   passkey PRF output, a KMS data key), needs no stretching: `v1.hkdf-sha256` derives the AES key with HKDF-SHA256
 //!   (RFC 5869), `ikm` = the decoded key bytes, `salt` = the envelope's salt,
 //!   `info` = `b"chipi-session/v1/hkdf|"` followed by the associated data
 //!   above, so the AES key itself is bound to the wallet and the session.
 //!
-//! A marked key is never used as an Argon2 password, and a passphrase never
+//! A high-entropy key is never used as an Argon2 password, and a PIN never
 //! goes through HKDF: an envelope opened with the other kind of key fails
-//! with [`EnvelopeError::DecryptionFailed`].
+//! with [`EnvelopeError::KeyKindMismatch`], which names the kind it was
+//! sealed with.
 
 use std::cell::Cell;
 use std::fmt;
@@ -62,13 +65,9 @@ pub const VERSION: &str = "v1";
 pub const ALGORITHM: &str = "argon2id";
 /// KDF tag of the high-entropy-key (HKDF-SHA256) envelope.
 pub const HKDF_ALGORITHM: &str = "hkdf-sha256";
-/// Marker that makes an encrypt key a high-entropy key: `hkdf:` followed by
-/// the key bytes in base64url without padding. Case-sensitive; an encrypt key
-/// without it is a passphrase.
-pub const HIGH_ENTROPY_MARKER: &str = "hkdf:";
-/// Fewest bytes a marked high-entropy key may have.
+/// Fewest bytes a high-entropy key may have (256 bits).
 pub const MIN_HIGH_ENTROPY_KEY_LEN: usize = 32;
-/// Most bytes a marked high-entropy key may have.
+/// Most bytes a high-entropy key may have.
 pub const MAX_HIGH_ENTROPY_KEY_LEN: usize = 64;
 /// Salt length in bytes.
 pub const SALT_LEN: usize = 16;
@@ -116,54 +115,106 @@ pub fn argon2_derivations_on_this_thread() -> u64 {
     ARGON2_DERIVATIONS_ON_THREAD.with(Cell::get)
 }
 
-/// An encrypt key, classified by its marker (see [`HIGH_ENTROPY_MARKER`]).
+/// The kind of an encrypt key, stated by the caller next to the key (the
+/// WIT `encrypt-key-kind`): it decides the key derivation and is never
+/// inferred from the key's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A user-chosen secret (PIN, password): stretched with Argon2id.
+    Pin,
+    /// 32 to 64 random bytes in unpadded base64url carrying at least 256 bits
+    /// of real entropy: expanded with HKDF-SHA256, no Argon2id.
+    HighEntropy,
+}
+
+impl KeyKind {
+    /// The kind's name as the WIT and the hosts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pin => "pin",
+            Self::HighEntropy => "high-entropy",
+        }
+    }
+}
+
+/// An encrypt key read according to its [`KeyKind`].
 ///
 /// `Debug` prints the kind only, never the key.
 pub enum EncryptKey<'a> {
-    /// Any encrypt key without the marker (PIN, password), whatever its
-    /// length: always stretched with Argon2id.
+    /// A PIN or password, whatever its text: always stretched with Argon2id.
     Passphrase(&'a str),
-    /// `hkdf:` + base64url of 32 to 64 random bytes (the decoded bytes here):
-    /// key material that needs no stretching, expanded with HKDF-SHA256.
-    HighEntropy(Zeroizing<Vec<u8>>),
+    /// A high-entropy key: its text (the passphrase of a CryptoJS owner-key
+    /// ciphertext) and its decoded bytes (the HKDF input keying material).
+    HighEntropy {
+        /// The key as given (unpadded base64url).
+        text: &'a str,
+        /// The decoded key bytes.
+        bytes: Zeroizing<Vec<u8>>,
+    },
 }
 
 impl<'a> EncryptKey<'a> {
-    /// Classifies an encrypt key: `hkdf:` followed by 32 to 64 bytes in
-    /// base64url without padding is [`EncryptKey::HighEntropy`]; a string
-    /// without that (case-sensitive) prefix is [`EncryptKey::Passphrase`].
-    ///
-    /// A marked key that does not decode, or decodes to fewer than 32 or more
-    /// than 64 bytes, is [`EnvelopeError::MalformedHighEntropyKey`]: it is
-    /// refused, never used as a passphrase.
-    pub fn parse(text: &'a str) -> Result<Self, EnvelopeError> {
-        let Some(encoded) = text.strip_prefix(HIGH_ENTROPY_MARKER) else {
-            return Ok(Self::Passphrase(text));
-        };
-        // Refuse oversized input before decoding anything.
-        if encoded.len() > (4 * MAX_HIGH_ENTROPY_KEY_LEN).div_ceil(3) {
-            return Err(EnvelopeError::MalformedHighEntropyKey);
-        }
-        // Decode into a buffer that is large enough up front, so no
-        // reallocation leaves a copy of the key behind.
-        let mut bytes = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(
-            encoded.len(),
-        )));
-        URL_SAFE_NO_PAD
-            .decode_vec(encoded, &mut bytes)
-            .map_err(|_| EnvelopeError::MalformedHighEntropyKey)?;
-        if !(MIN_HIGH_ENTROPY_KEY_LEN..=MAX_HIGH_ENTROPY_KEY_LEN).contains(&bytes.len()) {
-            return Err(EnvelopeError::MalformedHighEntropyKey);
-        }
-        Ok(Self::HighEntropy(bytes))
+    /// A PIN or password (kind [`KeyKind::Pin`]).
+    pub fn pin(text: &'a str) -> Self {
+        Self::Passphrase(text)
     }
+
+    /// Reads `text` as a key of `kind`. A PIN is taken as it is; a
+    /// high-entropy key must be 32 to 64 bytes in base64url without padding,
+    /// else [`EnvelopeError::MalformedHighEntropyKey`] (a short key is
+    /// refused, never stretched instead).
+    pub fn new(kind: KeyKind, text: &'a str) -> Result<Self, EnvelopeError> {
+        match kind {
+            KeyKind::Pin => Ok(Self::Passphrase(text)),
+            KeyKind::HighEntropy => Ok(Self::HighEntropy {
+                text,
+                bytes: decode_high_entropy(text)?,
+            }),
+        }
+    }
+
+    /// The key's kind.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            Self::Passphrase(_) => KeyKind::Pin,
+            Self::HighEntropy { .. } => KeyKind::HighEntropy,
+        }
+    }
+
+    /// The key's text as the caller gave it (CryptoJS uses it as its
+    /// passphrase whatever the kind).
+    pub fn text(&self) -> &'a str {
+        match self {
+            Self::Passphrase(text) | Self::HighEntropy { text, .. } => text,
+        }
+    }
+}
+
+/// Decodes a high-entropy key: 32 to 64 bytes in unpadded base64url.
+fn decode_high_entropy(encoded: &str) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+    // Refuse oversized input before decoding anything.
+    if encoded.len() > (4 * MAX_HIGH_ENTROPY_KEY_LEN).div_ceil(3) {
+        return Err(EnvelopeError::MalformedHighEntropyKey);
+    }
+    // Decode into a buffer that is large enough up front, so no reallocation
+    // leaves a copy of the key behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(
+        encoded.len(),
+    )));
+    URL_SAFE_NO_PAD
+        .decode_vec(encoded, &mut bytes)
+        .map_err(|_| EnvelopeError::MalformedHighEntropyKey)?;
+    if !(MIN_HIGH_ENTROPY_KEY_LEN..=MAX_HIGH_ENTROPY_KEY_LEN).contains(&bytes.len()) {
+        return Err(EnvelopeError::MalformedHighEntropyKey);
+    }
+    Ok(bytes)
 }
 
 impl fmt::Debug for EncryptKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
-            Self::HighEntropy(bytes) => {
+            Self::HighEntropy { bytes, .. } => {
                 write!(f, "HighEntropy(<{} bytes redacted>)", bytes.len())
             }
         }
@@ -218,15 +269,14 @@ impl Default for KdfParams {
 
 /// Encrypts a session private key for storage.
 ///
-/// The encrypt key chooses the envelope ([`EncryptKey::parse`]): a
-/// high-entropy key (`hkdf:...`) gives `v1.hkdf-sha256` and `params` is
-/// ignored; any other key is a passphrase and gives `v1.argon2id` with
+/// The encrypt key's kind chooses the envelope: a high-entropy key gives
+/// `v1.hkdf-sha256` and `params` is ignored; a PIN gives `v1.argon2id` with
 /// `params`. `salt` and `nonce` must be fresh CSPRNG output for every call
 /// (the caller supplies them because the crypto module never draws
 /// randomness itself).
 pub fn seal(
     secret: &SigningKey,
-    encrypt_key: &str,
+    encrypt_key: &EncryptKey<'_>,
     wallet: &Felt,
     session_pubkey: &Felt,
     params: KdfParams,
@@ -248,14 +298,14 @@ pub fn seal(
 /// session public key, and checks that it really is that session's key.
 ///
 /// Wrong encrypt key, any tampering, another wallet or another session all
-/// give [`EnvelopeError::DecryptionFailed`], and so does the wrong kind of
-/// key: a `v1.hkdf-sha256` envelope opened with a passphrase, or a
-/// `v1.argon2id` envelope opened with a high-entropy key. An unknown version
+/// give [`EnvelopeError::DecryptionFailed`]. The wrong kind of key (a
+/// `v1.hkdf-sha256` envelope opened with a PIN, or a `v1.argon2id` envelope
+/// opened with a high-entropy key) gives [`EnvelopeError::KeyKindMismatch`]. An unknown version
 /// or algorithm, out-of-bounds parameters and a malformed high-entropy key
 /// have their own errors.
 pub fn open(
     envelope: &str,
-    encrypt_key: &str,
+    encrypt_key: &EncryptKey<'_>,
     wallet: &Felt,
     session_pubkey: &Felt,
 ) -> Result<SigningKey, EnvelopeError> {
@@ -270,14 +320,14 @@ pub fn open(
 /// associated data (the owner-key envelope puts zero there).
 pub(crate) fn seal_bound(
     secret: &SigningKey,
-    encrypt_key: &str,
+    encrypt_key: &EncryptKey<'_>,
     wallet: &Felt,
     slot: &Felt,
     params: KdfParams,
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
 ) -> Result<String, EnvelopeError> {
-    let (key, header) = match EncryptKey::parse(encrypt_key)? {
+    let (key, header) = match encrypt_key {
         EncryptKey::Passphrase(passphrase) => {
             params.validate()?;
             if passphrase.is_empty() {
@@ -289,8 +339,8 @@ pub(crate) fn seal_bound(
             );
             (argon2_key(passphrase, &salt, params)?, header)
         }
-        EncryptKey::HighEntropy(ikm) => (
-            hkdf_key(&ikm, &salt, wallet, slot)?,
+        EncryptKey::HighEntropy { bytes, .. } => (
+            hkdf_key(bytes, &salt, wallet, slot)?,
             format!("{VERSION}.{HKDF_ALGORITHM}"),
         ),
     };
@@ -317,23 +367,29 @@ pub(crate) fn seal_bound(
 /// without checking the key against the slot.
 pub(crate) fn open_bound(
     envelope: &str,
-    encrypt_key: &str,
+    encrypt_key: &EncryptKey<'_>,
     wallet: &Felt,
     slot: &Felt,
 ) -> Result<SigningKey, EnvelopeError> {
     let parts = Parts::parse(envelope)?;
-    let key = match (parts.kdf, EncryptKey::parse(encrypt_key)?) {
+    let key = match (parts.kdf, encrypt_key) {
         (Kdf::Argon2id(params), EncryptKey::Passphrase(passphrase)) => {
             argon2_key(passphrase, &parts.salt, params)?
         }
-        (Kdf::HkdfSha256, EncryptKey::HighEntropy(ikm)) => {
-            hkdf_key(&ikm, &parts.salt, wallet, slot)?
+        (Kdf::HkdfSha256, EncryptKey::HighEntropy { bytes, .. }) => {
+            hkdf_key(bytes, &parts.salt, wallet, slot)?
         }
-        // The other kind of key: a marked key is never an Argon2 password,
-        // and a passphrase is never HKDF input keying material.
-        (Kdf::Argon2id(_), EncryptKey::HighEntropy(_))
-        | (Kdf::HkdfSha256, EncryptKey::Passphrase(_)) => {
-            return Err(EnvelopeError::DecryptionFailed)
+        // The other kind of key: a high-entropy key is never an Argon2
+        // password, and a PIN is never HKDF input keying material.
+        (Kdf::Argon2id(_), EncryptKey::HighEntropy { .. }) => {
+            return Err(EnvelopeError::KeyKindMismatch {
+                sealed: KeyKind::Pin.name(),
+            })
+        }
+        (Kdf::HkdfSha256, EncryptKey::Passphrase(_)) => {
+            return Err(EnvelopeError::KeyKindMismatch {
+                sealed: KeyKind::HighEntropy.name(),
+            })
         }
     };
     let cipher =

@@ -1,12 +1,109 @@
 //! Envelope tests: known answers of `guest/test-data/envelope.json` (Argon2id
 //! and HKDF), tampering, parameter bounds, malformed strings, the
-//! high-entropy marker and the Argon2 counter.
+//! encrypt key kinds and the Argon2 counter.
+//!
+//! The tests call the module's functions through the wrappers below, which
+//! take a PIN as any string and a high-entropy key as a
+//! [`HighEntropyText`]: the kind comes from the test's types, never from the
+//! key's text, as in the component.
 
 use serde::Deserialize;
 
 use super::*;
 use crate::crypto::felt::parse_felt;
 use crate::test_data::{self, hex_bytes, load};
+
+/// A high-entropy key's text (unpadded base64url), typed so that the
+/// wrappers pass it with kind `high-entropy`.
+#[derive(Clone, Debug)]
+struct HighEntropyText(String);
+
+/// What a test passes as an encrypt key.
+enum TestKey<'a> {
+    Pin(&'a str),
+    HighEntropy(&'a str),
+}
+
+impl<'a> From<&'a str> for TestKey<'a> {
+    fn from(text: &'a str) -> Self {
+        Self::Pin(text)
+    }
+}
+
+impl<'a> From<&'a String> for TestKey<'a> {
+    fn from(text: &'a String) -> Self {
+        Self::Pin(text)
+    }
+}
+
+impl<'a> From<&'a HighEntropyText> for TestKey<'a> {
+    fn from(key: &'a HighEntropyText) -> Self {
+        Self::HighEntropy(&key.0)
+    }
+}
+
+impl TestKey<'_> {
+    fn read(&self) -> Result<EncryptKey<'_>, EnvelopeError> {
+        match self {
+            Self::Pin(text) => Ok(EncryptKey::pin(text)),
+            Self::HighEntropy(text) => EncryptKey::new(KeyKind::HighEntropy, text),
+        }
+    }
+}
+
+fn seal<'k>(
+    secret: &SigningKey,
+    key: impl Into<TestKey<'k>>,
+    wallet: &Felt,
+    session_pubkey: &Felt,
+    params: KdfParams,
+    salt: [u8; SALT_LEN],
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, EnvelopeError> {
+    let key = key.into();
+    super::seal(
+        secret,
+        &key.read()?,
+        wallet,
+        session_pubkey,
+        params,
+        salt,
+        nonce,
+    )
+}
+
+fn open<'k>(
+    envelope: &str,
+    key: impl Into<TestKey<'k>>,
+    wallet: &Felt,
+    session_pubkey: &Felt,
+) -> Result<SigningKey, EnvelopeError> {
+    let key = key.into();
+    super::open(envelope, &key.read()?, wallet, session_pubkey)
+}
+
+fn seal_bound<'k>(
+    secret: &SigningKey,
+    key: impl Into<TestKey<'k>>,
+    wallet: &Felt,
+    slot: &Felt,
+    params: KdfParams,
+    salt: [u8; SALT_LEN],
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, EnvelopeError> {
+    let key = key.into();
+    super::seal_bound(secret, &key.read()?, wallet, slot, params, salt, nonce)
+}
+
+fn open_bound<'k>(
+    envelope: &str,
+    key: impl Into<TestKey<'k>>,
+    wallet: &Felt,
+    slot: &Felt,
+) -> Result<SigningKey, EnvelopeError> {
+    let key = key.into();
+    super::open_bound(envelope, &key.read()?, wallet, slot)
+}
 
 const FAST: KdfParams = KdfParams {
     m_kib: 64,
@@ -87,6 +184,9 @@ pub(crate) struct KnownAnswer {
     pub(crate) private_key: String,
     pub(crate) wallet: String,
     pub(crate) encrypt_key: String,
+    /// `pin` (the default) or `high-entropy`.
+    #[serde(default)]
+    pub(crate) encrypt_key_kind: Option<String>,
     pub(crate) salt: String,
     pub(crate) nonce: String,
     /// Argon2id parameters (absent for the HKDF envelope).
@@ -105,6 +205,15 @@ pub(crate) struct Params {
 }
 
 impl KnownAnswer {
+    /// The answer's encrypt key, of its stated kind.
+    fn key(&self) -> TestKey<'_> {
+        match self.encrypt_key_kind.as_deref() {
+            None | Some("pin") => TestKey::Pin(&self.encrypt_key),
+            Some("high-entropy") => TestKey::HighEntropy(&self.encrypt_key),
+            Some(other) => panic!("encrypt key kind {other}"),
+        }
+    }
+
     /// The Argon2id parameters; the tests' fast ones for an HKDF answer
     /// (which ignores them).
     pub(crate) fn params(&self) -> KdfParams {
@@ -137,7 +246,7 @@ fn seal_and_open(a: &KnownAnswer) -> (Felt, Felt) {
     };
     let sealed = seal_bound(
         &key,
-        &a.encrypt_key,
+        a.key(),
         &wallet,
         &slot,
         a.params(),
@@ -146,10 +255,10 @@ fn seal_and_open(a: &KnownAnswer) -> (Felt, Felt) {
     )
     .unwrap();
     assert_eq!(sealed, a.envelope, "{} {}", a.kind, a.private_key);
-    let opened = open_bound(&a.envelope, &a.encrypt_key, &wallet, &slot).unwrap();
+    let opened = open_bound(&a.envelope, a.key(), &wallet, &slot).unwrap();
     assert_eq!(*opened.to_be_bytes(), *key.to_be_bytes());
     if a.kind == "session" {
-        assert!(open(&a.envelope, &a.encrypt_key, &wallet, &slot).is_ok());
+        assert!(open(&a.envelope, a.key(), &wallet, &slot).is_ok());
     }
     (wallet, slot)
 }
@@ -510,13 +619,13 @@ fn errors_do_not_leak_the_key() {
 
 // --- High-entropy keys and the `v1.hkdf-sha256` envelope -------------------
 
-/// `hkdf:` + base64url of `bytes`.
-fn marked(bytes: &[u8]) -> String {
-    format!("{HIGH_ENTROPY_MARKER}{}", URL_SAFE_NO_PAD.encode(bytes))
+/// A high-entropy key: base64url of `bytes`.
+fn marked(bytes: &[u8]) -> HighEntropyText {
+    HighEntropyText(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// A 32-byte high-entropy key.
-fn hkdf_key_text() -> String {
+fn hkdf_key_text() -> HighEntropyText {
     marked(&[0x5a; 32])
 }
 
@@ -552,10 +661,12 @@ fn hkdf_known_answers_from_an_independent_implementation() {
         let before = argon2_derivations_on_this_thread();
         let (wallet, slot) = seal_and_open(a);
         assert_eq!(argon2_derivations_on_this_thread(), before);
-        let EncryptKey::HighEntropy(ikm) = EncryptKey::parse(&a.encrypt_key).unwrap() else {
-            panic!("{} is not marked", a.encrypt_key);
+        let EncryptKey::HighEntropy { bytes, .. } =
+            EncryptKey::new(KeyKind::HighEntropy, &a.encrypt_key).unwrap()
+        else {
+            panic!("{} is not a high-entropy key", a.encrypt_key);
         };
-        let derived = hkdf_key(&ikm, &a.salt(), &wallet, &slot).unwrap();
+        let derived = hkdf_key(&bytes, &a.salt(), &wallet, &slot).unwrap();
         let hex: String = derived.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, a.derived_key);
     }
@@ -723,147 +834,138 @@ fn malformed_hkdf_envelopes() {
 }
 
 #[test]
-fn marker_parsing() {
-    // Marked keys: 32 to 64 bytes of unpadded base64url.
+fn high_entropy_key_reading() {
+    // 32 to 64 bytes of unpadded base64url.
     for len in [32, 33, 48, 63, 64] {
         let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
-        match EncryptKey::parse(&marked(&bytes)).unwrap() {
-            EncryptKey::HighEntropy(decoded) => assert_eq!(*decoded, bytes, "{len}"),
-            EncryptKey::Passphrase(_) => panic!("{len}: not marked"),
+        let text = marked(&bytes).0;
+        match EncryptKey::new(KeyKind::HighEntropy, &text).unwrap() {
+            EncryptKey::HighEntropy {
+                bytes: decoded,
+                text: kept,
+            } => {
+                assert_eq!(*decoded, bytes, "{len}");
+                assert_eq!(kept, text);
+            }
+            EncryptKey::Passphrase(_) => panic!("{len}: read as a PIN"),
         }
     }
-    let valid = hkdf_key_text();
-    let encoded = &valid[HIGH_ENTROPY_MARKER.len()..];
-    // `hkdf:` + 32 bytes ends in a character whose two low bits are padding.
+    let valid = hkdf_key_text().0;
+    // 32 bytes end in a character whose two low bits are padding.
     let mut trailing_bits = valid.clone();
     trailing_bits.pop();
     trailing_bits.push('b');
     let refused = [
-        marked(&[1u8; 31]),
-        marked(&[1u8; 65]),
-        marked(&[1u8; 200]),
-        marked(&[]),
-        HIGH_ENTROPY_MARKER.to_owned(),
-        format!("{HIGH_ENTROPY_MARKER}!!!!"),
+        marked(&[1u8; 31]).0,
+        marked(&[1u8; 65]).0,
+        marked(&[1u8; 200]).0,
+        String::new(),
+        "!!!!".to_owned(),
         format!("{valid}="),
-        format!(
-            "{HIGH_ENTROPY_MARKER}{}",
-            URL_SAFE_NO_PAD
-                .encode([0xfb; 32])
-                .replace('-', "+")
-                .replace('_', "/")
-        ),
+        URL_SAFE_NO_PAD
+            .encode([0xfb; 32])
+            .replace('-', "+")
+            .replace('_', "/"),
         format!("{valid} "),
-        format!("{HIGH_ENTROPY_MARKER} {encoded}"),
+        format!(" {valid}"),
         format!("{valid}\n"),
-        format!("{HIGH_ENTROPY_MARKER}{HIGH_ENTROPY_MARKER}{encoded}"),
+        // The marker of earlier versions is not part of the key.
+        format!("hkdf:{valid}"),
+        "123456".to_owned(),
         trailing_bits,
     ];
     for bad in &refused {
         assert_eq!(
-            EncryptKey::parse(bad).unwrap_err(),
+            EncryptKey::new(KeyKind::HighEntropy, bad).unwrap_err(),
             EnvelopeError::MalformedHighEntropyKey,
             "{bad:?}"
         );
     }
-    // Everything else is a passphrase, whatever it looks like.
-    for passphrase in [
+    // A PIN is any text, whatever it looks like: the kind is never guessed.
+    for text in [
         "123456".to_owned(),
         String::new(),
-        format!("HKDF:{encoded}"),
-        format!("Hkdf:{encoded}"),
-        format!(" {valid}"),
-        format!("hkdf-{encoded}"),
-        format!("hkdf;{encoded}"),
-        encoded.to_owned(),
+        valid.clone(),
+        format!("hkdf:{valid}"),
         "x".repeat(1000),
     ] {
-        match EncryptKey::parse(&passphrase).unwrap() {
-            EncryptKey::Passphrase(text) => assert_eq!(text, passphrase),
-            EncryptKey::HighEntropy(_) => panic!("{passphrase:?} parsed as marked"),
+        match EncryptKey::new(KeyKind::Pin, &text).unwrap() {
+            EncryptKey::Passphrase(kept) => assert_eq!(kept, text),
+            EncryptKey::HighEntropy { .. } => panic!("{text:?} read as high-entropy"),
         }
     }
-}
-
-#[test]
-fn malformed_marked_key_is_refused_not_used_as_a_passphrase() {
-    let f = fixture();
-    let short = marked(&[1u8; 31]);
+    assert_eq!(EncryptKey::pin("1").kind(), KeyKind::Pin);
     assert_eq!(
-        seal(&f.key, &short, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap_err(),
-        EnvelopeError::MalformedHighEntropyKey
+        EncryptKey::new(KeyKind::HighEntropy, &valid)
+            .unwrap()
+            .kind(),
+        KeyKind::HighEntropy
     );
-    // Opening refuses it too, whatever the envelope, before any derivation.
-    let envelopes = [sealed(&f), sealed_hkdf(&f)];
-    let before = argon2_derivations_on_this_thread();
-    for env in &envelopes {
-        assert_eq!(
-            open(env, &short, &f.wallet, &f.pubkey).unwrap_err(),
-            EnvelopeError::MalformedHighEntropyKey
-        );
-    }
-    assert_eq!(argon2_derivations_on_this_thread(), before);
     let message = EnvelopeError::MalformedHighEntropyKey.to_string();
     assert!(
-        message.contains("`hkdf:`") && message.contains("32 to 64 bytes"),
+        message.contains("32 to 64 random bytes") && message.contains("256 bits"),
         "{message}"
     );
     assert!(message.contains("base64url without padding"), "{message}");
 }
 
 #[test]
-fn hkdf_envelope_does_not_open_with_the_key_as_a_passphrase() {
+fn hkdf_envelope_refuses_a_pin_and_names_the_kind() {
     let f = fixture();
     let env = sealed_hkdf(&f);
-    let text = hkdf_key_text();
-    let encoded = &text[HIGH_ENTROPY_MARKER.len()..];
+    let text = hkdf_key_text().0;
     let raw = String::from_utf8(vec![0x5a; 32]).unwrap();
     let before = argon2_derivations_on_this_thread();
-    for passphrase in [
-        encoded.to_owned(),
+    for pin in [
+        text.clone(),
+        format!("hkdf:{text}"),
         raw,
-        format!("HKDF:{encoded}"),
         "123456".to_owned(),
         String::new(),
     ] {
+        let err = open(&env, &pin, &f.wallet, &f.pubkey).unwrap_err();
         assert_eq!(
-            open(&env, &passphrase, &f.wallet, &f.pubkey).unwrap_err(),
-            EnvelopeError::DecryptionFailed,
-            "{passphrase:?}"
+            err,
+            EnvelopeError::KeyKindMismatch {
+                sealed: "high-entropy"
+            },
+            "{pin:?}"
         );
+        assert!(err.to_string().contains("`high-entropy`"), "{err}");
     }
     // Refused before any key derivation.
     assert_eq!(argon2_derivations_on_this_thread(), before);
 }
 
 #[test]
-fn argon2_envelope_does_not_open_with_a_marked_key() {
+fn argon2_envelope_refuses_a_high_entropy_key() {
     let f = fixture();
-    let text = hkdf_key_text();
-    let encoded = &text[HIGH_ENTROPY_MARKER.len()..];
-    // Sealed with passphrases that spell the marked key: uppercase (not a
-    // marker) and the base64url alone.
-    for passphrase in [format!("HKDF:{encoded}"), encoded.to_owned()] {
-        let env = seal(&f.key, &passphrase, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
-        assert!(env.starts_with("v1.argon2id."), "{passphrase:?}");
-        assert!(open(&env, &passphrase, &f.wallet, &f.pubkey).is_ok());
+    let key = hkdf_key_text();
+    // Sealed with PINs that spell the high-entropy key, with and without the
+    // marker of earlier versions: both are PINs, stretched with Argon2id.
+    for pin in [format!("hkdf:{}", key.0), key.0.clone()] {
+        let env = seal(&f.key, &pin, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
+        assert!(env.starts_with("v1.argon2id."), "{pin:?}");
+        assert!(open(&env, &pin, &f.wallet, &f.pubkey).is_ok());
         let before = argon2_derivations_on_this_thread();
         assert_eq!(
-            open(&env, &text, &f.wallet, &f.pubkey).unwrap_err(),
-            EnvelopeError::DecryptionFailed,
-            "{passphrase:?}"
+            open(&env, &key, &f.wallet, &f.pubkey).unwrap_err(),
+            EnvelopeError::KeyKindMismatch { sealed: "pin" },
+            "{pin:?}"
         );
-        // A marked key is never an Argon2 password.
+        // A high-entropy key is never an Argon2 password.
         assert_eq!(argon2_derivations_on_this_thread(), before);
     }
 }
 
 #[test]
-fn long_unmarked_keys_are_passphrases() {
+fn a_marked_pin_is_stretched_like_any_pin() {
+    // The text `hkdf:` + base64url of a hash of a 4-digit PIN, given as a PIN,
+    // goes through Argon2id: a key's text never skips the stretching.
     let f = fixture();
-    let long = URL_SAFE_NO_PAD.encode([0x42; 64]);
+    let marked_pin = format!("hkdf:{}", URL_SAFE_NO_PAD.encode([0x42; 32]));
     let before = argon2_derivations_on_this_thread();
-    let env = seal(&f.key, &long, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
+    let env = seal(&f.key, &marked_pin, &f.wallet, &f.pubkey, FAST, SALT, NONCE).unwrap();
     assert!(env.starts_with("v1.argon2id.m=64,t=1,p=1."));
     assert_eq!(argon2_derivations_on_this_thread(), before + 1);
 }
@@ -920,12 +1022,11 @@ fn argon2_counter_counts_every_derivation() {
 
 #[test]
 fn encrypt_key_debug_is_redacted() {
-    let text = hkdf_key_text();
-    let marked_key = EncryptKey::parse(&text).unwrap();
-    let debug = format!("{marked_key:?}");
-    assert_eq!(debug, "HighEntropy(<32 bytes redacted>)");
-    let passphrase = EncryptKey::parse("123456").unwrap();
-    assert_eq!(format!("{passphrase:?}"), "Passphrase(<redacted>)");
-    let err = EncryptKey::parse("hkdf:c2VjcmV0").unwrap_err();
+    let text = hkdf_key_text().0;
+    let high = EncryptKey::new(KeyKind::HighEntropy, &text).unwrap();
+    assert_eq!(format!("{high:?}"), "HighEntropy(<32 bytes redacted>)");
+    let pin = EncryptKey::pin("123456");
+    assert_eq!(format!("{pin:?}"), "Passphrase(<redacted>)");
+    let err = EncryptKey::new(KeyKind::HighEntropy, "c2VjcmV0").unwrap_err();
     assert!(!format!("{err} {err:?}").contains("c2VjcmV0"));
 }

@@ -220,12 +220,14 @@ fn a_wait_whose_node_keeps_failing_is_pending_with_the_hash() {
 fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    let key = format!("hkdf:{}", URL_SAFE_NO_PAD.encode([0x5a_u8; 32]));
+    let key = URL_SAFE_NO_PAD.encode([0x5a_u8; 32]);
     let mut c = ctx_with(&key, WalletType::Chipi);
+    c.encrypt_key_kind = KeyKind::HighEntropy;
     let owner = SigningKey::from_felt(&Felt::from(0x5eed_u64)).unwrap();
     let wallet = Felt::from_hex(WALLET).unwrap();
+    let high_entropy = EncryptKey::new(KeyKind::HighEntropy, &key).unwrap();
     c.wallet.encrypted_private_key =
-        seal_owner_key(&owner, &key, &wallet, [1; 16], [2; 12]).unwrap();
+        seal_owner_key(&owner, &high_entropy, &wallet, [1; 16], [2; 12]).unwrap();
     let mut p = FakePorts::default();
     let before = argon2_derivations_on_this_thread();
     // A fresh session per operation: what a serverless host does.
@@ -236,11 +238,21 @@ fn high_entropy_keys_never_run_argon2_even_one_session_per_request() {
         execute_with_session(&c, &[transfer_of(amount)], &mut p).unwrap();
     }
     assert_eq!(argon2_derivations_on_this_thread(), before);
-    // The same bytes given as a PIN do not open it.
+    // The same text given as a PIN does not open it, and the error says
+    // which kind it was sealed with.
     let mut as_pin = c.clone();
-    as_pin.encrypt_key = Zeroizing::new(key.replacen("hkdf:", "HKDF:", 1));
+    as_pin.encrypt_key_kind = KeyKind::Pin;
     let e = execute_with_session(&as_pin, &[transfer_of(9)], &mut p).unwrap_err();
     assert_eq!(e.code(), "SESSION_DECRYPTION_FAILED");
+    assert!(e.to_string().contains("`high-entropy`"), "{e}");
+    assert_eq!(argon2_derivations_on_this_thread(), before);
+    // A high-entropy key shorter than 32 bytes is refused up front.
+    let mut short = c.clone();
+    short.encrypt_key = Zeroizing::new(URL_SAFE_NO_PAD.encode([0x5a_u8; 31]));
+    let e = execute_with_session(&short, &[transfer_of(9)], &mut p).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT", "{e}");
+    let e = create_session(&short, &CreateOptions::default(), &mut p).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT", "{e}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::bindings::chipi::session::types as wit;
 use super::secret::{self, SecretString};
-use super::{Config, Wallet};
+use super::{Config, EncryptKeyKind, Wallet};
 
 /// Everything an operation needs to act for one wallet: the WIT
 /// `session-context` record, with the encrypt key held as a [`SecretString`]
@@ -21,6 +21,11 @@ pub struct SessionContext {
     pub wallet: Wallet,
     /// The user's encrypt key (PIN or passkey-derived secret). Never stored.
     pub encrypt_key: SecretString,
+    /// The kind of `encrypt_key`: [`EncryptKeyKind::Pin`] for a PIN or
+    /// password (Argon2id), [`EncryptKeyKind::HighEntropy`] for 32 to 64
+    /// random bytes in unpadded base64url (HKDF, no Argon2id). Never inferred
+    /// from the key's text.
+    pub encrypt_key_kind: EncryptKeyKind,
     /// Backend and chain configuration.
     pub config: Config,
 }
@@ -44,6 +49,7 @@ impl LoweredContext {
         Self(wit::SessionContext {
             wallet: ctx.wallet.clone(),
             encrypt_key: ctx.encrypt_key.expose().to_owned(),
+            encrypt_key_kind: ctx.encrypt_key_kind,
             config,
         })
     }
@@ -97,6 +103,7 @@ mod tests {
                 wallet_type: WalletType::Chipi,
             },
             encrypt_key: "pin-4711-secret".into(),
+            encrypt_key_kind: EncryptKeyKind::Pin,
             config: Config {
                 api_base_url: "https://api.chipipay.com/v1".into(),
                 api_key: "pk_x".into(),

@@ -28,7 +28,7 @@ use super::worker::Worker;
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Name of the exported interface, as the component names it.
-pub(crate) const SESSION_EXPORT: &str = "chipi:session/session@0.4.0";
+pub(crate) const SESSION_EXPORT: &str = "chipi:session/session@0.5.0";
 
 /// Epoch ticks to allow for a call limited to `timeout`: rounded up, plus one
 /// because the first tick may come right after the deadline is set.

@@ -33,9 +33,9 @@ mod token;
 mod worker;
 
 pub use bindings::chipi::session::types::{
-    BackendError, Call, Config, CreateOptions, ExecutionStatus, IntentOptions, RegisterOptions,
-    SessionData, SessionError, SessionKeyData, SessionState, SessionStatus, SpendingPolicy,
-    SpendingPolicyInput, TransactionReceipt, Wallet, WalletType,
+    BackendError, Call, Config, CreateOptions, EncryptKeyKind, ExecutionStatus, IntentOptions,
+    RegisterOptions, SessionData, SessionError, SessionKeyData, SessionState, SessionStatus,
+    SpendingPolicy, SpendingPolicyInput, TransactionReceipt, Wallet, WalletType,
 };
 pub use cache::CacheStatus;
 pub use context::SessionContext;

@@ -106,7 +106,10 @@ fn same_context(a: &SessionContext, b: &SessionContext) -> bool {
         .as_bytes()
         .ct_eq(b.encrypt_key.expose().as_bytes())
         .into();
-    keys_equal && a.wallet == b.wallet && a.config == b.config
+    keys_equal
+        && a.encrypt_key_kind == b.encrypt_key_kind
+        && a.wallet == b.wallet
+        && a.config == b.config
 }
 
 impl SessionPool {

@@ -67,6 +67,7 @@ fn context(wallet_type: WalletType) -> SessionContext {
             wallet_type,
         },
         encrypt_key: "1234".into(),
+        encrypt_key_kind: EncryptKeyKind::Pin,
         config: Config {
             api_base_url: "https://api.chipipay.com/v1".into(),
             api_key: "pk_dev_00000000000000000000000000000000".into(),
