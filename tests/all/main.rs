@@ -7,6 +7,7 @@ mod exactly_once;
 mod hardening;
 mod interop;
 mod lifecycle;
+mod limits;
 mod redis_at_rest;
 mod redis_restart;
 mod refusals;

@@ -12,6 +12,11 @@ use crate::crypto::felt::{felt_to_hex, parse_felt};
 pub const MAX_CALLS: usize = 64;
 /// Longest calldata of one call, in felts.
 pub const MAX_CALLDATA_LEN: usize = 4096;
+/// Most calldata felts of all the calls of one execute together (Starknet's
+/// own calldata limit per transaction is below it). It bounds the signed body
+/// a pending transaction keeps in the session record
+/// ([`MAX_RECORD_BYTES`](super::record::MAX_RECORD_BYTES)).
+pub const MAX_TOTAL_CALLDATA_LEN: usize = 4096;
 
 /// Validate the caller's calls: between 1 and [`MAX_CALLS`] of them.
 pub fn parse_calls(inputs: &[CallInput]) -> Result<Vec<Call>> {
@@ -22,6 +27,13 @@ pub fn parse_calls(inputs: &[CallInput]) -> Result<Vec<Call>> {
         return Err(SessionError::input(format!(
             "{} calls requested, at most {MAX_CALLS} fit in one transaction",
             inputs.len()
+        )));
+    }
+    let total: usize = inputs.iter().map(|c| c.calldata.len()).sum();
+    if total > MAX_TOTAL_CALLDATA_LEN {
+        return Err(SessionError::input(format!(
+            "calldata of {total} felts in all, at most {MAX_TOTAL_CALLDATA_LEN} fit in one \
+             transaction"
         )));
     }
     inputs.iter().map(Call::parse).collect()

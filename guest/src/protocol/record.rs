@@ -12,6 +12,15 @@ use crate::crypto::felt::parse_felt;
 /// Current record format version.
 pub const RECORD_VERSION: u32 = 1;
 
+/// Largest encoded record this component writes (8 MiB), and so the
+/// largest value a host's store import needs to return: hosts answer
+/// `failed` for anything longer instead of lowering it into the component.
+/// A record's real size is far below: at most 16 pending transactions whose
+/// signed bodies carry at most 4,096 calldata felts each, and at most 1,024
+/// settled intents of a few hundred bytes. [`SessionRecord::encode`] refuses
+/// a record above it (`STORE_ERROR`, before anything is sent).
+pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+
 /// What was registered on chain for the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,10 +217,18 @@ impl SessionRecord {
         Ok(record)
     }
 
-    /// Encode for storage.
+    /// Encode for storage; a record above [`MAX_RECORD_BYTES`] is refused.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self)
-            .map_err(|e| SessionError::Store(format!("cannot encode session: {e}")))
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| SessionError::Store(format!("cannot encode session: {e}")))?;
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(SessionError::Store(format!(
+                "the session record would take {} bytes, above the {} MiB limit of a record",
+                bytes.len(),
+                MAX_RECORD_BYTES >> 20
+            )));
+        }
+        Ok(bytes)
     }
 
     /// The hook's `SessionKeyData` view of this record.

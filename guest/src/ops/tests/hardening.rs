@@ -163,3 +163,74 @@ fn duplicate_keys_in_answers_are_refused() {
     let e = execute_with_session(&c, &[transfer()], &mut p).unwrap_err();
     assert_eq!(e.code(), "TRANSACTION_PENDING");
 }
+
+#[test]
+fn calldata_of_all_calls_together_is_bounded() {
+    use crate::protocol::calls::MAX_TOTAL_CALLDATA_LEN;
+    let mut p = FakePorts::default();
+    let c = ctx();
+    active(&mut p, &c);
+    let half = MAX_TOTAL_CALLDATA_LEN / 2;
+    let mut call = transfer();
+    call.calldata = vec!["1".into(); half];
+    let mut one_more = call.clone();
+    one_more.calldata.push("1".into());
+    let e = execute_with_session(&c, &[call.clone(), one_more], &mut p).unwrap_err();
+    assert_eq!(e.code(), "INVALID_INPUT", "{e}");
+    assert!(e.to_string().contains("4096"), "{e}");
+    execute_with_session(&c, &[call.clone(), call], &mut p).unwrap();
+}
+
+/// The largest record the component can write stays under
+/// [`MAX_RECORD_BYTES`], the most a host's store import hands back: every
+/// pending transaction at the largest signed body, every tombstone at its
+/// longest, the longest whitelist.
+#[test]
+fn the_largest_record_fits_the_store_limit() {
+    use crate::ops::pending::{MAX_PENDING, MAX_SETTLED};
+    use crate::protocol::calls::{MAX_CALLS, MAX_TOTAL_CALLDATA_LEN};
+    use crate::protocol::preflight::MAX_WHITELIST_LEN;
+    use crate::protocol::record::{SettledIntent, SettledOutcome, MAX_RECORD_BYTES};
+    let mut p = FakePorts::default();
+    let c = ctx();
+    active(&mut p, &c);
+    let base = record(&p).encode().unwrap().len();
+    // The longest felt text (0x + 63 hex digits, below the field prime).
+    let longest = format!("0x7{}", "f".repeat(62));
+    let mut call = transfer();
+    call.calldata = vec![longest.clone(); MAX_TOTAL_CALLDATA_LEN / MAX_CALLS];
+    p.lose_answers = 1;
+    let e = execute_with_session(&c, &vec![call; MAX_CALLS], &mut p).unwrap_err();
+    assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+    let with_pending = record(&p);
+    assert_eq!(with_pending.pending.len(), 1);
+    let per_pending = with_pending.encode().unwrap().len() - base;
+    let tombstone = SettledIntent {
+        calls_digest: longest.clone(),
+        idempotency_key: Some(longest.clone()),
+        nonce: longest.clone(),
+        outcome: SettledOutcome::Landed {
+            transaction_hash: Some(longest.clone()),
+        },
+        settled_at: u64::MAX,
+        keep_until: u64::MAX,
+    };
+    let per_tombstone = serde_json::to_vec(&tombstone).unwrap().len() + 1;
+    let whitelist = MAX_WHITELIST_LEN * (longest.len() + 3);
+    let largest = base + MAX_PENDING * per_pending + MAX_SETTLED * per_tombstone + whitelist;
+    eprintln!(
+        "largest record: {largest} bytes ({per_pending} per pending transaction, \
+         {per_tombstone} per tombstone)"
+    );
+    assert!(
+        largest < MAX_RECORD_BYTES,
+        "largest record {largest} bytes ({per_pending} per pending transaction, \
+         {per_tombstone} per tombstone) above {MAX_RECORD_BYTES}"
+    );
+    // Nothing above the limit is ever written: the encoding refuses it.
+    let mut huge = with_pending;
+    huge.pending[0].body = "x".repeat(MAX_RECORD_BYTES);
+    let e = huge.encode().unwrap_err();
+    assert_eq!(e.code(), "STORE_ERROR", "{e}");
+    assert!(e.to_string().contains("8 MiB"), "{e}");
+}

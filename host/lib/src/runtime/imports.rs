@@ -8,6 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::bindings::chipi::session::{credentials, store, types};
 use super::host_state::HostState;
 use super::http_policy::AllowList;
+use super::limits::{oversized_store_value, MAX_STORE_VALUE_BYTES};
 use super::token::TokenSource;
 use crate::store::{SessionStore, StoreError};
 
@@ -137,6 +138,9 @@ impl store::Host for HostState {
     async fn get(&mut self, key: String) -> store::Lookup {
         let backend = Arc::clone(&self.store);
         match blocking(move || backend.get(&key)).await {
+            Ok(Some(value)) if value.len() > MAX_STORE_VALUE_BYTES => {
+                store::Lookup::Failed(oversized_store_value(value.len()))
+            }
             Ok(Some(value)) => store::Lookup::Found(value),
             Ok(None) => store::Lookup::Absent,
             Err(message) => store::Lookup::Failed(message),
@@ -149,6 +153,11 @@ impl store::Host for HostState {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> Result<bool, String> {
+        if let Some(len) = new.as_ref().map(Vec::len) {
+            if len > MAX_STORE_VALUE_BYTES {
+                return Err(oversized_store_value(len));
+            }
+        }
         let backend = Arc::clone(&self.store);
         blocking(move || backend.compare_and_swap(&key, expected.as_deref(), new.as_deref())).await
     }

@@ -24,6 +24,7 @@ mod errors;
 mod host_state;
 mod http_policy;
 mod imports;
+mod limits;
 mod options;
 mod pool;
 mod redact;
@@ -42,6 +43,7 @@ pub use context::SessionContext;
 pub use engine::SessionRuntime;
 pub use http_policy::{authorities_from_urls, canonical_entry};
 pub use imports::{Imports, WallClock, WarningSink};
+pub use limits::{MAX_ARGUMENT_BYTES, MAX_STORE_VALUE_BYTES};
 #[cfg(feature = "embedded")]
 pub use options::embedded_component;
 pub use options::{

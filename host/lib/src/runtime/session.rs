@@ -8,6 +8,7 @@ use anyhow::anyhow;
 
 use super::context::SessionContext;
 use super::imports::Imports;
+use super::limits::{check_argument_bytes, ArgumentBytes, Refused};
 use super::worker::Worker;
 use super::{
     Call, CreateOptions, IntentOptions, RegisterOptions, SessionError, SessionKeyData,
@@ -67,6 +68,10 @@ impl Drop for Inner {
 macro_rules! resource_call {
     ($session:ident, $op:literal, $method:ident ( $($arg:expr),* )) => {{
         let inner = &$session.inner;
+        let bytes = inner.ctx.argument_bytes() $(+ $arg.argument_bytes())*;
+        if let Err(refused) = check_argument_bytes($op, bytes) {
+            return Refused::refused(refused);
+        }
         let mut locked = inner.worker.lock(inner.id, &inner.ctx).await?;
         let limit = inner.worker.runtime().call_timeout;
         let result = match locked.parts() {
@@ -98,6 +103,8 @@ impl WalletSession {
     /// Instantiate the component (if this session's instance is not live)
     /// and construct the session's resource, so the next call pays neither.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
+        check_argument_bytes("session context", self.inner.ctx.argument_bytes())
+            .map_err(|refused| anyhow!("{}: {}", refused.code(), refused.message()))?;
         let locked = self
             .inner
             .worker
