@@ -76,6 +76,7 @@ async fn oversized_record_is_a_store_error(store: Arc<dyn SessionStore>, value: 
                 max_sessions: 8,
                 idle_timeout: Duration::from_secs(60),
                 instances: 1,
+                ..PoolOptions::default()
             },
         )
         .expect("works");

@@ -125,6 +125,7 @@ async fn a_pool_under_concurrent_use_of_many_wallets_loses_no_update() {
                 max_sessions: 4,
                 idle_timeout: Duration::from_secs(60),
                 instances: 3,
+                ..PoolOptions::default()
             },
         )
         .unwrap();
@@ -171,6 +172,7 @@ async fn the_pool_evicts_least_recently_used_and_idle_sessions() {
                 // unlock their keys on a loaded machine (Argon2id).
                 idle_timeout: Duration::from_secs(3),
                 instances: 1,
+                ..PoolOptions::default()
             },
         )
         .unwrap();
@@ -210,11 +212,74 @@ async fn the_pool_evicts_least_recently_used_and_idle_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_wrong_pin_never_uses_a_pooled_unlocked_key() {
+async fn a_wrong_pin_never_uses_nor_evicts_a_pooled_unlocked_key() {
+    let h = Harness::start().await;
+    registered(&h, &h.ctx(), 20).await;
+    let pool: SessionPool = runtime()
+        .pool(
+            h.imports_with_token(&h.bearer),
+            PoolOptions {
+                unlock_attempts: 3,
+                unlock_window: Duration::from_secs(60),
+                ..PoolOptions::default()
+            },
+        )
+        .unwrap();
+    let warm = pool.session(&h.ctx()).await.unwrap();
+    ok(warm.execute_with_session(&[transfer(1)]).await);
+    assert!(warm.is_proven());
+    // Wrong PINs, spelled as the same wallet in other ways: each gets a
+    // session of its own and fails; the pooled one is neither used nor
+    // replaced.
+    let value = parse_felt(&h.wallet.address).unwrap();
+    let spellings = [
+        h.wallet.address.clone(),
+        format!("0x{}", hex::encode(value.to_bytes_be()).to_uppercase()),
+        value.to_string(),
+    ];
+    for (attempt, address) in spellings.iter().enumerate() {
+        let mut wrong = h.ctx_with_pin(&format!("00000{attempt}"));
+        wrong.wallet.address = address.clone();
+        let session = pool.session(&wrong).await.unwrap();
+        let e = err(session.execute_with_session(&[transfer(2)]).await);
+        assert!(e.code() == "SESSION_DECRYPTION_FAILED", "{e:?}");
+        assert!(!e.message().contains("too many"), "{e:?}");
+        assert_eq!(pool.len(), 1, "{address}");
+    }
+    // Past the limit, unproven sessions of the wallet are refused without
+    // trying the PIN; the right one too, when it did not prove its key yet.
+    for pin in ["999999", PIN] {
+        let mut other = h.ctx_with_pin(pin);
+        other.config.timeout_ms = Some(30_000); // another context
+        let e = err(pool
+            .session(&other)
+            .await
+            .unwrap()
+            .execute_with_session(&[transfer(3)])
+            .await);
+        assert!(e.message().contains("too many failed unlocks"), "{e:?}");
+    }
+    // The warm session proved its key: it goes on, unlocked, in the pool.
+    let again = pool.session(&h.ctx()).await.unwrap();
+    assert!(again.is_proven(), "the pooled session is the warm one");
+    ok(again.execute_with_session(&[transfer(4)]).await);
+    assert_eq!(executes_of(&h, &h.wallet.address), 2);
+    pool.clear().await;
+    assert!(pool.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cheap_sessions_do_not_flush_proven_warm_keys() {
     let h = Harness::start().await;
     registered(&h, &h.ctx(), 10).await;
     let pool: SessionPool = runtime()
-        .pool(h.imports_with_token(&h.bearer), PoolOptions::default())
+        .pool(
+            h.imports_with_token(&h.bearer),
+            PoolOptions {
+                max_sessions: 4,
+                ..PoolOptions::default()
+            },
+        )
         .unwrap();
     ok(pool
         .session(&h.ctx())
@@ -222,17 +287,17 @@ async fn a_wrong_pin_never_uses_a_pooled_unlocked_key() {
         .unwrap()
         .execute_with_session(&[transfer(1)])
         .await);
-    let wrong = pool.session(&h.ctx_with_pin("000000")).await.unwrap();
-    let e = err(wrong.execute_with_session(&[transfer(2)]).await);
-    assert!(e.code() == "SESSION_DECRYPTION_FAILED", "{e:?}");
-    // The right PIN works again (a new session replaced the wrong one).
-    ok(pool
-        .session(&h.ctx())
-        .await
-        .unwrap()
-        .execute_with_session(&[transfer(3)])
-        .await);
-    assert_eq!(executes_of(&h, &h.wallet.address), 2);
-    pool.clear().await;
-    assert!(pool.is_empty());
+    // Many sessions for other wallets that never prove a key: they evict
+    // each other, not the proven one.
+    for i in 0..40u64 {
+        let mut other = h.ctx();
+        other.wallet.address = format!("{:#x}", 0x1000 + i);
+        let s = pool.session(&other).await.unwrap();
+        ok(s.get_session_status().await);
+    }
+    assert_eq!(pool.len(), 4);
+    assert!(pool.contains(&h.wallet.address));
+    let warm = pool.session(&h.ctx()).await.unwrap();
+    assert!(warm.is_proven());
+    ok(warm.execute_with_session(&[transfer(2)]).await);
 }

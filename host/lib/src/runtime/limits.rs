@@ -43,26 +43,6 @@ pub(crate) fn check_argument_bytes(op: &str, bytes: usize) -> Result<(), Session
     Ok(())
 }
 
-/// How a method answers a call refused by [`check_argument_bytes`]: a
-/// method with a typed result reports the `INVALID_INPUT` error there; one
-/// without (`lock`) reports it as a host error.
-pub(crate) trait Refused {
-    /// The answer for `error`.
-    fn refused(error: SessionError) -> Self;
-}
-
-impl<T> Refused for anyhow::Result<Result<T, SessionError>> {
-    fn refused(error: SessionError) -> Self {
-        Ok(Err(error))
-    }
-}
-
-impl Refused for anyhow::Result<()> {
-    fn refused(error: SessionError) -> Self {
-        Err(anyhow::anyhow!("{}: {}", error.code(), error.message()))
-    }
-}
-
 /// The bytes of text a value puts into the component's memory when lowered.
 pub(crate) trait ArgumentBytes {
     /// Bytes of the strings in the value (fixed-size fields count nothing).

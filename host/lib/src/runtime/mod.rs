@@ -31,6 +31,7 @@ mod redact;
 mod secret;
 mod session;
 mod token;
+mod unlock_limit;
 mod worker;
 
 pub use bindings::chipi::session::types::{

@@ -8,9 +8,22 @@
 //! - Evicting drops the session's resource in the component, whose
 //!   destructor zeroizes its keys.
 //! - A request whose context differs from the pooled session's (another
-//!   encrypt key, wallet record or configuration) never uses that session:
-//!   the old one is evicted and a new one, locked, takes its place. A wrong
-//!   PIN therefore never rides on a key another caller unlocked.
+//!   encrypt key or kind, wallet record or configuration) never uses that
+//!   session, so a wrong PIN never rides on a key another caller unlocked.
+//!   Once the pooled session has proven its key (a register, execute, revoke
+//!   or spending-policy change succeeded with it), the other context gets a
+//!   session of its own, outside the pool, and the pooled one stays warm; a
+//!   pooled session that proved nothing yet is replaced.
+//! - Failed unlocks (`SESSION_DECRYPTION_FAILED`) count per wallet: past
+//!   [`PoolOptions::unlock_attempts`] within [`PoolOptions::unlock_window`],
+//!   sessions of that wallet that did not prove their key are refused without
+//!   running Argon2id until the window has passed. Proven sessions go on.
+//! - When the pool is full, sessions that proved nothing are evicted before
+//!   proven ones, least recently used first: cheap `session()` calls do not
+//!   flush the warm keys.
+//! - Wallets are keyed by the address's value, read like the component reads
+//!   it (`0x`-hex or decimal): `"0x011"`, `"0X11"` and `"17"` are one wallet;
+//!   an address the component would refuse is never pooled.
 //! - Sessions live as resources in [`PoolOptions::instances`] instances, so
 //!   memory grows with the number of instances, not with the number of
 //!   wallets (docs/warm-sessions.md).
@@ -25,6 +38,7 @@ use super::context::SessionContext;
 use super::engine::RuntimeInner;
 use super::imports::Imports;
 use super::session::WalletSession;
+use super::unlock_limit::{UnlockGate, UnlockLimiter};
 use super::worker::Worker;
 
 /// Options of a [`SessionPool`].
@@ -38,6 +52,13 @@ pub struct PoolOptions {
     /// calls that can run at once (default: available parallelism, at
     /// least 2).
     pub instances: usize,
+    /// Failed unlocks of one wallet allowed within
+    /// [`unlock_window`](Self::unlock_window) before its unproven sessions
+    /// are refused (default 5).
+    pub unlock_attempts: u32,
+    /// The sliding window of [`unlock_attempts`](Self::unlock_attempts)
+    /// (default 60 s).
+    pub unlock_window: Duration,
 }
 
 impl Default for PoolOptions {
@@ -49,6 +70,8 @@ impl Default for PoolOptions {
                 .map(usize::from)
                 .unwrap_or(2)
                 .max(2),
+            unlock_attempts: 5,
+            unlock_window: Duration::from_secs(60),
         }
     }
 }
@@ -60,6 +83,10 @@ impl PoolOptions {
         anyhow::ensure!(
             !self.idle_timeout.is_zero(),
             "the pool needs a non-zero idle timeout"
+        );
+        anyhow::ensure!(
+            self.unlock_attempts > 0,
+            "the pool needs unlock_attempts > 0"
         );
         Ok(())
     }
@@ -78,6 +105,7 @@ struct PoolInner {
     options: PoolOptions,
     workers: Vec<Arc<Worker>>,
     entries: Mutex<HashMap<String, Entry>>,
+    unlocks: Arc<UnlockLimiter>,
 }
 
 struct Entry {
@@ -85,15 +113,41 @@ struct Entry {
     last_used: Instant,
 }
 
-/// The pool key of a wallet address: lower-case hex without leading zeros.
-fn wallet_key(address: &str) -> String {
-    let trimmed = address.trim();
-    let hex = trimmed
+/// The pool key of a wallet address: its value as `0x` + lower-case hex
+/// without leading zeros. The address is read like the component reads a
+/// felt: `0x`/`0X` then hex digits, or decimal digits; nothing else (no
+/// sign, no whitespace). `None` for anything the component would refuse
+/// (values of 256 bits and more included).
+pub(crate) fn wallet_key(address: &str) -> Option<String> {
+    let (digits, radix) = match address
         .strip_prefix("0x")
-        .or_else(|| trimmed.strip_prefix("0X"))
-        .unwrap_or(trimmed);
-    let hex = hex.trim_start_matches('0').to_ascii_lowercase();
-    format!("0x{hex}")
+        .or_else(|| address.strip_prefix("0X"))
+    {
+        Some(hex) => (hex, 16u32),
+        None => (address, 10u32),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Big-endian 256-bit accumulator: value = value * radix + digit.
+    let mut value = [0u8; 32];
+    for c in digits.chars() {
+        let mut carry = c.to_digit(radix)?;
+        for byte in value.iter_mut().rev() {
+            let next = u32::from(*byte) * radix + carry;
+            *byte = (next & 0xff) as u8;
+            carry = next >> 8;
+        }
+        if carry != 0 {
+            return None;
+        }
+    }
+    let hex = hex::encode(value);
+    let trimmed = hex.trim_start_matches('0');
+    Some(format!(
+        "0x{}",
+        if trimmed.is_empty() { "0" } else { trimmed }
+    ))
 }
 
 /// True when `a` and `b` are the same caller for the same wallet: equal
@@ -127,6 +181,10 @@ impl SessionPool {
                 options,
                 workers,
                 entries: Mutex::new(HashMap::new()),
+                unlocks: Arc::new(UnlockLimiter::new(
+                    options.unlock_attempts,
+                    options.unlock_window,
+                )),
             }),
         };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -144,48 +202,66 @@ impl SessionPool {
     }
 
     /// The warm session of `ctx`'s wallet: the pooled one when it was opened
-    /// with the same context, otherwise a new one (locked) that replaces it.
-    /// Evicts idle sessions, and the least recently used one when the pool
-    /// is full.
+    /// with the same context. Otherwise a new one (locked) that takes the
+    /// pooled one's place, unless the pooled one proved its key: then the
+    /// new one is this caller's own, outside the pool (see the module
+    /// documentation). Evicts idle sessions, and one session when the pool
+    /// is full (unproven ones first, least recently used first).
     pub async fn session(&self, ctx: &SessionContext) -> anyhow::Result<WalletSession> {
-        let key = wallet_key(&ctx.wallet.address);
+        let worker_for_own = || self.inner.least_loaded();
+        let Some(key) = wallet_key(&ctx.wallet.address) else {
+            // The component refuses the address; nothing to keep warm.
+            return Ok(WalletSession::new(worker_for_own(), ctx.clone()));
+        };
+        let gate = UnlockGate {
+            limiter: Arc::clone(&self.inner.unlocks),
+            wallet: key.clone(),
+        };
         let now = Instant::now();
         let (session, evicted) = {
             let mut entries = self.lock_entries();
             let mut evicted = self.inner.take_idle(&mut entries, now);
-            let reusable = entries
-                .get(&key)
-                .is_some_and(|e| same_context(e.session.context(), ctx));
-            if !reusable {
-                if let Some(old) = entries.remove(&key) {
-                    evicted.push(old.session);
+            match entries.get_mut(&key) {
+                Some(entry) if same_context(entry.session.context(), ctx) => {
+                    entry.last_used = now;
+                    (entry.session.clone(), evicted)
                 }
-                while entries.len() >= self.inner.options.max_sessions {
-                    let Some(lru) = entries
-                        .iter()
-                        .min_by_key(|(_, e)| e.last_used)
-                        .map(|(k, _)| k.clone())
-                    else {
-                        break;
-                    };
-                    if let Some(old) = entries.remove(&lru) {
+                Some(entry) if entry.session.is_proven() => {
+                    // Keep the proven warm session; this context gets its own.
+                    let own = WalletSession::with_gate(worker_for_own(), ctx.clone(), Some(gate));
+                    (own, evicted)
+                }
+                _ => {
+                    if let Some(old) = entries.remove(&key) {
                         evicted.push(old.session);
                     }
+                    while entries.len() >= self.inner.options.max_sessions {
+                        let Some(victim) = entries
+                            .iter()
+                            .min_by_key(|(_, e)| (e.session.is_proven(), e.last_used))
+                            .map(|(k, _)| k.clone())
+                        else {
+                            break;
+                        };
+                        if let Some(old) = entries.remove(&victim) {
+                            evicted.push(old.session);
+                        }
+                    }
+                    let session = WalletSession::with_gate(
+                        self.inner.least_loaded(),
+                        ctx.clone(),
+                        Some(gate),
+                    );
+                    entries.insert(
+                        key,
+                        Entry {
+                            session: session.clone(),
+                            last_used: now,
+                        },
+                    );
+                    (session, evicted)
                 }
-                let worker = self.inner.least_loaded();
-                entries.insert(
-                    key.clone(),
-                    Entry {
-                        session: WalletSession::new(worker, ctx.clone()),
-                        last_used: now,
-                    },
-                );
             }
-            let entry = entries
-                .get_mut(&key)
-                .ok_or_else(|| anyhow::anyhow!("pool entry vanished"))?;
-            entry.last_used = now;
-            (entry.session.clone(), evicted)
         };
         // Their resources are dropped in the background (each session's drop
         // schedules it), so this request does not wait for another
@@ -202,7 +278,10 @@ impl SessionPool {
 
     /// Evict the session of `wallet`, if pooled; returns whether one was.
     pub async fn evict(&self, wallet: &str) -> bool {
-        let removed = self.lock_entries().remove(&wallet_key(wallet));
+        let Some(key) = wallet_key(wallet) else {
+            return false;
+        };
+        let removed = self.lock_entries().remove(&key);
         let found = removed.is_some();
         self.inner
             .release(removed.map(|e| e.session).into_iter().collect())
@@ -232,7 +311,7 @@ impl SessionPool {
 
     /// True when a session of `wallet` is pooled.
     pub fn contains(&self, wallet: &str) -> bool {
-        self.lock_entries().contains_key(&wallet_key(wallet))
+        wallet_key(wallet).is_some_and(|key| self.lock_entries().contains_key(&key))
     }
 
     fn lock_entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -316,11 +395,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wallet_keys_normalise_the_address() {
-        assert_eq!(wallet_key("0x00ABc"), "0xabc");
-        assert_eq!(wallet_key("0XaBc"), "0xabc");
-        assert_eq!(wallet_key(" 0xabc "), "0xabc");
-        assert_ne!(wallet_key("0xabc"), wallet_key("0xabd"));
+    fn wallet_keys_are_the_address_value() {
+        let key = |a: &str| wallet_key(a);
+        assert_eq!(key("0x00ABc").as_deref(), Some("0xabc"));
+        assert_eq!(key("0XaBc").as_deref(), Some("0xabc"));
+        assert_eq!(key("0x11").as_deref(), Some("0x11"));
+        // Decimal, as the component reads it: "17" is 0x11, not 0x17.
+        assert_eq!(key("17").as_deref(), Some("0x11"));
+        assert_ne!(key("17"), key("0x17"));
+        assert_eq!(key("0").as_deref(), Some("0x0"));
+        assert_eq!(key("0x0").as_deref(), Some("0x0"));
+        assert_ne!(key("0xabc"), key("0xabd"));
+        for refused in [
+            "", "0x", " 0xabc", "0xabc ", "+17", "-1", "0xg", "1a", "0x0x1",
+        ] {
+            assert_eq!(key(refused), None, "{refused:?}");
+        }
+        assert_eq!(key(&format!("0x1{}", "0".repeat(64))), None, "256 bits");
+    }
+
+    /// The pool's reading of an address is the component's: the same value
+    /// for every address it accepts, and no pooling of what it refuses.
+    #[test]
+    fn wallet_keys_match_the_components_reading() {
+        use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
+        let mut inputs: Vec<String> = vec![
+            "0".into(),
+            "00017".into(),
+            "0x0".into(),
+            "0X00aBcD".into(),
+            format!("0x{}", "f".repeat(64)),
+            format!("0x7{}", "f".repeat(62)),
+            "0x800000000000011000000000000000000000000000000000000000000000001".into(),
+            "3618502788666131213697322783095070105623107215331596699973092056135872020481".into(),
+            "3618502788666131213697322783095070105623107215331596699973092056135872020480".into(),
+        ];
+        // Pseudo-random spellings (xorshift): hex and decimal of random
+        // widths, upper and lower case, leading zeros.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2_000 {
+            let len = (next() % 80) as usize + 1;
+            let hex = next() % 2 == 0;
+            let alphabet: &[u8] = if hex {
+                b"0123456789abcdefABCDEF"
+            } else {
+                b"0123456789"
+            };
+            let digits: String = (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+                .collect();
+            inputs.push(if hex { format!("0x{digits}") } else { digits });
+        }
+        for input in &inputs {
+            match parse_felt(input) {
+                Ok(felt) => assert_eq!(
+                    wallet_key(input).as_deref(),
+                    Some(felt_to_hex(&felt).as_str()),
+                    "{input}"
+                ),
+                // Refused by the component: either not pooled, or (a value
+                // of the field's range and above) a key no accepted address has.
+                Err(_) => {
+                    if let Some(key) = wallet_key(input) {
+                        let value = parse_felt(&key);
+                        assert!(value.is_err(), "{input} pooled as a valid felt {key}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`WalletSession`]: a warm session engine for one wallet, backed by the
 //! component's `wallet-session` resource in a long-lived instance.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use anyhow::anyhow;
 
 use super::context::SessionContext;
 use super::imports::Imports;
-use super::limits::{check_argument_bytes, ArgumentBytes, Refused};
+use super::limits::{check_argument_bytes, ArgumentBytes};
+use super::unlock_limit::UnlockGate;
 use super::worker::Worker;
 use super::{
     Call, CreateOptions, IntentOptions, RegisterOptions, SessionError, SessionKeyData,
@@ -45,6 +47,83 @@ struct Inner {
     worker: Arc<Worker>,
     id: u64,
     ctx: SessionContext,
+    /// The pool's count of failed unlocks for this wallet (pooled sessions).
+    gate: Option<UnlockGate>,
+    /// True once an operation that decrypts a key succeeded with this
+    /// context: its encrypt key is the wallet's.
+    proven: AtomicBool,
+}
+
+/// Operations that decrypt the session or the owner key: their success
+/// proves the encrypt key. (`create-session` seals a new key without
+/// opening any, so it proves nothing.)
+const KEY_OPERATIONS: [&str; 5] = [
+    "register-session",
+    "execute-with-session",
+    "revoke-session",
+    "set-spending-policy",
+    "remove-spending-policy",
+];
+
+/// The two shapes of a session method's result.
+trait CallResult {
+    /// The answer to a call refused before it reached the component: the
+    /// typed error where the method has one, a host error otherwise.
+    fn refused(error: SessionError) -> Self;
+    /// `Some(Ok)` when the component succeeded, `Some(Err)` when it
+    /// reported a session error, `None` for a host error.
+    fn outcome(&self) -> Option<Result<(), &SessionError>>;
+}
+
+impl<T> CallResult for anyhow::Result<Result<T, SessionError>> {
+    fn refused(error: SessionError) -> Self {
+        Ok(Err(error))
+    }
+
+    fn outcome(&self) -> Option<Result<(), &SessionError>> {
+        match self {
+            Ok(Ok(_)) => Some(Ok(())),
+            Ok(Err(e)) => Some(Err(e)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl CallResult for anyhow::Result<()> {
+    fn refused(error: SessionError) -> Self {
+        Err(anyhow!("{}: {}", error.code(), error.message()))
+    }
+
+    fn outcome(&self) -> Option<Result<(), &SessionError>> {
+        self.as_ref().ok().map(|()| Ok(()))
+    }
+}
+
+impl Inner {
+    /// The refusal of a call while the pool locks this wallet out after
+    /// failed unlocks; never for a context that proved its key.
+    fn locked_out(&self) -> Option<SessionError> {
+        if self.proven.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.gate.as_ref().and_then(UnlockGate::refusal)
+    }
+
+    /// Learn from the outcome of `op`: a key operation that succeeded proves
+    /// the context; a failed decryption counts against the wallet.
+    fn observe(&self, op: &str, outcome: Option<Result<(), &SessionError>>) {
+        match outcome {
+            Some(Ok(())) if KEY_OPERATIONS.contains(&op) => {
+                self.proven.store(true, Ordering::Relaxed);
+            }
+            Some(Err(SessionError::SessionDecryptionFailed(_))) => {
+                if let Some(gate) = &self.gate {
+                    gate.failed();
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -70,7 +149,10 @@ macro_rules! resource_call {
         let inner = &$session.inner;
         let bytes = inner.ctx.argument_bytes() $(+ $arg.argument_bytes())*;
         if let Err(refused) = check_argument_bytes($op, bytes) {
-            return Refused::refused(refused);
+            return CallResult::refused(refused);
+        }
+        if let Some(refused) = inner.locked_out() {
+            return CallResult::refused(refused);
         }
         let mut locked = inner.worker.lock(inner.id, &inner.ctx).await?;
         let limit = inner.worker.runtime().call_timeout;
@@ -88,16 +170,39 @@ macro_rules! resource_call {
         if result.is_ok() {
             locked.keep();
         }
+        inner.observe($op, result.outcome());
         result
     }};
 }
 
 impl WalletSession {
     pub(crate) fn new(worker: Arc<Worker>, ctx: SessionContext) -> Self {
+        Self::with_gate(worker, ctx, None)
+    }
+
+    /// A session whose failed unlocks count in `gate` (a pool's).
+    pub(crate) fn with_gate(
+        worker: Arc<Worker>,
+        ctx: SessionContext,
+        gate: Option<UnlockGate>,
+    ) -> Self {
         let id = worker.attach();
         Self {
-            inner: Arc::new(Inner { worker, id, ctx }),
+            inner: Arc::new(Inner {
+                worker,
+                id,
+                ctx,
+                gate,
+                proven: AtomicBool::new(false),
+            }),
         }
+    }
+
+    /// True once an operation that decrypts a key (register, execute,
+    /// revoke, a spending-policy change) succeeded in this session: its
+    /// encrypt key is the wallet's.
+    pub fn is_proven(&self) -> bool {
+        self.inner.proven.load(Ordering::Relaxed)
     }
 
     /// Instantiate the component (if this session's instance is not live)
