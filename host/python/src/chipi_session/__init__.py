@@ -12,7 +12,15 @@ on wasmtime::
         s.execute_with_session([{"contract_address": ..., "entrypoint": "transfer", "calldata": [...]}])
 """
 
-from ._engine import COMPONENT_FILE, Session, SessionEngine, component_path, fit_timeout_ms
+from ._engine import (
+    COMPONENT_FILE,
+    MAX_ARGUMENT_BYTES,
+    MAX_STORE_VALUE_BYTES,
+    Session,
+    SessionEngine,
+    component_path,
+    fit_timeout_ms,
+)
 from ._errors import ERROR_CODES, HOST_ERROR, ChipiSessionError
 from ._stores import FileStore, MemoryStore, SessionStore
 from ._types import (
@@ -27,6 +35,8 @@ __all__ = [
     "COMPONENT_FILE",
     "ERROR_CODES",
     "HOST_ERROR",
+    "MAX_ARGUMENT_BYTES",
+    "MAX_STORE_VALUE_BYTES",
     "ChipiSessionError",
     "FileStore",
     "MemoryStore",

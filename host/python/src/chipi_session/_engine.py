@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
+import signal
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import wasmtime
@@ -47,6 +50,19 @@ _METHODS = (
 
 #: Whether list<u8> values use the fast conversions (see ``_fastbytes``).
 FAST_BYTE_LISTS = _fastbytes.PATCHED
+
+#: Longest value a store ``get`` may hand to the component: a longer one is
+#: answered as the store failing (``STORE_ERROR``) instead of being copied into
+#: the component's memory. No session record is written above it.
+MAX_STORE_VALUE_BYTES = 8 * 1024 * 1024
+#: Most UTF-8 bytes of text (every string of the arguments together) one call
+#: into the component may carry; past it the call is refused with
+#: ``INVALID_INPUT`` before anything enters the component.
+MAX_ARGUMENT_BYTES = 1024 * 1024
+#: Default most warm sessions (``wallet-session`` resources) of one engine.
+DEFAULT_MAX_WARM_SESSIONS = 1024
+#: Default idle time after which a warm session's resource is dropped.
+DEFAULT_IDLE_TIMEOUT_SECONDS = 300.0
 
 _U32 = 2**32 - 1
 _U64 = 2**64 - 1
@@ -333,6 +349,29 @@ def _calls(calls: Any) -> List[wc.Record]:
     return out
 
 
+def _text_bytes(value: Any) -> int:
+    """UTF-8 size of every string in a lowered argument (records, lists,
+    options). ASCII strings are measured without encoding them."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, (list, tuple)):
+        return sum(_text_bytes(v) for v in value)
+    if isinstance(value, wc.Record):
+        return sum(_text_bytes(v) for v in vars(value).values())
+    return 0
+
+
+def _check_size(what: str, args: Sequence[Any]) -> None:
+    """Refuse arguments carrying more than ``MAX_ARGUMENT_BYTES`` of text
+    (``INVALID_INPUT``), before they are lowered into the component."""
+    size = _text_bytes(args)
+    if size > MAX_ARGUMENT_BYTES:
+        raise _invalid(
+            f"the arguments of {what} hold {size} bytes of text, more than the limit of "
+            f"{MAX_ARGUMENT_BYTES} bytes"
+        )
+
+
 # --------------------------------------------------------------------------
 # Lifting of results.
 
@@ -422,9 +461,105 @@ class _Instance:
 
 
 class _Interrupted(wasmtime.WasmtimeError):
-    """Raised from a host callback to trap the call when the callback was
-    interrupted by a ``BaseException`` (e.g. ``KeyboardInterrupt``), which is
-    re-raised once the call returns."""
+    """Raised from a host callback to trap the call once it was interrupted
+    (a callback raised a ``BaseException``, or SIGINT arrived); the interrupt
+    is re-raised when the call has ended."""
+
+
+class _SigintGuard:
+    """Defers SIGINT while a call runs on the main thread.
+
+    Python runs signal handlers between bytecodes of the main thread; during a
+    call that is inside wasmtime's ctypes callbacks, where an exception must
+    never escape (ctypes prints "Exception ignored" and the component goes on
+    with an undefined answer). While installed, a SIGINT handled by Python's
+    default handler records one ``KeyboardInterrupt`` and asks the engine to
+    stop the call (``SessionEngine._interrupt``); the engine raises it when
+    the call has ended. Another Python handler runs after the call instead.
+    Nothing is installed off the main thread or when SIGINT is ignored or not
+    handled by Python.
+    """
+
+    def __init__(self, engine: "SessionEngine") -> None:
+        self._engine = engine
+        self._previous: Any = None
+        self._frames: List[Any] = []
+        #: The interrupt, once SIGINT arrived.
+        self.interrupt: Optional[KeyboardInterrupt] = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if callable(previous):
+            self._previous = previous
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._previous is not signal.default_int_handler:
+            self._frames.append(frame)
+            return
+        if self.interrupt is None:
+            self.interrupt = KeyboardInterrupt()
+            self.interrupt.transaction_hash = None  # type: ignore[attr-defined]
+        self._engine._interrupt(self, self.interrupt)
+
+    def restore(self) -> None:
+        """Put the previous handler back; run it for each deferred signal."""
+        previous, self._previous = self._previous, None
+        if previous is None:
+            return
+        signal.signal(signal.SIGINT, previous)
+        frames, self._frames = self._frames, []
+        for frame in frames:
+            previous(signal.SIGINT, frame)
+
+
+class _Warm:
+    """A session's ``wallet-session`` resource, shared by the ``Session`` and
+    its engine. It never refers to the ``Session``, so an unclosed session
+    can be collected; its finalizer hands this to the engine to drop."""
+
+    __slots__ = ("resource", "generation", "last_used")
+
+    def __init__(self) -> None:
+        self.resource: Optional[wc.ResourceAny] = None
+        self.generation = -1
+        self.last_used = 0.0
+
+
+def _retire(engine_ref: "weakref.ReferenceType[SessionEngine]", warm: _Warm) -> None:
+    """Finalizer of a ``Session``: may run on any thread, inside a call of
+    the engine or at shutdown, so it only queues the resource; the engine
+    drops it under its lock (next call, background sweep or ``close``)."""
+    engine = engine_ref()
+    if engine is not None and warm.resource is not None:
+        engine._retired.append(warm)
+
+
+_STOPPING = threading.Event()
+_SWEEPERS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+def _sweep_loop(engine_ref: "weakref.ReferenceType[SessionEngine]", period: float) -> None:
+    """Background sweep of one engine until it is closed or collected, or the
+    interpreter exits."""
+    while not _STOPPING.wait(period):
+        engine = engine_ref()
+        if engine is None or engine._closed:
+            return
+        try:
+            engine._background_sweep()
+        except BaseException:  # a sweep must not end the thread; the instance was discarded
+            pass
+        del engine
+
+
+@atexit.register
+def _stop_sweepers() -> None:
+    """Stop the background sweeps before the interpreter finalizes (a sweep
+    inside the component must not be cut off there)."""
+    _STOPPING.set()
+    for thread in list(_SWEEPERS):
+        thread.join(timeout=30)
 
 
 class SessionEngine:
@@ -445,13 +580,20 @@ class SessionEngine:
     - ``timeout_ms``: hard time limit of one call (default 60000); the
       component's own ``timeout-ms`` is fitted below it;
     - ``max_memory_bytes``: linear memory limit of the instance (256 MiB);
+    - ``max_warm_sessions`` (default 1024): most sessions keeping a warm
+      ``wallet-session`` resource; past it the least recently used one is
+      dropped (its next call unlocks the key again);
+    - ``idle_timeout_seconds`` (default 300): a warm session unused this long
+      is dropped (its unlocked key zeroized), on the engine's next call or
+      by a background sweep;
     - ``on_warning``: called with each ``warning: ...`` line the component
       writes to stderr (prefix removed), after the call returns;
     - ``component``: path of another build of the component.
 
     One call runs at a time per engine (a lock); every session of an engine
     shares one instance. A trap or host failure discards the instance; the
-    next call makes a new one.
+    next call makes a new one. SIGINT during a call on the main thread stops
+    the call and raises ``KeyboardInterrupt`` once it has ended.
     """
 
     def __init__(
@@ -463,17 +605,24 @@ class SessionEngine:
         allow_config_hosts: bool = True,
         timeout_ms: int = _DEFAULT_TIMEOUT_MS,
         max_memory_bytes: int = _DEFAULT_MAX_MEMORY,
+        max_warm_sessions: int = DEFAULT_MAX_WARM_SESSIONS,
+        idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         on_warning: Optional[Callable[[str], None]] = None,
         component: Optional[str] = None,
     ) -> None:
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
-            raise _invalid("timeout_ms must be a positive integer")
-        if (
-            isinstance(max_memory_bytes, bool)
-            or not isinstance(max_memory_bytes, int)
-            or max_memory_bytes <= 0
+        for name, value in (
+            ("timeout_ms", timeout_ms),
+            ("max_memory_bytes", max_memory_bytes),
+            ("max_warm_sessions", max_warm_sessions),
         ):
-            raise _invalid("max_memory_bytes must be a positive integer")
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise _invalid(f"{name} must be a positive integer")
+        if (
+            isinstance(idle_timeout_seconds, bool)
+            or not isinstance(idle_timeout_seconds, (int, float))
+            or not 0 < idle_timeout_seconds < math.inf
+        ):
+            raise _invalid("idle_timeout_seconds must be a positive number of seconds")
         try:
             self._allow: List[Origin] = parse_allow_list(allow_hosts)
         except ValueError as err:
@@ -483,6 +632,8 @@ class SessionEngine:
         self._get_token = get_bearer_token
         self._timeout_ms = timeout_ms
         self._max_memory = max_memory_bytes
+        self._max_warm = max_warm_sessions
+        self._idle_timeout = float(idle_timeout_seconds)
         self._on_warning = on_warning
         self._compiled = _compiled(os.path.abspath(component or component_path()))
         self._linker = self._make_linker()
@@ -491,13 +642,27 @@ class SessionEngine:
         self._call_thread: Optional[int] = None
         self._instance: Optional[_Instance] = None
         self._generation = 0
-        self._sessions: List["Session"] = []
+        # Warm sessions of the instance, least recently used first.
+        self._warm: "OrderedDict[_Warm, None]" = OrderedDict()
+        # Resources of collected sessions, to drop (appended by finalizers).
+        self._retired: List[_Warm] = []
+        self._sweeper: Optional[threading.Thread] = None
+        # The SIGINT guard of the main thread's call in flight, if any.
+        self._guard: Optional[_SigintGuard] = None
+        # What stops the call in flight (a callback's BaseException, SIGINT).
         self._pending: Optional[BaseException] = None
+        self._in_user_code = False
         self._stderr = bytearray()
         self._closed = False
         #: How many instances of the component this engine has created (a
         #: trap or host failure discards the instance in use).
         self.instances_created = 0
+
+    @property
+    def warm_sessions(self) -> int:
+        """How many ``wallet-session`` resources the engine holds in its
+        instance (sessions with a warm, possibly unlocked key)."""
+        return len(self._warm)
 
     # -- imports ----------------------------------------------------------
 
@@ -533,34 +698,53 @@ class SessionEngine:
                 iface.add_func("bearer-token", bearer_token)
         return linker
 
-    def _interrupted(self, err: BaseException) -> _Interrupted:
-        self._pending = err
-        return _Interrupted("a host callback was interrupted")
+    def _user_call(self, func: Callable[..., Any], *args: Any) -> Tuple[bool, Any]:
+        """Run a callback the user gave (store, token source) inside an
+        import: ``(True, value)``, or ``(False, err)`` for an ``Exception``
+        the import reports. Any other ``BaseException``, and a SIGINT arriving
+        meanwhile, traps the call (``_Interrupted``); it is raised again when
+        the call has ended. An exception escaping a host function would trap
+        the call too, so the imports only return values."""
+        outcome: Tuple[bool, Any] = (False, None)
+        if self._pending is None:
+            try:
+                try:
+                    self._in_user_code = True
+                    outcome = (True, func(*args))
+                finally:
+                    self._in_user_code = False
+            except Exception as err:
+                outcome = (False, err)
+            except BaseException as err:
+                if self._pending is None:
+                    self._pending = err
+        if self._pending is not None:
+            raise _Interrupted("the call was interrupted")
+        return outcome
 
-    # Each import catches everything: an exception escaping a host function
-    # traps the call. `lookup` lowers untagged (bytes / None / str), the CAS
-    # result untagged (bool / str), the token result tagged (Variant).
+    # `lookup` lowers untagged (bytes / None / str), the CAS result untagged
+    # (bool / str), the token result tagged (Variant).
 
     def _store_get(self, key: str) -> Any:
-        try:
-            value = self._store.get(key)
-        except Exception as err:  # reported to the component as `failed`
-            return f"store get failed: {type(err).__name__}: {err}" or "store get failed"
-        except BaseException as err:
-            raise self._interrupted(err) from None
+        ok, value = self._user_call(self._store.get, key)
+        if not ok:  # reported to the component as `failed`
+            return f"store get failed: {type(value).__name__}: {value}"
         if value is None:
             return None
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return bytes(value)
-        return f"store get returned {type(value).__name__}, not bytes or None"
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            return f"store get returned {type(value).__name__}, not bytes or None"
+        size = value.nbytes if isinstance(value, memoryview) else len(value)
+        if size > MAX_STORE_VALUE_BYTES:
+            return (
+                f"store value of {size} bytes exceeds the "
+                f"{MAX_STORE_VALUE_BYTES >> 20} MiB limit of a session record"
+            )
+        return bytes(value)
 
     def _store_cas(self, key: str, expected: Optional[bytes], new: Optional[bytes]) -> Any:
-        try:
-            swapped = self._store.compare_and_swap(key, expected, new)
-        except Exception as err:
-            return f"store compare_and_swap failed: {type(err).__name__}: {err}"
-        except BaseException as err:
-            raise self._interrupted(err) from None
+        ok, swapped = self._user_call(self._store.compare_and_swap, key, expected, new)
+        if not ok:
+            return f"store compare_and_swap failed: {type(swapped).__name__}: {swapped}"
         if not isinstance(swapped, bool):
             return f"store compare_and_swap returned {type(swapped).__name__}, not bool"
         return swapped
@@ -568,12 +752,9 @@ class SessionEngine:
     def _bearer_token(self) -> Any:
         if self._get_token is None:
             return wc.Variant("err", "no get_bearer_token was given to the engine")
-        try:
-            token = self._get_token()
-        except Exception as err:
-            return wc.Variant("err", f"get_bearer_token failed: {type(err).__name__}: {err}")
-        except BaseException as err:
-            raise self._interrupted(err) from None
+        ok, token = self._user_call(self._get_token)
+        if not ok:
+            return wc.Variant("err", f"get_bearer_token failed: {type(token).__name__}: {token}")
         if not isinstance(token, str):
             return wc.Variant(
                 "err", f"get_bearer_token returned {type(token).__name__}, not a string"
@@ -612,18 +793,20 @@ class SessionEngine:
 
     def _guarded(self, store: wasmtime.Store, run: Callable[[], Any]) -> Any:
         """Run ``run`` (one entry into the component) under the time limit;
-        any failure raises (the caller discards the instance)."""
+        any failure raises (the caller discards the instance). An interrupt
+        of the call (``_pending``) is raised instead of the trap it caused."""
         ticks = math.ceil(self._timeout_ms / _TICK_MS) + 1
         store.set_epoch_deadline(ticks)
+        if self._pending is not None:
+            raise self._pending
         ticker = self._compiled.ticker
         self._stderr.clear()
-        self._pending = None
         started = time.monotonic()
         ticker.enter()
         try:
             return run()
         except BaseException as err:
-            pending, self._pending = self._pending, None
+            pending = self._pending
             if pending is not None:
                 raise pending from None
             if isinstance(err, ChipiSessionError):
@@ -640,6 +823,22 @@ class SessionEngine:
             raise
         finally:
             ticker.leave()
+
+    def _interrupt(self, guard: _SigintGuard, interrupt: KeyboardInterrupt) -> None:
+        """SIGINT arrived (run by the guard's handler, on the main thread).
+        When the guard's call holds the engine, stop it: the component traps
+        at its next instruction, a user callback running now is interrupted,
+        and the next import traps. Otherwise the call has not started and
+        ``_locked`` raises the interrupt as soon as it holds the lock."""
+        if self._guard is not guard:
+            return
+        if self._pending is None:
+            self._pending = interrupt
+        inst = self._instance
+        if inst is not None:
+            inst.store.set_epoch_deadline(0)
+        if self._in_user_code:
+            raise interrupt
 
     def _deliver_warnings(self) -> None:
         if not self._stderr:
@@ -669,49 +868,84 @@ class SessionEngine:
         self._call_thread = None
         self._lock.release()
 
-    def _call(self, session: "Session", method: str, *args: Any) -> Any:
-        self._enter()
+    def _locked(self, work: Callable[[], Any]) -> Any:
+        """Run ``work`` under the engine's lock with SIGINT deferred (see
+        ``_SigintGuard``). An interrupt is raised once the lock is released,
+        as ``KeyboardInterrupt`` whose ``transaction_hash`` is the hash the
+        call returned when it finished anyway, else ``None``."""
+        guard = _SigintGuard(self)
         try:
-            if self._closed:
-                raise ChipiSessionError(HOST_ERROR, "the session engine is closed")
-            if session._closed:
-                raise ChipiSessionError(HOST_ERROR, "the session is closed")
+            self._enter()
             try:
-                if self._instance is None:
-                    self._instance = self._new_instance()
-                inst = self._instance
-                if session._resource is None or session._generation != inst.generation:
-                    ctx = session._context()
-                    session._resource = self._guarded(
-                        inst.store, lambda: inst.constructor(inst.store, ctx)
-                    )
-                    session._generation = inst.generation
-                resource = session._resource
-                func = inst.methods[method]
-                result = self._guarded(inst.store, lambda: func(inst.store, resource, *args))
-            except BaseException:
-                self._discard()
+                self._guard = guard
+                if guard.interrupt is not None:  # while waiting for the lock
+                    raise guard.interrupt
+                result = work()
+            finally:
+                self._guard = None
+                self._pending = None
+                self._exit()
+        except BaseException as err:
+            guard.restore()
+            if guard.interrupt is None or err is guard.interrupt:
                 raise
-            self._deliver_warnings()
-            return result
-        finally:
-            self._exit()
+            raise guard.interrupt from None
+        guard.restore()
+        if guard.interrupt is not None:
+            if isinstance(result, str):
+                guard.interrupt.transaction_hash = result  # type: ignore[attr-defined]
+            raise guard.interrupt
+        return result
+
+    def _call(self, session: "Session", method: str, *args: Any) -> Any:
+        _check_size(method, args)
+        return self._locked(lambda: self._run(session, method, args))
+
+    def _run(self, session: "Session", method: str, args: Sequence[Any]) -> Any:
+        if self._closed:
+            raise ChipiSessionError(HOST_ERROR, "the session engine is closed")
+        if session._closed:
+            raise ChipiSessionError(HOST_ERROR, "the session is closed")
+        warm = session._warm
+        try:
+            self._sweep(room_for=warm)
+            if self._instance is None:
+                self._instance = self._new_instance()
+            inst = self._instance
+            if warm.resource is None or warm.generation != inst.generation:
+                ctx = session._ctx
+                warm.resource = self._guarded(inst.store, lambda: inst.constructor(inst.store, ctx))
+                warm.generation = inst.generation
+                self._start_sweeper()
+            warm.last_used = time.monotonic()
+            self._warm[warm] = None
+            self._warm.move_to_end(warm)
+            resource = warm.resource
+            func = inst.methods[method]
+            result = self._guarded(inst.store, lambda: func(inst.store, resource, *args))
+            warm.last_used = time.monotonic()
+        except BaseException:
+            self._discard()
+            raise
+        self._deliver_warnings()
+        return result
 
     def _discard(self) -> None:
         """Forget the instance (after a trap or host failure); every session
         makes a new resource on the next instance."""
         self._instance = None
         self._stderr.clear()
-        for session in self._sessions:
-            session._resource = None
+        for warm in self._warm:
+            warm.resource = None
+        self._warm.clear()
 
-    def _drop(self, session: "Session") -> None:
-        """Drop the session's resource (the component writes the last
+    def _drop(self, warm: _Warm) -> None:
+        """Drop a session's resource (the component writes the last
         execute's landing and zeroizes its keys)."""
+        resource, warm.resource = warm.resource, None
+        self._warm.pop(warm, None)
         inst = self._instance
-        resource = session._resource
-        session._resource = None
-        if inst is None or resource is None or session._generation != inst.generation:
+        if inst is None or resource is None or warm.generation != inst.generation:
             return
         try:
             self._guarded(inst.store, lambda: resource.drop(inst.store))
@@ -719,6 +953,82 @@ class SessionEngine:
             self._discard()
             raise
         self._deliver_warnings()
+
+    def _sweep(self, room_for: Optional[_Warm] = None) -> None:
+        """Drop the resources of collected sessions and of sessions idle for
+        the idle timeout; with ``room_for`` (a session about to use its
+        resource), also the least recently used ones past the warm limit. A
+        failed drop discards the instance, which releases every resource."""
+        while self._retired:
+            self._release(self._retired.pop())
+        cutoff = time.monotonic() - self._idle_timeout
+        while self._warm:
+            oldest = next(iter(self._warm))
+            full = (
+                room_for is not None
+                and room_for not in self._warm
+                and len(self._warm) >= self._max_warm
+            )
+            if oldest.last_used > cutoff and not full:
+                break
+            self._release(oldest)
+
+    def _release(self, warm: _Warm) -> None:
+        try:
+            self._drop(warm)
+        except ChipiSessionError:
+            pass  # the instance was discarded with every resource
+
+    def _sweep_due(self) -> bool:
+        if self._retired:
+            return True
+        try:
+            oldest = next(iter(self._warm), None)
+        except RuntimeError:  # changed meanwhile by a call: it sweeps itself
+            return False
+        return oldest is not None and oldest.last_used <= time.monotonic() - self._idle_timeout
+
+    def _background_sweep(self) -> None:
+        """One sweep from the background thread, when there is work."""
+        if self._sweep_due():
+            self._locked(lambda: None if self._closed else self._sweep())
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is not None:
+            return
+        period = min(max(self._idle_timeout / 4, 0.05), 30.0)
+        self._sweeper = threading.Thread(
+            target=_sweep_loop,
+            args=(weakref.ref(self), period),
+            name="chipi-session-sweep",
+            daemon=True,
+        )
+        _SWEEPERS.add(self._sweeper)
+        self._sweeper.start()
+
+    def _close_session(self, session: "Session") -> None:
+        if session._closed:
+            return
+        session._closed = True
+        session._finalizer.detach()
+        if not self._closed:
+            self._drop(session._warm)
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        first: Optional[BaseException] = None
+        for warm in [*self._retired, *self._warm]:
+            try:
+                self._drop(warm)
+            except BaseException as err:  # keep closing the others
+                first = first or err
+        self._retired.clear()
+        self._warm.clear()
+        self._instance = None
+        if first is not None:
+            raise first
 
     # -- public API ---------------------------------------------------------
 
@@ -731,10 +1041,13 @@ class SessionEngine:
         ``api_key``, ``rpc_urls`` and optionally ``chain_id``,
         ``default_duration_seconds``, ``default_max_calls``, ``timeout_ms``
         (camelCase accepted). Raises ``TRANSPORT_ERROR`` when a URL of the
-        configuration is not allow-listed, ``INVALID_INPUT`` when malformed."""
+        configuration is not allow-listed, ``INVALID_INPUT`` when malformed
+        or when it holds more than ``MAX_ARGUMENT_BYTES`` of text."""
         wallet_rec = _wallet(wallet)
         key = _string(encrypt_key, "encrypt_key")
         config_rec, urls = _config(config, self._timeout_ms)
+        context = _record(wallet=wallet_rec, encrypt_key=key, config=config_rec)
+        _check_size("the session context", [context])
         for url in urls:
             try:
                 origin = origin_of_url(url)
@@ -742,37 +1055,15 @@ class SessionEngine:
                 raise _invalid(str(err)) from None
             if not self._allow_config_hosts and origin not in self._allow:
                 raise ChipiSessionError("TRANSPORT_ERROR", f"refused: {origin} is not allow-listed")
-        self._enter()
-        try:
-            if self._closed:
-                raise ChipiSessionError(HOST_ERROR, "the session engine is closed")
-            session = Session(self, _record(wallet=wallet_rec, encrypt_key=key, config=config_rec))
-            self._sessions.append(session)
-            return session
-        finally:
-            self._exit()
+        if self._closed:
+            raise ChipiSessionError(HOST_ERROR, "the session engine is closed")
+        return Session(self, context)
 
     def close(self) -> None:
-        """Drop every session (their landings are written) and the instance.
-        Raises the first failure of a drop, after closing everything."""
-        self._enter()
-        try:
-            if self._closed:
-                return
-            self._closed = True
-            first: Optional[BaseException] = None
-            for session in list(self._sessions):
-                try:
-                    self._drop(session)
-                except BaseException as err:  # keep closing the others
-                    first = first or err
-                session._closed = True
-            self._sessions.clear()
-            self._instance = None
-        finally:
-            self._exit()
-        if first is not None:
-            raise first
+        """Drop every session's resource (their landings are written) and the
+        instance. Raises the first failure of a drop, after closing
+        everything."""
+        self._locked(self._close)
 
     def __enter__(self) -> "SessionEngine":
         return self
@@ -786,19 +1077,22 @@ class Session:
 
     The component's ``wallet-session`` resource is made on the first call
     and kept, so a second execute runs no key derivation. ``close`` (or the
-    engine's ``close``) drops it, which writes the last execute's landing.
-    Every method raises ``ChipiSessionError`` on failure.
+    engine's ``close``) drops it, which writes the last execute's landing;
+    so does the engine once the session is collected unclosed, idle for the
+    engine's ``idle_timeout_seconds``, or the least recently used past its
+    ``max_warm_sessions`` (the next call then unlocks the key again).
+    Every method raises ``ChipiSessionError`` on failure, and
+    ``KeyboardInterrupt`` (with ``transaction_hash``) when SIGINT stopped it.
     """
 
     def __init__(self, engine: SessionEngine, context: wc.Record) -> None:
         self._engine = engine
         self._ctx = context
-        self._resource: Optional[wc.ResourceAny] = None
-        self._generation = -1
+        self._warm = _Warm()
         self._closed = False
-
-    def _context(self) -> wc.Record:
-        return self._ctx
+        # An unclosed session's resource is dropped once it is collected.
+        self._finalizer = weakref.finalize(self, _retire, weakref.ref(engine), self._warm)
+        self._finalizer.atexit = False
 
     def create_session(
         self, duration_seconds: Optional[int] = None, *, replace_existing: bool = False
@@ -904,15 +1198,16 @@ class Session:
         """Poll the receipt until the chain accepted the transaction or
         ``timeout_ms`` passed (default: the call's time budget). A failing
         node is polled until the time runs out (``TRANSACTION_PENDING``). Every
-        ``ChipiSessionError`` it raises carries ``transaction_hash``."""
+        ``ChipiSessionError`` it raises, and a ``KeyboardInterrupt``, carries
+        ``transaction_hash``."""
         tx = _string(transaction_hash, "transaction_hash")
         try:
             limit = fit_timeout_ms(
                 self._engine._timeout_ms, _opt_uint(timeout_ms, "timeout_ms", _U64)
             )
             return _receipt(_unwrap(self._engine._call(self, "wait-for-transaction", tx, limit)))
-        except ChipiSessionError as err:
-            err.transaction_hash = tx
+        except (ChipiSessionError, KeyboardInterrupt) as err:
+            err.transaction_hash = tx  # type: ignore[union-attr]
             raise
 
     def lock(self) -> None:
@@ -923,20 +1218,7 @@ class Session:
         """Drop the session's resource (its landing is written); the session
         cannot be used afterwards."""
         engine = self._engine
-        engine._enter()
-        try:
-            if self._closed:
-                return
-            self._closed = True
-            if engine._closed:
-                return
-            try:
-                engine._drop(self)
-            finally:
-                if self in engine._sessions:
-                    engine._sessions.remove(self)
-        finally:
-            engine._exit()
+        engine._locked(lambda: engine._close_session(self))
 
     def __enter__(self) -> "Session":
         return self
