@@ -21,7 +21,9 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from conftest import Sandbox
+from chipi_session import MemoryStore, SessionEngine
+
+from conftest import PIN, Sandbox
 
 CHILD = str(Path(__file__).with_name("interrupt_child.py"))
 #: How long the slow part of a phase blocks (sandbox delay or callback sleep).
@@ -145,3 +147,64 @@ def test_sigint_during_a_call_raises_keyboard_interrupt_and_the_engine_works_aft
             assert after["retry"] in (landed[0], "ALREADY_EXECUTED"), summary
             if interrupted["transaction_hash"] is not None:
                 assert interrupted["transaction_hash"] == landed[0], summary
+
+
+def test_sigint_inside_a_store_callback_in_process(sandbox: Sandbox, engines) -> None:
+    """Deterministic: the signal arrives while the store's ``get`` runs."""
+    class SignallingStore(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.armed = False
+            self.finished = False
+
+        def get(self, key: str):
+            if self.armed:
+                self.armed = False
+                signal.raise_signal(signal.SIGINT)
+                self.finished = True  # never reached: interrupted right there
+            return super().get(key)
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    store = SignallingStore()
+    engine = SessionEngine(store=store, get_bearer_token=lambda: sandbox.token)
+    engines.append(engine)
+    s = engine.session(wallet=sandbox.new_wallet(), encrypt_key=PIN, config=sandbox.config())
+    s.create_session(duration_seconds=3600)
+    store.armed = True
+    with pytest.raises(KeyboardInterrupt) as info:
+        s.get_session_status()
+    assert info.value.transaction_hash is None  # type: ignore[attr-defined]
+    assert not store.finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert s.get_session_status().state == "created"
+    assert engine.instances_created == 2
+
+
+def test_another_sigint_handler_runs_after_the_call(sandbox: Sandbox, engines) -> None:
+    seen: List[str] = []
+
+    class SignallingStore(MemoryStore):
+        armed = False
+
+        def get(self, key: str):
+            if self.armed:
+                self.armed = False
+                signal.raise_signal(signal.SIGINT)
+                seen.append("store went on")
+            return super().get(key)
+
+    store = SignallingStore()
+    engine = SessionEngine(store=store, get_bearer_token=lambda: sandbox.token)
+    engines.append(engine)
+    s = engine.session(wallet=sandbox.new_wallet(), encrypt_key=PIN, config=sandbox.config())
+    handler = lambda signum, frame: seen.append(f"handler {signum}")  # noqa: E731
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        store.armed = True
+        assert s.get_session_status().state == "none"
+        seen.append("call returned")
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == ["store went on", f"handler {int(signal.SIGINT)}", "call returned"]
+    assert engine.instances_created == 1
