@@ -826,9 +826,9 @@ class SessionEngine:
 
     def _interrupt(self, guard: _SigintGuard, interrupt: KeyboardInterrupt) -> None:
         """SIGINT arrived (run by the guard's handler, on the main thread).
-        When the guard's call holds the engine, stop it: the component traps
-        at its next instruction, a user callback running now is interrupted,
-        and the next import traps. Otherwise the call has not started and
+        When the guard's call holds the engine, stop it: a user callback
+        running now is interrupted, the component traps at its next function
+        call or loop iteration, and its next import traps. Otherwise the call has not started and
         ``_locked`` raises the interrupt as soon as it holds the lock."""
         if self._guard is not guard:
             return
