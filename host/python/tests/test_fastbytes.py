@@ -16,7 +16,7 @@ from chipi_session import _fastbytes
 def byte_list_type() -> wc.ListType:
     engine = wasmtime.Engine()
     comp = wc.Component.from_file(engine, chipi_session.component_path())
-    store_iface = comp.type.imports(engine)["chipi:session/store@0.4.0"].ty
+    store_iface = comp.type.imports(engine)["chipi:session/store@0.5.0"].ty
     get = store_iface.exports(engine)["get"].ty
     found = dict(get.result.cases)["found"]
     assert isinstance(found, wc.ListType) and found._is_bytes()
@@ -46,7 +46,7 @@ def test_fast_byte_lists_match_the_original_conversions() -> None:
 def test_other_lists_keep_the_original_code() -> None:
     engine = wasmtime.Engine()
     comp = wc.Component.from_file(engine, chipi_session.component_path())
-    session = comp.type.exports(engine)["chipi:session/session@0.4.0"].ty
+    session = comp.type.exports(engine)["chipi:session/session@0.5.0"].ty
     register = session.exports(engine)["[method]wallet-session.register-session"].ty
     options = dict(register.params)["options"]
     strings = dict(options.fields)["allowed-entrypoints"]

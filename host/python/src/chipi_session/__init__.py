@@ -6,7 +6,7 @@ on wasmtime::
     from chipi_session import SessionEngine, FileStore
 
     with SessionEngine(store=FileStore("sessions.json"), get_bearer_token=lambda: token) as engine:
-        s = engine.session(wallet=wallet, encrypt_key=pin, config={...})
+        s = engine.session(wallet=wallet, encrypt_key=pin, config={...})  # encrypt_key_kind="pin"
         s.create_session(duration_seconds=3600)
         s.register_session(max_calls=10, allowed_entrypoints=["transfer"])
         s.execute_with_session([{"contract_address": ..., "entrypoint": "transfer", "calldata": [...]}])
@@ -24,6 +24,7 @@ from ._engine import (
 from ._errors import ERROR_CODES, HOST_ERROR, ChipiSessionError
 from ._stores import FileStore, MemoryStore, SessionStore
 from ._types import (
+    EncryptKeyKind,
     SessionData,
     SessionKeyData,
     SessionStatus,
@@ -33,6 +34,7 @@ from ._types import (
 
 __all__ = [
     "COMPONENT_FILE",
+    "EncryptKeyKind",
     "ERROR_CODES",
     "HOST_ERROR",
     "MAX_ARGUMENT_BYTES",
@@ -52,4 +54,4 @@ __all__ = [
     "fit_timeout_ms",
 ]
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -21,6 +21,7 @@ from ._allow import Origin, origin_of_url, parse_allow_list
 from ._errors import HOST_ERROR, ChipiSessionError, from_session_error
 from ._stores import MemoryStore, SessionStore
 from ._types import (
+    EncryptKeyKind,
     SessionData,
     SessionKeyData,
     SessionStatus,
@@ -31,9 +32,9 @@ from ._types import (
 #: File name of the component inside the installed package.
 COMPONENT_FILE = "chipi_session_guest.wasm"
 
-_SESSION_IFACE = "chipi:session/session@0.4.0"
-_STORE_IFACE = "chipi:session/store@0.4.0"
-_CREDENTIALS_IFACE = "chipi:session/credentials@0.4.0"
+_SESSION_IFACE = "chipi:session/session@0.5.0"
+_STORE_IFACE = "chipi:session/store@0.5.0"
+_CREDENTIALS_IFACE = "chipi:session/credentials@0.5.0"
 _METHODS = (
     "create-session",
     "register-session",
@@ -259,6 +260,18 @@ def _wallet(wallet: Any) -> wc.Record:
     if kind.lower() not in ("chipi", "ready"):
         raise _invalid(f"wallet walletType must be CHIPI or READY, not `{kind}`")
     return _record(address=address, encrypted_private_key=encrypted, wallet_type=kind.lower())
+
+
+#: The cases of the WIT ``encrypt-key-kind`` enum.
+ENCRYPT_KEY_KINDS = ("pin", "high-entropy")
+
+
+def _encrypt_key_kind(value: Any) -> str:
+    """The ``encrypt-key-kind`` of the session context: stated by the caller,
+    never inferred from the key's text."""
+    if not isinstance(value, str) or value not in ENCRYPT_KEY_KINDS:
+        raise _invalid(f"encrypt_key_kind must be 'pin' or 'high-entropy', not {value!r}")
+    return value
 
 
 _CONFIG_FIELDS = {
@@ -1033,20 +1046,34 @@ class SessionEngine:
     # -- public API ---------------------------------------------------------
 
     def session(
-        self, wallet: Mapping[str, Any], encrypt_key: str, config: Mapping[str, Any]
+        self,
+        wallet: Mapping[str, Any],
+        encrypt_key: str,
+        config: Mapping[str, Any],
+        *,
+        encrypt_key_kind: EncryptKeyKind = "pin",
     ) -> "Session":
         """A warm session for one wallet (nothing is decrypted, read or sent
         here). ``wallet`` is Chipi's ``{publicKey, encryptedPrivateKey,
         walletType}`` (or snake_case keys); ``config`` has ``api_base_url``,
         ``api_key``, ``rpc_urls`` and optionally ``chain_id``,
         ``default_duration_seconds``, ``default_max_calls``, ``timeout_ms``
-        (camelCase accepted). Raises ``TRANSPORT_ERROR`` when a URL of the
-        configuration is not allow-listed, ``INVALID_INPUT`` when malformed
-        or when it holds more than ``MAX_ARGUMENT_BYTES`` of text."""
+        (camelCase accepted). ``encrypt_key_kind`` says what ``encrypt_key``
+        is, never guessed from its text: ``'pin'`` (a user's PIN or password,
+        stretched with Argon2id) or ``'high-entropy'`` (32 to 64 random bytes
+        in unpadded base64url, e.g. a passkey PRF output; expanded with HKDF).
+        A session key sealed under one kind is refused under the other
+        (``SESSION_DECRYPTION_FAILED`` naming the kind). Raises
+        ``TRANSPORT_ERROR`` when a URL of the configuration is not
+        allow-listed, ``INVALID_INPUT`` when malformed or when it holds more
+        than ``MAX_ARGUMENT_BYTES`` of text."""
         wallet_rec = _wallet(wallet)
         key = _string(encrypt_key, "encrypt_key")
+        kind = _encrypt_key_kind(encrypt_key_kind)
         config_rec, urls = _config(config, self._timeout_ms)
-        context = _record(wallet=wallet_rec, encrypt_key=key, config=config_rec)
+        context = _record(
+            wallet=wallet_rec, encrypt_key=key, encrypt_key_kind=kind, config=config_rec
+        )
         _check_size("the session context", [context])
         for url in urls:
             try:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Literal, Optional
+
+#: What an encrypt key is (the WIT ``encrypt-key-kind``): a user's PIN or
+#: password, or 32 to 64 random bytes in unpadded base64url.
+EncryptKeyKind = Literal["pin", "high-entropy"]
 
 
 @dataclass(frozen=True)
