@@ -483,6 +483,7 @@ impl Drop for WalletSessionResource {
         let session = self.inner.get_mut();
         let mut ports = WasiPorts::new(session);
         session.flush(&mut ports);
+        session.lock();
     }
 }
 

@@ -6,9 +6,12 @@
 //! the one place where starknet.js and starknet-crypto derive different
 //! nonces, and which one we follow).
 //!
-//! Intermediate [`Felt`] copies of the secret that `starknet_crypto` needs
-//! while computing live on the stack and are not zeroized: `Felt` is `Copy`
-//! and its crate does not expose zeroization here. This is best effort.
+//! Intermediate [`Felt`] copies of the secret and of the nonce `k` that
+//! `starknet_crypto` needs while computing, and the RFC 6979 DRBG state,
+//! live on the stack of frames that return before [`SigningKey::sign`] and
+//! [`SigningKey::public_key`] do; both scrub that stack region before
+//! returning ([`super::scrub`]). `Felt` is `Copy` and its crate offers no
+//! zeroization, so this is the only way to wipe them.
 
 use core::fmt;
 
@@ -18,6 +21,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::KeyError;
 use super::felt::{accumulate_digits, Felt};
+use super::scrub::scrub_after_signing;
 
 /// Order `n` of the Stark curve's generator; private keys live in `[1, n)`.
 pub const CURVE_ORDER: Felt =
@@ -121,12 +125,32 @@ impl SigningKey {
 
     /// The public key: the x coordinate of `secret * G`.
     pub fn public_key(&self) -> Felt {
+        let public = self.public_key_unscrubbed();
+        scrub_after_signing();
+        public
+    }
+
+    /// [`Self::public_key`] without the scrub, in a frame of its own.
+    #[inline(never)]
+    fn public_key_unscrubbed(&self) -> Felt {
         get_public_key(&self.secret_felt())
     }
 
     /// Signs a message hash (for example a SNIP-12 message hash) with RFC 6979
     /// deterministic nonces. The hash must be below 2^251.
+    ///
+    /// The copies of the secret and of `k` the computation leaves on the
+    /// stack are scrubbed before it returns.
     pub fn sign(&self, msg_hash: &Felt) -> Result<Signature, KeyError> {
+        let signature = self.sign_unscrubbed(msg_hash);
+        scrub_after_signing();
+        signature
+    }
+
+    /// [`Self::sign`] without the scrub, in a frame of its own (the DRBG and
+    /// the felt copies live in it and below it).
+    #[inline(never)]
+    fn sign_unscrubbed(&self, msg_hash: &Felt) -> Result<Signature, KeyError> {
         if *msg_hash >= MAX_MESSAGE_HASH_EXCLUSIVE {
             return Err(KeyError::MessageHashOutOfRange);
         }
@@ -150,6 +174,19 @@ impl SigningKey {
             }
         }
         Err(KeyError::SigningFailed)
+    }
+
+    /// The RFC 6979 nonce `k` a signature of `msg_hash` uses (the first
+    /// candidate in range), as 32 big-endian bytes: for the tests that check
+    /// `k` leaves no trace in memory.
+    #[cfg(all(test, target_arch = "wasm32"))]
+    pub(crate) fn nonce_for_tests(&self, msg_hash: &Felt) -> Zeroizing<[u8; 32]> {
+        let mut nonces = NonceCandidates::new(&self.secret_be, msg_hash);
+        loop {
+            if let Some(k) = nonces.next_in_range() {
+                return Zeroizing::new(k.to_bytes_be());
+            }
+        }
     }
 
     /// The secret as a felt, for the `starknet_crypto` calls.

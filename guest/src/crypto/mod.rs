@@ -11,4 +11,5 @@ pub mod error;
 pub mod felt;
 pub mod keys;
 pub mod owner_key;
+pub mod scrub;
 pub mod snip12;

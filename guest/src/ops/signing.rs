@@ -106,9 +106,12 @@ impl SessionKeys {
     /// Take the unlocked key out, already zeroized (what [`Self::lock`]
     /// drops; tests look at it).
     pub(crate) fn take_zeroized(&mut self) -> Option<Unlocked> {
-        let mut unlocked = self.unlocked.take()?;
-        unlocked.key.zeroize();
-        Some(unlocked)
+        // Zeroize in place first: `take` moves the value out and leaves its
+        // bytes behind in the `Option`'s storage.
+        if let Some(unlocked) = self.unlocked.as_mut() {
+            unlocked.key.zeroize();
+        }
+        self.unlocked.take()
     }
 
     /// True while a session key is unlocked.

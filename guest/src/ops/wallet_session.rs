@@ -166,6 +166,9 @@ impl WalletSession {
     pub fn lock(&mut self) {
         self.keys.lock();
         self.seen = Seen::default();
+        // Copies the operations left on the stack (moved-from keys, the
+        // signing temporaries of frames deeper than a signature's scrub).
+        crate::crypto::scrub::scrub_after_lock();
     }
 
     /// True while an accepted execute's landing is not written yet.

@@ -317,3 +317,142 @@ fn the_same_transfer_twice_in_a_warm_session_is_two_transactions() {
     s.flush(&mut p);
     assert_eq!(record(&p).calls_used, 2);
 }
+
+/// Linear memory scans: after `lock`, the whole linear memory of the
+/// instance (stack and heap) holds neither the session key nor the nonce `k`
+/// of its last signature, in any of the forms the code handles them in
+/// (big-endian bytes, little-endian bytes, the in-memory `Felt`). Runs on
+/// wasm32 only: there the test reads its own linear memory, as a host can.
+#[cfg(target_arch = "wasm32")]
+mod linear_memory {
+    use super::*;
+    use crate::crypto::envelope::{self, EncryptKey};
+    use crate::crypto::felt::parse_felt;
+    use crate::crypto::scrub::scrub_after_lock;
+
+    /// A pattern stored complemented, so that the scan never finds the
+    /// pattern's own bytes.
+    struct Masked {
+        name: &'static str,
+        bytes: [u8; 32],
+    }
+
+    fn masked(name: &'static str, plain: &[u8]) -> Masked {
+        let mut bytes = [0u8; 32];
+        for (m, p) in bytes.iter_mut().zip(plain) {
+            *m = !*p;
+        }
+        Masked { name, bytes }
+    }
+
+    /// The in-memory bytes of a felt (whatever its internal representation).
+    fn felt_bytes(felt: &Felt) -> [u8; 32] {
+        assert_eq!(size_of::<Felt>(), 32);
+        let mut out = [0u8; 32];
+        // SAFETY: `felt` is a live, initialised 32-byte value; it is read
+        // as bytes, not reinterpreted.
+        let raw = unsafe { core::slice::from_raw_parts((felt as *const Felt).cast::<u8>(), 32) };
+        out.copy_from_slice(raw);
+        out
+    }
+
+    /// How many times each pattern occurs in the whole linear memory.
+    fn occurrences(patterns: &[Masked]) -> Vec<(&'static str, usize)> {
+        let size = core::arch::wasm32::memory_size(0) * 65_536;
+        // Address 0 is the null pointer; nothing is kept in the first bytes.
+        let start = 16usize;
+        // SAFETY: in wasm32 every address below the memory size is mapped
+        // and readable; the scan only reads bytes.
+        let memory = unsafe {
+            core::slice::from_raw_parts(
+                core::ptr::with_exposed_provenance::<u8>(start),
+                size - start,
+            )
+        };
+        patterns
+            .iter()
+            .map(|p| {
+                let first = !p.bytes[0];
+                let count = memory
+                    .windows(32)
+                    .filter(|w| w[0] == first && w.iter().zip(&p.bytes).all(|(m, b)| *m == !*b))
+                    .count();
+                (p.name, count)
+            })
+            .collect()
+    }
+
+    /// The session key and the `k` of the pending transaction's signature,
+    /// read the slow way (envelope, RFC 6979) and returned masked; the
+    /// temporaries this leaves are scrubbed by the caller.
+    #[inline(never)]
+    fn key_material(p: &FakePorts) -> Vec<Masked> {
+        let record = record(p);
+        let wallet = parse_felt(&record.wallet).unwrap();
+        let public = parse_felt(&record.public_key).unwrap();
+        let key = envelope::open(
+            &record.encrypted_private_key,
+            &EncryptKey::pin(PIN),
+            &wallet,
+            &public,
+        )
+        .unwrap();
+        let hash = parse_felt(&record.pending[0].message_hash).unwrap();
+        let secret = key.to_be_bytes();
+        let k = key.nonce_for_tests(&hash);
+        let mut secret_le = *secret;
+        secret_le.reverse();
+        let mut k_le = *k;
+        k_le.reverse();
+        let secret_felt = felt_bytes(&Felt::from_bytes_be(&secret));
+        let k_felt = felt_bytes(&Felt::from_bytes_be(&k));
+        vec![
+            masked("session key (big-endian)", secret.as_slice()),
+            masked("session key (little-endian)", &secret_le),
+            masked("session key (felt)", &secret_felt),
+            masked("k (big-endian)", k.as_slice()),
+            masked("k (little-endian)", &k_le),
+            masked("k (felt)", &k_felt),
+        ]
+    }
+
+    #[test]
+    fn lock_leaves_no_key_material_in_linear_memory() {
+        use rand::SeedableRng;
+        // A session key no other test of this binary makes (they run in the
+        // same linear memory before this one).
+        let mut p = FakePorts {
+            rng: rand::rngs::StdRng::seed_from_u64(0x6c6f_636b_5f73_6361),
+            ..FakePorts::default()
+        };
+        let mut s = warm_registered(&mut p);
+        for amount in 1..=2 {
+            s.execute_with_session(&[transfer_of(amount)], &IntentOptions::default(), &mut p)
+                .unwrap();
+        }
+        // The last signature stays pending: its message hash is in the record.
+        p.lose_answers = 1;
+        let e = s
+            .execute_with_session(&[transfer_of(3)], &IntentOptions::default(), &mut p)
+            .unwrap_err();
+        assert_eq!(e.code(), "TRANSACTION_PENDING", "{e}");
+        assert!(s.is_unlocked());
+        let patterns = key_material(&p);
+        scrub_after_lock();
+
+        // The scan finds what is there: the unlocked key, and a live felt.
+        let before = occurrences(&patterns);
+        assert!(before[0].1 >= 1, "the unlocked key is found: {before:?}");
+        let probe = Box::new(Felt::from(0x5eed_1234_5678_u64));
+        let probe_pattern = [masked("probe felt", &felt_bytes(&probe))];
+        assert_eq!(occurrences(&probe_pattern)[0].1, 1, "a live felt is found");
+        drop(probe);
+
+        s.lock();
+        let after = occurrences(&patterns);
+        assert!(
+            after.iter().all(|(_, count)| *count == 0),
+            "key material left in linear memory after lock: {after:?} (before lock: {before:?})"
+        );
+    }
+}
