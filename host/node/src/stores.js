@@ -5,7 +5,7 @@
 // where compareAndSwap replaces the value only when the current one equals
 // `expected` (null = absent); `next` null deletes.
 
-import { open, readFile, rename, unlink, stat, mkdir } from 'node:fs/promises';
+import { open, readFile, writeFile, rename, unlink, link, stat, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 
@@ -57,9 +57,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * A store in one JSON file (`{"key": "<base64 value>", ...}`), safe for
  * several processes: writes replace the file atomically (temporary file in
  * the same directory, fsync, rename), and `compareAndSwap` holds an exclusive
- * lock file (`path + '.lock'`, created with O_EXCL) around its
- * read-compare-write. A lock older than `staleLockMs` (its holder died) is
- * taken over. Reads take no lock: they see the file before or after a write.
+ * lock file (`path + '.lock'`, created with link(2), which fails when it
+ * exists) around its read-compare-write. A lock older than `staleLockMs` (its
+ * holder died) is taken over atomically: of several processes taking over
+ * the same stale lock, exactly one removes it, and none removes a lock taken
+ * since. The directory must support hard links (every local POSIX file
+ * system, NFS, NTFS). Reads take no lock: they see the file before or after
+ * a write.
  */
 export class FileStore {
   /** @type {string} */
@@ -179,61 +183,117 @@ export class FileStore {
    * @returns {Promise<T>}
    */
   async #withLock(fn) {
-    const token = `${process.pid}.${randomBytes(8).toString('hex')}`;
     const deadline = Date.now() + this.#lockTimeoutMs;
     let delay = 1;
-    await mkdir(dirname(this.#lockPath), { recursive: true });
-    for (;;) {
-      try {
-        const handle = await open(this.#lockPath, 'wx', 0o600);
+    const dir = dirname(this.#lockPath);
+    await mkdir(dir, { recursive: true });
+    // The lock to be: a file holding a unique token, linked to the lock path to take the lock.
+    const mine = join(dir, `.${basename(this.#lockPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    await writeFile(mine, `${process.pid}.${randomBytes(8).toString('hex')}`, { flag: 'wx', mode: 0o600 });
+    try {
+      const { ino } = await stat(mine, { bigint: true });
+      for (;;) {
         try {
-          await handle.writeFile(token);
-        } finally {
-          await handle.close();
+          await link(mine, this.#lockPath);
+          break;
+        } catch (err) {
+          if (err.code !== 'EEXIST') throw err;
         }
-        break;
-      } catch (err) {
-        if (err.code !== 'EEXIST') throw err;
+        const removed = await this.#takeOverStale();
+        if (Date.now() >= deadline) {
+          throw new Error(`could not lock ${this.#lockPath} within ${this.#lockTimeoutMs} ms`);
+        }
+        if (!removed) {
+          await sleep(delay + Math.random() * delay);
+          delay = Math.min(delay * 2, 50);
+        }
       }
-      await this.#takeOverStale();
-      if (Date.now() >= deadline) {
-        throw new Error(`could not lock ${this.#lockPath} within ${this.#lockTimeoutMs} ms`);
+      try {
+        return await fn();
+      } finally {
+        // `mine` still links the lock's inode, so its number names no other file meanwhile.
+        await this.#removeLock(ino).catch(() => {});
       }
-      await sleep(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 50);
-    }
-    try {
-      return await fn();
     } finally {
-      await this.#release(token);
+      await unlink(mine).catch(() => {});
     }
   }
 
-  /** Remove the lock file when it is older than the stale limit. */
+  // The lock protocol. Any process may die at any point, and several may
+  // find the same stale lock at once.
+  //
+  // - Taking: a file holding a unique token is link(2)ed to the lock path;
+  //   link fails when the path exists.
+  // - Removing (releasing, or taking over a stale lock): only through a claim
+  //   on the lock file's inode, `lock.<inode>.<n>.claim`, a link(2) of the
+  //   lock path. The link fails while another process holds that claim, and
+  //   names whatever the lock path named at that moment: its holder unlinks
+  //   the lock path only when the claim's inode is the one it observed. While
+  //   the claim is held nobody else unlinks that inode from the lock path and
+  //   no lock can be created over it, so the unlink removes exactly the lock
+  //   observed; a process acting on an old observation claims another inode
+  //   and leaves it. An inode number names one file while that file has a
+  //   link or an open descriptor, and the remover holds one of either.
+  // - A claim unchanged for staleLockMs was left by a process that died
+  //   holding it: the next claim number is tried.
+  //
+  // As with any lock taken over by age, a holder stalled for staleLockMs
+  // inside the lock cannot be told from a dead one.
+
+  /**
+   * Remove the lock file when it is older than the stale limit.
+   *
+   * @returns {Promise<boolean>} Whether this call removed it, or it was gone.
+   */
   async #takeOverStale() {
-    let info;
-    let content;
+    const fresh = (info) => Date.now() - Number(info.mtimeMs) < this.#staleLockMs;
+    const seen = await stat(this.#lockPath).catch(() => null);
+    if (seen !== null && fresh(seen)) return false;
+    let handle;
     try {
-      info = await stat(this.#lockPath);
-      content = await readFile(this.#lockPath, 'utf8');
-    } catch {
-      return;
+      handle = await open(this.#lockPath, 'r');
+    } catch (err) {
+      if (err.code === 'ENOENT') return true;
+      throw err;
     }
-    if (Date.now() - info.mtimeMs < this.#staleLockMs) return;
-    // Remove it only if it is still the same stale lock.
     try {
-      if ((await readFile(this.#lockPath, 'utf8')) === content) await unlink(this.#lockPath);
-    } catch {
-      // someone else took it over or released it
+      // The open descriptor keeps this inode (and its number) until the removal is done.
+      const info = await handle.stat({ bigint: true });
+      return !fresh(info) && (await this.#removeLock(info.ino));
+    } finally {
+      await handle.close();
     }
   }
 
-  /** @param {string} token */
-  async #release(token) {
-    try {
-      if ((await readFile(this.#lockPath, 'utf8')) === token) await unlink(this.#lockPath);
-    } catch {
-      // already gone (taken over as stale)
+  /**
+   * Remove the lock file if it is still inode `ino` (see the protocol above).
+   *
+   * @param {bigint} ino
+   * @returns {Promise<boolean>} Whether this call removed it.
+   */
+  async #removeLock(ino) {
+    const claimPath = (n) => `${this.#lockPath}.${ino}.${n}.claim`;
+    for (let n = 0; ; n++) {
+      const claim = claimPath(n);
+      try {
+        await link(this.#lockPath, claim);
+      } catch (err) {
+        if (err.code === 'ENOENT') return false; // no lock file any more
+        if (err.code !== 'EEXIST') throw err;
+        // Another process holds this claim: it removes the lock, unless it died doing so.
+        const info = await stat(claim).catch(() => null);
+        if (info !== null && Date.now() - info.ctimeMs >= this.#staleLockMs) continue;
+        return false;
+      }
+      try {
+        if ((await stat(claim, { bigint: true })).ino !== ino) return false; // another lock now
+        await unlink(this.#lockPath);
+        // Claims of dead processes on this lock: it is gone, nobody needs them.
+        for (let k = 0; k < n; k++) await unlink(claimPath(k)).catch(() => {});
+        return true;
+      } finally {
+        await unlink(claim).catch(() => {});
+      }
     }
   }
 }
