@@ -234,3 +234,14 @@ async fn idempotent_requests_are_retried_and_rpc_fails_over() {
         .await);
     assert_eq!(status.remaining_calls, Some(9));
 }
+
+/// A runtime made with the default options keeps the process's memory (the
+/// instances' keys included) out of core dumps.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_runtime_excludes_the_process_from_core_dumps() {
+    let _runtime = runtime();
+    assert!(chipi_session_host::runtime::core_dumps_excluded());
+    let filter = std::fs::read_to_string("/proc/self/coredump_filter").expect("readable");
+    assert_eq!(u32::from_str_radix(filter.trim(), 16).expect("hex"), 0, "{filter}");
+}

@@ -29,6 +29,11 @@ fn main() {
 /// Parse the process arguments, run the command, return the exit code.
 fn run_cli() -> i32 {
     let cli = Cli::parse();
+    // Before any key is read: no core dump may hold one.
+    if let Err(e) = chipi_session_host::runtime::exclude_from_core_dumps() {
+        let err = anyhow::Error::from(e).context("cannot exclude the process from core dumps");
+        return output::report_error(cli.global.json, &CliError::Host(err));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -250,6 +250,42 @@ async fn encrypt_key_kind_is_a_flag_never_guessed() {
     sandbox.shutdown().await;
 }
 
+/// The CLI excludes its memory from core dumps before reading any key: a
+/// running `sandbox` process has a zero core-dump filter.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_cli_process_is_excluded_from_core_dumps() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = bin()
+        .args([
+            "--json",
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--pin",
+            "1234",
+        ])
+        .arg("--wallet-out")
+        .arg(dir.path().join("wallet.json"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("reads");
+    let filter = std::fs::read_to_string(format!("/proc/{}/coredump_filter", child.id()));
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(line.contains("127.0.0.1"), "sandbox started: {line}");
+    let filter = filter.expect("the filter is readable");
+    assert_eq!(
+        u32::from_str_radix(filter.trim(), 16).expect("hex"),
+        0,
+        "coredump_filter {filter}"
+    );
+}
+
 /// The measures of a full `bench --json` run (both parts with sessions).
 const SESSION_MEASURES: [&str; 10] = [
     "startupMs",

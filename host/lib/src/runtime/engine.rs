@@ -15,6 +15,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::bindings::SessionEnginePre;
 use super::cache::{self, CacheStatus};
 use super::context::SessionContext;
+use super::core_dumps::exclude_from_core_dumps;
 use super::host_state::HostState;
 use super::imports::{self, Imports};
 #[cfg(feature = "embedded")]
@@ -124,6 +125,9 @@ impl SessionRuntime {
     /// and start the epoch ticker.
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
         options.validate()?;
+        if !options.allow_core_dumps {
+            exclude_from_core_dumps().context("cannot exclude the process from core dumps")?;
+        }
         let wasm: Cow<'_, [u8]> = match &options.component {
             #[cfg(feature = "embedded")]
             ComponentSource::Embedded => Cow::Borrowed(embedded_component()),

@@ -19,6 +19,7 @@
 mod bindings;
 mod cache;
 mod context;
+mod core_dumps;
 mod engine;
 mod errors;
 mod host_state;
@@ -41,6 +42,7 @@ pub use bindings::chipi::session::types::{
 };
 pub use cache::CacheStatus;
 pub use context::SessionContext;
+pub use core_dumps::{core_dumps_excluded, exclude_from_core_dumps};
 pub use engine::SessionRuntime;
 pub use http_policy::{authorities_from_urls, canonical_entry};
 pub use imports::{Imports, WallClock, WarningSink};

@@ -74,6 +74,11 @@ pub struct RuntimeOptions {
     /// reserves this many slots): one per open [`WalletSession`](super::WalletSession)
     /// with its own instance, plus the instances of every pool.
     pub max_instances: u32,
+    /// Leave core dumps of the process as they are. By default (`false`)
+    /// [`SessionRuntime::new`](super::SessionRuntime::new) excludes the
+    /// process's memory from core dumps, keys included
+    /// ([`exclude_from_core_dumps`](super::exclude_from_core_dumps)).
+    pub allow_core_dumps: bool,
 }
 
 /// Default [`RuntimeOptions::max_instances`].
@@ -98,6 +103,7 @@ impl RuntimeOptions {
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             max_instances: DEFAULT_MAX_INSTANCES,
+            allow_core_dumps: false,
         }
     }
 
