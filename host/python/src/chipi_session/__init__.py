@@ -21,6 +21,7 @@ from ._engine import (
     component_path,
     fit_timeout_ms,
 )
+from ._core_dumps import core_dumps_excluded, exclude_from_core_dumps
 from ._errors import ERROR_CODES, HOST_ERROR, ChipiSessionError
 from ._stores import FileStore, MemoryStore, SessionStore
 from ._types import (
@@ -51,6 +52,8 @@ __all__ = [
     "SpendingPolicy",
     "TransactionReceipt",
     "component_path",
+    "core_dumps_excluded",
+    "exclude_from_core_dumps",
     "fit_timeout_ms",
 ]
 

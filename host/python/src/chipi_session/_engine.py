@@ -18,6 +18,7 @@ from wasmtime import component as wc
 
 from . import _fastbytes
 from ._allow import Origin, origin_of_url, parse_allow_list
+from ._core_dumps import exclude_from_core_dumps
 from ._errors import HOST_ERROR, ChipiSessionError, from_session_error
 from ._stores import MemoryStore, SessionStore
 from ._types import (
@@ -599,6 +600,9 @@ class SessionEngine:
     - ``idle_timeout_seconds`` (default 300): a warm session unused this long
       is dropped (its unlocked key zeroized), on the engine's next call or
       by a background sweep;
+    - ``allow_core_dumps`` (default ``False``): unless set, the engine
+      excludes the process's memory from core dumps on Linux (see
+      ``exclude_from_core_dumps``), so no dump holds a key;
     - ``on_warning``: called with each ``warning: ...`` line the component
       writes to stderr (prefix removed), after the call returns;
     - ``component``: path of another build of the component.
@@ -620,6 +624,7 @@ class SessionEngine:
         max_memory_bytes: int = _DEFAULT_MAX_MEMORY,
         max_warm_sessions: int = DEFAULT_MAX_WARM_SESSIONS,
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+        allow_core_dumps: bool = False,
         on_warning: Optional[Callable[[str], None]] = None,
         component: Optional[str] = None,
     ) -> None:
@@ -648,6 +653,8 @@ class SessionEngine:
         self._max_warm = max_warm_sessions
         self._idle_timeout = float(idle_timeout_seconds)
         self._on_warning = on_warning
+        if not allow_core_dumps:
+            exclude_from_core_dumps()
         self._compiled = _compiled(os.path.abspath(component or component_path()))
         self._linker = self._make_linker()
 
