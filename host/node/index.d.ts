@@ -163,6 +163,17 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** JS heap limit of the worker and limit of the component's linear memory, checked after each call (default 256). */
   maxMemoryMb?: number;
+  /**
+   * Most sessions whose resource (with its unlocked key) is kept warm in the
+   * worker (default 1024); opening one more drops the least recently used.
+   * A dropped session stays usable: its next call re-opens it.
+   */
+  maxWarmSessions?: number;
+  /**
+   * A session unused this long, in ms, has its resource dropped and its
+   * unlocked key zeroized (default 300000); it re-opens on its next call.
+   */
+  idleTimeoutMs?: number;
   /** Told each `warning: ...` line the component writes to stderr. */
   onWarning?: (line: string) => void;
   /** Directory of the transpiled component (default: the package's dist/component/). */
@@ -333,6 +344,8 @@ export interface EngineStats {
   memoryBytes: number;
   /** Requests refused by the HTTP allow-list check in the worker. */
   deniedRequests: number;
+  /** `wallet-session` resources alive in the worker after its last request, as it counts them. */
+  liveResources: number;
 }
 
 /** Runs the component in a worker thread; calls run one at a time. */
@@ -344,6 +357,13 @@ export class SessionEngine {
   session(params: SessionParams): Session;
   /** Counters. */
   stats(): EngineStats;
+  /**
+   * `wallet-session` resources alive in the worker (each may hold an unlocked
+   * key), as the worker counts them once the calls queued before are done.
+   */
+  liveResources(): Promise<number>;
+  /** Drop the resources of sessions idle for `idleTimeoutMs` now; resolves to how many. */
+  evictIdle(): Promise<number>;
   /** Finish queued calls, drop every session (writing landings), stop the worker. */
   close(): Promise<void>;
 }

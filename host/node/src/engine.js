@@ -169,10 +169,17 @@ function receipt(r) {
 
 /** One worker thread running one instance of the component. */
 class WorkerSlot {
-  /** Sessions whose resource exists in this worker. @type {Set<number>} */
-  opened = new Set();
+  /**
+   * Sessions whose resource exists in this worker -> when each was last used
+   * (`performance.now()`), least recently used first.
+   *
+   * @type {Map<number, number>}
+   */
+  warm = new Map();
   /** Bytes of the component's linear memory after the last call. */
   memoryBytes = 0;
+  /** `wallet-session` resources alive in the worker after the last request, as it counts them. */
+  resources = 0;
   /** Requests the HTTP guard refused in this worker. */
   denied = 0;
   #dead = false;
@@ -237,6 +244,7 @@ class WorkerSlot {
     if (call.timer !== null) clearTimeout(call.timer);
     this.#worker.unref();
     this.memoryBytes = msg.memoryBytes;
+    this.resources = msg.resources ?? 0;
     this.denied += msg.denied ?? 0;
     call.resolve(msg);
   }
@@ -513,7 +521,13 @@ export class SessionEngine {
   #queue = Promise.resolve();
   #closed = false;
   #nextSession = 0;
-  #stats = { workersStarted: 0, workersReplaced: 0, memoryBytes: 0, deniedRequests: 0 };
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #sweepTimer = null;
+  /** Sessions collected by the garbage collector, their resources not yet dropped. @type {number[]} */
+  #collected = [];
+  /** Drops the resource of a session object that was garbage collected. */
+  #finalizer = new FinalizationRegistry((/** @type {number} */ id) => this.#onCollected(id));
+  #stats = { workersStarted: 0, workersReplaced: 0, memoryBytes: 0, deniedRequests: 0, liveResources: 0 };
 
   /** @internal Use {@link SessionEngine.start}. */
   constructor(opts, modules, componentUrl) {
@@ -541,6 +555,12 @@ export class SessionEngine {
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError('timeoutMs must be a positive integer');
     const maxMemoryMb = options.maxMemoryMb ?? 256;
     if (!Number.isInteger(maxMemoryMb) || maxMemoryMb <= 0) throw new TypeError('maxMemoryMb must be a positive integer');
+    const maxWarmSessions = options.maxWarmSessions ?? 1024;
+    if (!Number.isInteger(maxWarmSessions) || maxWarmSessions <= 0) {
+      throw new TypeError('maxWarmSessions must be a positive integer');
+    }
+    const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    if (!Number.isInteger(idleTimeoutMs) || idleTimeoutMs <= 0) throw new TypeError('idleTimeoutMs must be a positive integer');
     const onWarning = options.onWarning ?? (() => {});
     if (typeof onWarning !== 'function') throw new TypeError('onWarning must be a function');
 
@@ -567,6 +587,8 @@ export class SessionEngine {
         allowConfigHosts: options.allowConfigHosts ?? true,
         timeoutMs,
         maxMemoryMb,
+        maxWarmSessions,
+        idleTimeoutMs,
         onWarning,
       },
       modules,
@@ -631,7 +653,9 @@ export class SessionEngine {
       },
     };
     checkArgumentBytes(ctx, 'session context');
-    return new Session(this, ++this.#nextSession, ctx, allow, budgetMs);
+    const session = new Session(this, ++this.#nextSession, ctx, allow, budgetMs);
+    this.#finalizer.register(session, this.#nextSession);
+    return session;
   }
 
   /**
@@ -645,12 +669,29 @@ export class SessionEngine {
   }
 
   /**
+   * The number of `wallet-session` resources alive in the worker (each may
+   * hold an unlocked session key), as the worker counts them once the calls
+   * queued before this one are done; 0 when no worker runs.
+   *
+   * @returns {Promise<number>}
+   */
+  liveResources() {
+    return this.#enqueue(async () => {
+      const slot = this.#slot;
+      if (slot === null || slot.dead) return 0;
+      const reply = await this.#request(slot, { type: 'count' }, 'counting the sessions');
+      return reply.ok ? reply.value : 0;
+    });
+  }
+
+  /**
    * Wait for the queued calls, drop every session resource (so their last
    * landings are written) and stop the worker. Idempotent.
    */
   async close() {
     if (this.#closed) return this.#queue;
     this.#closed = true;
+    if (this.#sweepTimer !== null) clearTimeout(this.#sweepTimer);
     await this.#enqueue(async () => {
       const slot = this.#slot;
       this.#slot = null;
@@ -673,10 +714,23 @@ export class SessionEngine {
     }
     return this.#enqueue(async () => {
       const slot = await this.#worker();
-      const msg = { type: 'call', sessionId, method, args };
-      if (!slot.opened.has(sessionId)) Object.assign(msg, { ctx, allow });
+      // Dropped in the worker before the call: the idle sessions, then the least recently used.
+      const drop = this.#takeIdle(slot);
+      if (!slot.warm.has(sessionId)) {
+        for (const id of slot.warm.keys()) {
+          if (slot.warm.size < this.#opts.maxWarmSessions) break;
+          slot.warm.delete(id);
+          drop.push(id);
+        }
+      }
+      const msg = { type: 'call', sessionId, method, args, drop };
+      if (!slot.warm.has(sessionId)) Object.assign(msg, { ctx, allow });
       const reply = await this.#request(slot, msg, method);
-      if (reply.ok || reply.error.kind === 'session') slot.opened.add(sessionId);
+      if (reply.ok || reply.error.kind === 'session') {
+        slot.warm.delete(sessionId);
+        slot.warm.set(sessionId, performance.now());
+      }
+      this.#armSweep();
       if (reply.ok) return reply.value;
       if (reply.error.kind === 'session') throw fromSessionError(reply.error.payload);
       throw new ChipiSessionError(
@@ -688,13 +742,74 @@ export class SessionEngine {
 
   /** @internal */
   _drop(sessionId) {
+    return this.#enqueue(() => this.#dropWarm([sessionId]));
+  }
+
+  /**
+   * Drop the resources of the sessions unused for `idleTimeoutMs` (their
+   * unlocked keys are zeroized, their last landings written). The engine does
+   * it on its own timer and before each call; this does it now.
+   *
+   * @returns {Promise<number>} How many resources were dropped.
+   */
+  evictIdle() {
+    if (this.#closed) return Promise.resolve(0);
     return this.#enqueue(async () => {
       const slot = this.#slot;
-      if (slot === null || slot.dead || !slot.opened.has(sessionId)) return;
-      slot.opened.delete(sessionId);
-      const reply = await this.#request(slot, { type: 'drop', sessionId }, 'dropping the session');
-      if (!reply.ok) throw new ChipiSessionError(HOST_ERROR, `dropping the session failed: ${reply.error.message}`);
+      const idle = slot === null || slot.dead ? [] : this.#takeIdle(slot);
+      if (idle.length > 0) await this.#dropIn(slot, idle);
+      this.#armSweep();
+      return idle.length;
     });
+  }
+
+  /** Remove the idle sessions from `slot.warm` (least recently used first) and return them. */
+  #takeIdle(slot) {
+    const now = performance.now();
+    const idle = [];
+    for (const [id, used] of slot.warm) {
+      if (now - used < this.#opts.idleTimeoutMs) break;
+      slot.warm.delete(id);
+      idle.push(id);
+    }
+    return idle;
+  }
+
+  /** Run the next idle eviction when the least recently used session turns idle. */
+  #armSweep() {
+    if (this.#sweepTimer !== null) clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = null;
+    const oldest = this.#slot?.warm.values().next().value;
+    if (oldest === undefined || this.#closed) return;
+    const wait = Math.min(oldest + this.#opts.idleTimeoutMs - performance.now() + 1, 2 ** 31 - 1);
+    this.#sweepTimer = setTimeout(() => void this.evictIdle().catch(() => {}), Math.max(0, wait));
+    this.#sweepTimer.unref();
+  }
+
+  /** A session object was garbage collected: drop its resource (batched). */
+  #onCollected(id) {
+    this.#collected.push(id);
+    if (this.#collected.length > 1) return; // a drop is queued already
+    this.#enqueue(() => {
+      const ids = this.#collected;
+      this.#collected = [];
+      return this.#dropWarm(ids);
+    }).catch(() => {});
+  }
+
+  /** Drop those of `ids` whose resource is warm in the current worker (queued). */
+  async #dropWarm(ids) {
+    const slot = this.#slot;
+    if (slot === null || slot.dead) return;
+    const warm = ids.filter((id) => slot.warm.delete(id));
+    if (warm.length > 0) await this.#dropIn(slot, warm);
+    this.#armSweep();
+  }
+
+  /** Drop these resources in the worker. */
+  async #dropIn(slot, sessionIds) {
+    const reply = await this.#request(slot, { type: 'drop', sessionIds }, 'dropping sessions');
+    if (!reply.ok) throw new ChipiSessionError(HOST_ERROR, `dropping sessions failed: ${reply.error.message}`);
   }
 
   /** Send a request; replace the worker after a host failure or above the memory limit. */
@@ -707,6 +822,7 @@ export class SessionEngine {
       throw err;
     }
     this.#stats.memoryBytes = slot.memoryBytes;
+    this.#stats.liveResources = slot.resources;
     this.#stats.deniedRequests += reply.denied ?? 0;
     if (!reply.ok && reply.error.kind === 'host') {
       this.#forget(slot);

@@ -277,6 +277,7 @@ function describe(err) {
 }
 
 function runCall(msg) {
+  for (const id of msg.drop ?? []) dropSession(id);
   let entry = sessions.get(msg.sessionId);
   if (entry === undefined) {
     if (msg.ctx === undefined) throw new Error(`session ${msg.sessionId} is not open in this worker`);
@@ -309,7 +310,8 @@ port.on('message', (msg) => {
   try {
     let value;
     if (msg.type === 'call') value = runCall(msg);
-    else if (msg.type === 'drop') value = dropSession(msg.sessionId);
+    else if (msg.type === 'drop') for (const id of msg.sessionIds) dropSession(id);
+    else if (msg.type === 'count') value = sessions.size;
     else if (msg.type === 'shutdown') {
       for (const id of [...sessions.keys()]) dropSession(id);
       value = undefined;
@@ -325,7 +327,14 @@ port.on('message', (msg) => {
   } finally {
     currentAllowed = NOTHING_ALLOWED;
   }
-  port.postMessage({ type: 'result', id: msg.id, ...reply, memoryBytes: memoryBytes(), denied: denied - deniedBefore });
+  port.postMessage({
+    type: 'result',
+    id: msg.id,
+    ...reply,
+    memoryBytes: memoryBytes(),
+    resources: sessions.size,
+    denied: denied - deniedBefore,
+  });
 });
 
 port.postMessage({ type: 'ready', memoryBytes: memoryBytes() });
