@@ -106,8 +106,9 @@ export function fitTimeoutMs(hardMs: number, askedMs?: number): number;
  */
 export const MAX_STORE_VALUE_BYTES: number;
 /**
- * Largest total of one call's string arguments in UTF-8 bytes (1 MiB): above
- * it the call is refused with `INVALID_INPUT` before the component is called.
+ * Largest total of one call's string arguments and session context in UTF-8
+ * bytes (1 MiB): above it the call is refused with `INVALID_INPUT` before the
+ * component is called.
  */
 export const MAX_ARGUMENT_BYTES: number;
 

@@ -63,9 +63,10 @@ function optional(value, convert, name) {
 
 /**
  * Refuse arguments whose strings are above {@link MAX_ARGUMENT_BYTES} in
- * UTF-8, before they are sent to the worker and lowered into the component.
+ * UTF-8 together, before they are sent to the worker and lowered into the
+ * component.
  *
- * @param {unknown} args
+ * @param {unknown[]} args
  * @param {string} what
  */
 function checkArgumentBytes(args, what) {
@@ -652,7 +653,7 @@ export class SessionEngine {
         timeoutMs: BigInt(budgetMs),
       },
     };
-    checkArgumentBytes(ctx, 'session context');
+    checkArgumentBytes([ctx], 'session context');
     const session = new Session(this, ++this.#nextSession, ctx, allow, budgetMs);
     this.#finalizer.register(session, this.#nextSession);
     return session;
@@ -708,7 +709,8 @@ export class SessionEngine {
   _invoke(sessionId, ctx, allow, method, args) {
     if (this.#closed) return Promise.reject(new ChipiSessionError(HOST_ERROR, 'the engine is closed'));
     try {
-      checkArgumentBytes(args, `arguments of ${method}`);
+      // The context is lowered with a call that opens the resource: counted with every call.
+      checkArgumentBytes([ctx, args], `arguments of ${method} with the session context`);
     } catch (err) {
       return Promise.reject(err);
     }

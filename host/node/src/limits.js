@@ -12,9 +12,10 @@
 export const MAX_STORE_VALUE_BYTES = 8 * 1024 * 1024;
 
 /**
- * Largest total of an export call's string arguments, in UTF-8 bytes: 1 MiB.
- * A call above it is refused with `INVALID_INPUT` before the component is
- * called (64 calls of 64 felts each are about 270 KiB).
+ * Largest total of an export call's string arguments with the session
+ * context, in UTF-8 bytes: 1 MiB. A call above it is refused with
+ * `INVALID_INPUT` before the component is called (the largest valid execute,
+ * 64 calls of 4,096 felts in total, is about 350 KiB).
  */
 export const MAX_ARGUMENT_BYTES = 1024 * 1024;
 
