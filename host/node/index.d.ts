@@ -140,12 +140,27 @@ export interface SessionConfig {
   timeoutMs?: number;
 }
 
+/**
+ * What the encrypt key is, stated by the caller and never inferred from its
+ * text: `'pin'`, a PIN or password (stretched with Argon2id, `v1.argon2id`
+ * envelopes), or `'high-entropy'`, 32 to 64 random bytes in unpadded
+ * base64url such as a passkey PRF output (expanded with HKDF, `v1.hkdf-sha256`
+ * envelopes; shorter or malformed keys are `INVALID_INPUT`).
+ */
+export type EncryptKeyKind = 'pin' | 'high-entropy';
+
 /** What {@link SessionEngine.session} needs. */
 export interface SessionParams {
   /** The wallet. */
   wallet: Wallet;
-  /** The user's encrypt key (PIN). Never stored. */
+  /** The user's encrypt key (PIN, or a high-entropy secret). Never stored. */
   encryptKey: string;
+  /**
+   * The kind of `encryptKey` (default `'pin'`). A session key sealed under
+   * one kind is refused under the other (`SESSION_DECRYPTION_FAILED`, naming
+   * the kind it was sealed with).
+   */
+  encryptKeyKind?: EncryptKeyKind;
   /** Backend and chain configuration. */
   config: SessionConfig;
 }

@@ -13,6 +13,8 @@ import { MAX_ARGUMENT_BYTES, storeValueTooLarge, stringBytes } from './limits.js
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 const DEFAULT_COMPONENT_DIR = new URL('../dist/component/', import.meta.url);
 const COMPONENT_JS = 'chipi_session.js';
+/** The cases of the WIT `encrypt-key-kind` enum. */
+const ENCRYPT_KEY_KINDS = ['pin', 'high-entropy'];
 const MIB = 1024 * 1024;
 
 /**
@@ -604,15 +606,22 @@ export class SessionEngine {
    * allow-list and throws `TRANSPORT_ERROR` when one is refused (nothing is
    * sent); nothing else happens until the first call.
    *
+   * `encryptKeyKind` says what `encryptKey` is, never guessed from its text:
+   * `'pin'` (the default: a PIN or password, stretched with Argon2id) or
+   * `'high-entropy'` (32 to 64 random bytes in unpadded base64url, expanded
+   * with HKDF). A session key sealed under one kind is refused under the
+   * other (`SESSION_DECRYPTION_FAILED` naming the kind).
+   *
    * @param {{wallet: {publicKey: string, encryptedPrivateKey: string, walletType: string},
-   *   encryptKey: string, config: object}} params
+   *   encryptKey: string, encryptKeyKind?: 'pin' | 'high-entropy', config: object}} params
    * @returns {Session}
    */
-  session({ wallet, encryptKey, config } = /** @type {any} */ ({})) {
+  session({ wallet, encryptKey, encryptKeyKind = 'pin', config } = /** @type {any} */ ({})) {
     if (this.#closed) throw new ChipiSessionError(HOST_ERROR, 'the engine is closed');
     if (wallet === null || typeof wallet !== 'object') throw invalid('wallet must be {publicKey, encryptedPrivateKey, walletType}');
     const walletType = String(wallet.walletType ?? '').toLowerCase();
     if (walletType !== 'chipi' && walletType !== 'ready') throw invalid('wallet.walletType must be CHIPI or READY');
+    if (!ENCRYPT_KEY_KINDS.includes(encryptKeyKind)) throw invalid("encryptKeyKind must be 'pin' or 'high-entropy'");
     if (config === null || typeof config !== 'object') throw invalid('config must be an object');
     const rpcUrls = config.rpcUrls ?? [];
     if (!Array.isArray(rpcUrls)) throw invalid('config.rpcUrls must be an array of URLs');
@@ -643,6 +652,7 @@ export class SessionEngine {
         walletType,
       },
       encryptKey: str(encryptKey, 'encryptKey'),
+      encryptKeyKind,
       config: {
         apiBaseUrl: config.apiBaseUrl,
         apiKey: str(config.apiKey, 'config.apiKey'),

@@ -229,11 +229,14 @@ const wasiImports = {
   'chipi:session/credentials': credentials,
   'chipi:session/types': {},
 };
+/** Versions of the imported packages (`package chipi:session@...` in wit/session.wit). */
+const WASI_VERSION = '0.2.4';
+const WIT_VERSION = '0.5.0';
 // The generated code looks imports up without their version; give both forms.
 const imports = {};
 for (const [name, value] of Object.entries(wasiImports)) {
   imports[name] = value;
-  imports[`${name}@${name.startsWith('wasi:') ? '0.2.4' : '0.4.0'}`] = value;
+  imports[`${name}@${name.startsWith('wasi:') ? WASI_VERSION : WIT_VERSION}`] = value;
 }
 
 /** Every linear memory of the component's core instances. */
