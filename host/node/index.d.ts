@@ -99,6 +99,14 @@ export const HOST_ERROR: 'HOST_ERROR';
 export function canonicalEntry(entry: string): string;
 /** The component's time budget for a call the host stops after `hardMs`. */
 export function fitTimeoutMs(hardMs: number, askedMs?: number): number;
+/**
+ * Exclude this process's anonymous memory (V8 heap, wasm memory) from core
+ * dumps: writes 0 to /proc/self/coredump_filter on Linux, a no-op elsewhere.
+ * `SessionEngine.start` does it unless `allowCoreDumps` is set.
+ */
+export function excludeFromCoreDumps(): void;
+/** True when this process's core dumps hold no anonymous memory (Linux). */
+export function coreDumpsExcluded(): boolean;
 
 /**
  * Largest store value lowered into the component (8 MiB): a store `get`
@@ -190,6 +198,12 @@ export interface EngineOptions {
    * unlocked key zeroized (default 300000); it re-opens on its next call.
    */
   idleTimeoutMs?: number;
+  /**
+   * Leave core dumps as they are. By default (false) the engine writes 0 to
+   * /proc/self/coredump_filter on Linux, so that no core dump of the process
+   * holds its memory (keys included); process-wide.
+   */
+  allowCoreDumps?: boolean;
   /** Told each `warning: ...` line the component writes to stderr. */
   onWarning?: (line: string) => void;
   /** Directory of the transpiled component (default: the package's dist/component/). */

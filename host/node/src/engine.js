@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChipiSessionError, HOST_ERROR, fromSessionError } from './errors.js';
 import { canonicalEntry, originOfUrl, sessionAllowList } from './allowlist.js';
 import { MemoryStore } from './stores.js';
+import { excludeFromCoreDumps } from './core_dumps.js';
 import { MAX_ARGUMENT_BYTES, storeValueTooLarge, stringBytes } from './limits.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -566,6 +567,7 @@ export class SessionEngine {
     if (!Number.isInteger(idleTimeoutMs) || idleTimeoutMs <= 0) throw new TypeError('idleTimeoutMs must be a positive integer');
     const onWarning = options.onWarning ?? (() => {});
     if (typeof onWarning !== 'function') throw new TypeError('onWarning must be a function');
+    if (!options.allowCoreDumps) excludeFromCoreDumps();
 
     let dir = options.componentDir ?? DEFAULT_COMPONENT_DIR;
     if (typeof dir === 'string') dir = pathToFileURL(dir.endsWith('/') ? dir : `${dir}/`);

@@ -6,3 +6,4 @@ export { MemoryStore, FileStore } from './stores.js';
 export { ChipiSessionError, SESSION_ERROR_CODES, HOST_ERROR } from './errors.js';
 export { canonicalEntry } from './allowlist.js';
 export { MAX_STORE_VALUE_BYTES, MAX_ARGUMENT_BYTES } from './limits.js';
+export { excludeFromCoreDumps, coreDumpsExcluded } from './core_dumps.js';
