@@ -243,5 +243,9 @@ fn a_runtime_excludes_the_process_from_core_dumps() {
     let _runtime = runtime();
     assert!(chipi_session_host::runtime::core_dumps_excluded());
     let filter = std::fs::read_to_string("/proc/self/coredump_filter").expect("readable");
-    assert_eq!(u32::from_str_radix(filter.trim(), 16).expect("hex"), 0, "{filter}");
+    assert_eq!(
+        u32::from_str_radix(filter.trim(), 16).expect("hex"),
+        0,
+        "{filter}"
+    );
 }
