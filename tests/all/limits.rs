@@ -6,26 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chipi_session_e2e::{err, ok, runtime, Harness, PIN, RECIPIENT, TOKEN};
+use chipi_session_e2e::{err, ok, runtime, transfer, Harness};
 use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::protocol::record::{SessionRecord, MAX_RECORD_BYTES};
 use chipi_session_host::runtime::{
-    Call, CreateOptions, PoolOptions, RegisterOptions, SessionContext, SessionError, Wallet,
-    WalletType, MAX_ARGUMENT_BYTES, MAX_STORE_VALUE_BYTES,
+    CreateOptions, PoolOptions, RegisterOptions, SessionContext, SessionError, MAX_ARGUMENT_BYTES,
+    MAX_STORE_VALUE_BYTES,
 };
 use chipi_session_host::store::{RedisOptions, RedisStore, SessionStore, SqliteStore};
-use chipi_session_sandbox::SandboxWalletType;
 
 /// 300 MiB: what trapped the component in `cabi_realloc` before the limits.
 const HUGE: usize = 300 * 1024 * 1024;
-
-fn transfer(amount: u64) -> Call {
-    Call {
-        contract_address: TOKEN.into(),
-        entrypoint: "transfer".into(),
-        calldata: vec![RECIPIENT.into(), format!("{amount:#x}"), "0x0".into()],
-    }
-}
 
 const CREATE: CreateOptions = CreateOptions {
     duration_seconds: None,
@@ -38,18 +29,6 @@ fn register() -> RegisterOptions {
         max_calls: Some(50),
         allowed_entrypoints: vec![],
         idempotency_key: None,
-    }
-}
-
-fn new_wallet(h: &Harness) -> SessionContext {
-    let wallet = h.sandbox.create_wallet(PIN, SandboxWalletType::Chipi);
-    SessionContext {
-        wallet: Wallet {
-            address: wallet.address,
-            encrypted_private_key: wallet.encrypted_private_key,
-            wallet_type: WalletType::Chipi,
-        },
-        ..h.ctx()
     }
 }
 
@@ -80,7 +59,7 @@ async fn oversized_record_is_a_store_error(store: Arc<dyn SessionStore>, value: 
             },
         )
         .expect("works");
-    let (a, b) = (new_wallet(&h), new_wallet(&h));
+    let (a, b) = (h.ctx_for_new_wallet(), h.ctx_for_new_wallet());
     for ctx in [&a, &b] {
         let s = pool.session(ctx).await.expect("works");
         ok(s.create_session(&CREATE).await);

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chipi_session_e2e::redis_server::RedisServer;
-use chipi_session_e2e::{err, ok, runtime, Harness, RECIPIENT, TOKEN};
+use chipi_session_e2e::{err, ok, runtime, transfer, Harness};
 use chipi_session_guest::crypto::felt::{felt_to_hex, parse_felt};
 use chipi_session_guest::protocol::record::{PendingOperation, SessionRecord};
 use chipi_session_host::runtime::{
-    Call, CreateOptions, RegisterOptions, SessionError, SessionKeyData, SessionState, WalletSession,
+    CreateOptions, RegisterOptions, SessionError, SessionKeyData, SessionState, WalletSession,
 };
 use chipi_session_host::store::{RedisOptions, RedisStore, SessionStore};
 use chipi_session_sandbox::{Faults, TxSigner};
@@ -33,14 +33,6 @@ fn register(max_calls: u32) -> RegisterOptions {
         max_calls: Some(max_calls),
         allowed_entrypoints: vec!["transfer".into()],
         idempotency_key: None,
-    }
-}
-
-fn transfer(amount: u64) -> Call {
-    Call {
-        contract_address: TOKEN.into(),
-        entrypoint: "transfer".into(),
-        calldata: vec![RECIPIENT.into(), format!("{amount:#x}"), "0x0".into()],
     }
 }
 

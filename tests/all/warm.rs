@@ -5,21 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chipi_session_e2e::{err, ok, runtime, Harness, PIN, RECIPIENT, TOKEN};
+use chipi_session_e2e::{err, ok, runtime, transfer, Harness, PIN};
 use chipi_session_guest::crypto::felt::parse_felt;
 use chipi_session_host::runtime::{
-    Call, CreateOptions, ExecutionStatus, PoolOptions, RegisterOptions, SessionContext,
-    SessionError, SessionPool, SessionState, Wallet, WalletType,
+    CreateOptions, ExecutionStatus, PoolOptions, RegisterOptions, SessionContext, SessionError,
+    SessionPool, SessionState,
 };
-use chipi_session_sandbox::{SandboxWalletType, TxSigner};
-
-fn transfer(amount: u64) -> Call {
-    Call {
-        contract_address: TOKEN.into(),
-        entrypoint: "transfer".into(),
-        calldata: vec![RECIPIENT.into(), format!("{amount:#x}"), "0x0".into()],
-    }
-}
+use chipi_session_sandbox::TxSigner;
 
 const CREATE: CreateOptions = CreateOptions {
     duration_seconds: None,
@@ -32,19 +24,6 @@ fn register(max_calls: u32) -> RegisterOptions {
         max_calls: Some(max_calls),
         allowed_entrypoints: vec!["transfer".into()],
         idempotency_key: None,
-    }
-}
-
-/// A context for a new CHIPI wallet of the harness's sandbox.
-fn new_wallet(h: &Harness) -> SessionContext {
-    let wallet = h.sandbox.create_wallet(PIN, SandboxWalletType::Chipi);
-    SessionContext {
-        wallet: Wallet {
-            address: wallet.address,
-            encrypted_private_key: wallet.encrypted_private_key,
-            wallet_type: WalletType::Chipi,
-        },
-        ..h.ctx()
     }
 }
 
@@ -112,7 +91,7 @@ async fn registered(h: &Harness, ctx: &SessionContext, max_calls: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pool_under_concurrent_use_of_many_wallets_loses_no_update() {
     let h = Harness::start().await;
-    let wallets: Vec<SessionContext> = (0..6).map(|_| new_wallet(&h)).collect();
+    let wallets: Vec<SessionContext> = (0..6).map(|_| h.ctx_for_new_wallet()).collect();
     for ctx in &wallets {
         registered(&h, ctx, 40).await;
     }
@@ -159,7 +138,7 @@ async fn a_pool_under_concurrent_use_of_many_wallets_loses_no_update() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pool_evicts_least_recently_used_and_idle_sessions() {
     let h = Harness::start().await;
-    let wallets: Vec<SessionContext> = (0..3).map(|_| new_wallet(&h)).collect();
+    let wallets: Vec<SessionContext> = (0..3).map(|_| h.ctx_for_new_wallet()).collect();
     for ctx in &wallets {
         registered(&h, ctx, 10).await;
     }

@@ -14,7 +14,7 @@ pub use stateless::Stateless;
 use std::sync::{Arc, OnceLock};
 
 use chipi_session_host::runtime::{
-    authorities_from_urls, Config, CreateOptions, EncryptKeyKind, Imports, RegisterOptions,
+    authorities_from_urls, Call, Config, CreateOptions, EncryptKeyKind, Imports, RegisterOptions,
     RuntimeOptions, SessionContext, SessionRuntime, StaticToken, Wallet, WalletSession, WalletType,
 };
 use chipi_session_host::store::{MemoryStore, SessionStore};
@@ -141,6 +141,19 @@ impl Harness {
         self.ctx_with_pin(PIN)
     }
 
+    /// A context (right PIN) for a new CHIPI wallet of this sandbox.
+    pub fn ctx_for_new_wallet(&self) -> SessionContext {
+        let wallet = self.sandbox.create_wallet(PIN, SandboxWalletType::Chipi);
+        SessionContext {
+            wallet: Wallet {
+                address: wallet.address,
+                encrypted_private_key: wallet.encrypted_private_key,
+                wallet_type: WalletType::Chipi,
+            },
+            ..self.ctx()
+        }
+    }
+
     /// Imports allowing the sandbox, with the given bearer token.
     pub fn imports_with_token(&self, token: &str) -> Imports {
         self.imports_for(self.store.clone() as Arc<dyn SessionStore>, token)
@@ -222,6 +235,15 @@ pub fn ok<T, E: std::fmt::Debug>(r: anyhow::Result<Result<T, E>>) -> T {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => panic!("session error: {e:?}"),
         Err(e) => panic!("host error: {e:#}"),
+    }
+}
+
+/// A transfer of `amount` of [`TOKEN`] to [`RECIPIENT`].
+pub fn transfer(amount: u64) -> Call {
+    Call {
+        contract_address: TOKEN.into(),
+        entrypoint: "transfer".into(),
+        calldata: vec![RECIPIENT.into(), format!("{amount:#x}"), "0x0".into()],
     }
 }
 
