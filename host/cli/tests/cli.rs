@@ -52,6 +52,29 @@ fn unknown_flag_exits_with_usage_code() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `chipi-session --json` against `sandbox` for the wallet file `wallet`,
+/// the SQLite store `store` and the encrypt key `key` (kind from the flags
+/// only: the environment's kind is removed).
+fn cli_for(
+    sandbox: &Sandbox,
+    (api_key, bearer): (&str, &str),
+    wallet: &Path,
+    store: &Path,
+    key: &str,
+) -> Command {
+    let mut cmd = bin();
+    cmd.env("CHIPI_API_URL", sandbox.api_url())
+        .env("CHIPI_RPC_URL", sandbox.rpc_url())
+        .env("CHIPI_API_KEY", api_key)
+        .env("CHIPI_BEARER_TOKEN", bearer)
+        .env("CHIPI_WALLET", wallet)
+        .env("CHIPI_ENCRYPT_KEY", key)
+        .env("CHIPI_STORE", store)
+        .env_remove("CHIPI_ENCRYPT_KEY_KIND")
+        .arg("--json");
+    cmd
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_through_the_cli() {
     let config = SandboxConfig::default();
@@ -72,17 +95,8 @@ async fn lifecycle_through_the_cli() {
     .expect("write");
 
     let run = |args: &[&str], pin: &str| -> Output {
-        let mut cmd = bin();
-        cmd.env("CHIPI_API_URL", sandbox.api_url())
-            .env("CHIPI_RPC_URL", sandbox.rpc_url())
-            .env("CHIPI_API_KEY", &api_key)
-            .env("CHIPI_BEARER_TOKEN", &bearer)
-            .env("CHIPI_WALLET", &wallet_path)
-            .env("CHIPI_ENCRYPT_KEY", pin)
-            .env("CHIPI_STORE", &store)
-            .arg("--json")
-            .args(args);
-        cmd.output().expect("runs")
+        let mut cmd = cli_for(&sandbox, (&api_key, &bearer), &wallet_path, &store, pin);
+        cmd.args(args).output().expect("runs")
     };
     let run_ok = |args: &[&str]| -> Value {
         let out = run(args, "4321");
@@ -177,17 +191,8 @@ async fn encrypt_key_kind_is_a_flag_never_guessed() {
     std::fs::write(&wallet_path, serde_json::to_string(&wallet).expect("json")).expect("write");
     let store = dir.path().join("store.sqlite");
     let run = |args: &[&str], key: &str, kind: Option<&str>| -> Output {
-        let mut cmd = bin();
-        cmd.env("CHIPI_API_URL", sandbox.api_url())
-            .env("CHIPI_RPC_URL", sandbox.rpc_url())
-            .env("CHIPI_API_KEY", &api_key)
-            .env("CHIPI_BEARER_TOKEN", &bearer)
-            .env("CHIPI_WALLET", &wallet_path)
-            .env("CHIPI_ENCRYPT_KEY", key)
-            .env("CHIPI_STORE", &store)
-            .env_remove("CHIPI_ENCRYPT_KEY_KIND")
-            .arg("--json")
-            .args(args);
+        let mut cmd = cli_for(&sandbox, (&api_key, &bearer), &wallet_path, &store, key);
+        cmd.args(args);
         if let Some(kind) = kind {
             cmd.args(["--encrypt-key-kind", kind]);
         }
