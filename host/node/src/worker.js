@@ -13,7 +13,6 @@ import { monotonicClock, wallClock } from '@bytecodealliance/preview2-shim/clock
 import { random, insecureSeed } from '@bytecodealliance/preview2-shim/random';
 import { guardOutgoingHandler } from './http_guard.js';
 import { isSessionErrorPayload } from './errors.js';
-import { storeValueTooLarge } from './limits.js';
 
 const { componentUrl, modules, bridgePort, control } = workerData;
 const signal = new Int32Array(control);
@@ -174,10 +173,9 @@ const store = {
   get(key) {
     const answer = callMain('get', { key });
     if (!answer.ok) return { tag: 'failed', val: answer.message };
-    if (answer.value === null) return { tag: 'absent' };
-    // The main thread caps values already; this import is the last gate before lowering.
-    const tooLarge = storeValueTooLarge(answer.value.byteLength);
-    return tooLarge === null ? { tag: 'found', val: answer.value } : { tag: 'failed', val: tooLarge };
+    // The main thread answers a value above MAX_STORE_VALUE_BYTES as a failure
+    // (engine.js, #serve), so nothing larger reaches this import.
+    return answer.value === null ? { tag: 'absent' } : { tag: 'found', val: answer.value };
   },
   compareAndSwap(key, expected, next) {
     const answer = callMain('cas', { key, expected: expected ?? null, next: next ?? null });
